@@ -1,0 +1,39 @@
+# smscampaigns: `make run` to try it, `make test` to test it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Extra pytest arguments, e.g. `make test ARGS="-k links -x"`
+ARGS ?=
+
+.PHONY: run test venv lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# A demo on SQLite, a filesystem Celery broker and the simulator gateway:
+# no PostgreSQL, Redis or Twilio needed.
+run: venv
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py seed_demo
+	@bash -c 'set -m; trap "kill 0" EXIT INT TERM; \
+	  DEBUG=1 SMS_GATEWAY=simulator $(VENV)/bin/celery -A smscampaigns worker -B -s var/celerybeat-schedule \
+	    --pool=threads --concurrency=4 --loglevel=INFO >var/worker.log 2>&1 & \
+	  echo "  Celery worker log: var/worker.log"; \
+	  DEBUG=1 SMS_GATEWAY=simulator $(PY) manage.py runserver $(HOST):$(PORT)'
+
+test: venv
+	$(PY) -m pytest $(ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf var db.sqlite3 staticfiles

@@ -1,0 +1,154 @@
+"""Campaigns and the one message per recipient they fan out to."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from tenants.models import TenantOwned
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    PAUSED = "paused", "Paused"
+    SENT = "sent", "Sent"
+    CANCELED = "canceled", "Canceled"
+
+
+class Campaign(TenantOwned):
+    """A message to an audience.
+
+    draft → scheduled (send_at in the future) → sending ⇄ paused → sent;
+    canceled from any state before sent. ``sent`` means no message is left
+    waiting to be handed to the gateway; delivery reports keep arriving after.
+    """
+
+    name = models.CharField(max_length=200)
+    body = models.TextField(help_text="Merge fields: {{first_name}}, {{last_name}}, {{link}}, {{first_name|there}}")
+    link_url = models.URLField(max_length=2000, blank=True)
+    audience = models.JSONField(default=dict, blank=True, help_text='{"tags": ["vip"]}; empty = all contacts')
+    status = models.CharField(
+        max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT, db_index=True
+    )
+    send_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageStatus(models.TextChoices):
+    """The message state machine. Statuses only move forward, by ``STATUS_RANK``.
+
+    pending ──claim──▶ sending ──gateway──▶ accepted/scheduled ▶ queued ▶ sent ▶ delivered ▶ read
+       │                  │                                         │        └▶ undelivered
+       ├▶ suppressed      ├▶ unknown (request went out, outcome      └▶ failed
+       └▶ capped          │   not known: never resent blindly)
+                          └▶ failed (refused by the gateway)
+    canceled: a scheduled send that was canceled.
+
+    ``sending`` is *our* claim (a worker owns the message). Twilio's own
+    ``sending`` status (in flight to the carrier) is applied as ``queued``; the raw
+    value stays in the callback history. Terminal: suppressed, capped, failed,
+    undelivered, delivered (only ``read`` may follow), read, canceled.
+    """
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending (claimed)"
+    UNKNOWN = "unknown", "Outcome unknown"
+    ACCEPTED = "accepted", "Accepted"
+    SCHEDULED = "scheduled", "Scheduled"
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Undelivered"
+    FAILED = "failed", "Failed"
+    READ = "read", "Read"
+    CANCELED = "canceled", "Canceled"
+    SUPPRESSED = "suppressed", "Suppressed (opted out)"
+    CAPPED = "capped", "Skipped (frequency cap)"
+
+
+STATUS_RANK: dict[str, int] = {
+    MessageStatus.PENDING: 0,
+    MessageStatus.SENDING: 10,
+    MessageStatus.UNKNOWN: 15,
+    MessageStatus.ACCEPTED: 20,
+    MessageStatus.SCHEDULED: 20,
+    MessageStatus.QUEUED: 30,
+    MessageStatus.SENT: 40,
+    MessageStatus.DELIVERED: 50,
+    MessageStatus.UNDELIVERED: 50,
+    MessageStatus.FAILED: 50,
+    MessageStatus.CANCELED: 50,
+    MessageStatus.SUPPRESSED: 50,
+    MessageStatus.CAPPED: 50,
+    MessageStatus.READ: 60,
+}
+TERMINAL_STATUSES = frozenset(
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.UNDELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.CANCELED,
+        MessageStatus.SUPPRESSED,
+        MessageStatus.CAPPED,
+        MessageStatus.READ,
+    }
+)
+
+
+def can_move(old: str, new: str) -> bool:
+    """Whether a message in ``old`` may move to ``new`` (forward only; terminal stays)."""
+    if old == new:
+        return False
+    if old in TERMINAL_STATUSES:
+        return old == MessageStatus.DELIVERED and new == MessageStatus.READ
+    return STATUS_RANK[new] > STATUS_RANK[old]
+
+
+class Message(TenantOwned):
+    """One recipient's copy of a campaign. Unique per (campaign, contact): a rerun cannot double it."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    to = models.CharField(max_length=16)
+    body = models.TextField()
+    variant = models.PositiveSmallIntegerField(null=True, blank=True)
+    segments = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=12, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    sid = models.CharField(max_length=34, null=True, blank=True, unique=True)
+    error_code = models.IntegerField(null=True, blank=True, db_index=True)
+    error_message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="Handed to the gateway")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="message_unique_per_campaign_contact"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in MessageStatus]), name="message_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status"], name="message_campaign_status")]
+
+    def __str__(self) -> str:
+        return f"{self.to} · {self.get_status_display()}"

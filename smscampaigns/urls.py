@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import views
+
+admin.site.site_header = "smscampaigns"
+admin.site.site_title = "smscampaigns"
+admin.site.index_title = "Campaigns, contacts and compliance"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("smscampaigns.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("healthz", views.healthz, name="healthz"),
+    path("healthz/", views.healthz),
+]
+
+handler404 = "smscampaigns.views.error_404"
+handler500 = "smscampaigns.views.error_500"
+handler400 = "smscampaigns.views.error_400"

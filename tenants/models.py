@@ -1,0 +1,152 @@
+"""Tenants, their users, and the base every tenant-owned model inherits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+
+from .crypto import EncryptedTextField
+
+DEFAULT_HELP_TEXT = "{brand}: for help reply HELP or contact support. Msg&data rates may apply. Reply STOP to opt out."
+
+
+class SenderType(models.TextChoices):
+    LONG_CODE = "long_code", "Long code (10DLC / local)"
+    TOLL_FREE = "toll_free", "Toll-free"
+    SHORT_CODE = "short_code", "Short code"
+    MESSAGING_SERVICE = "messaging_service", "Messaging Service"
+
+
+#: Carrier throughput per sender in segments per second (../shared/GATEWAY.md).
+DEFAULT_SENDING_RATE = {
+    SenderType.LONG_CODE: 1.0,
+    SenderType.TOLL_FREE: 3.0,
+    SenderType.SHORT_CODE: 100.0,
+    SenderType.MESSAGING_SERVICE: 1.0,
+}
+
+
+class Tenant(models.Model):
+    """A marketing team: owns contacts, campaigns and a Twilio account."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    twilio_account_sid = models.CharField(
+        "Twilio Account SID",
+        max_length=34,
+        blank=True,
+        db_index=True,
+        validators=[RegexValidator(r"^AC[0-9a-fA-F]{32}$", "An Account SID is AC followed by 32 hex digits.")],
+    )
+    twilio_auth_token = EncryptedTextField("Twilio auth token", blank=True, default="")
+    sender = models.CharField(
+        max_length=34,
+        blank=True,
+        help_text="E.164 sender number (+1…) or Messaging Service SID (MG…).",
+        validators=[
+            RegexValidator(
+                r"^(\+[1-9]\d{1,14}|MG[0-9a-fA-F]{32}|[0-9]{5,6})$",
+                "A sender is an E.164 number, a short code or a Messaging Service SID (MG…).",
+            )
+        ],
+    )
+    sender_type = models.CharField(max_length=20, choices=SenderType.choices, default=SenderType.LONG_CODE)
+    sending_rate = models.FloatField(
+        null=True, blank=True, help_text="Segments per second; empty = the default for the sender type."
+    )
+    default_country = models.CharField(max_length=2, default="US", help_text="ISO country for national numbers.")
+    help_text = models.TextField(
+        default=DEFAULT_HELP_TEXT, help_text="Answer to HELP/INFO. {brand} is the tenant name."
+    )
+    quiet_hours_start = models.TimeField(default=dt.time(8, 0), help_text="Earliest local send time.")
+    quiet_hours_end = models.TimeField(default=dt.time(21, 0), help_text="Latest local send time.")
+    sending_paused_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_sending_rate(self) -> float:
+        return self.sending_rate or DEFAULT_SENDING_RATE[SenderType(self.sender_type)]
+
+    @property
+    def uses_messaging_service(self) -> bool:
+        return self.sender.startswith("MG")
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MARKETER = "marketer", "Marketer"
+    VIEWER = "viewer", "Viewer"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A login. Tenant users belong to exactly one tenant; superusers to none."""
+
+    username = None
+    email = models.EmailField(unique=True)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MARKETER)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(is_superuser=True) | models.Q(tenant__isnull=False),
+                name="user_has_tenant_unless_superuser",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def can_edit(self) -> bool:
+        return self.is_superuser or self.role in (Role.ADMIN, Role.MARKETER)
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: Tenant | int) -> TenantQuerySet:
+        return self.filter(tenant=tenant)
+
+
+class TenantOwned(models.Model):
+    """Base of every tenant-owned row: the tenant FK and ``for_tenant()``."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,73 @@
+"""Every API endpoint: tenant-scoped, another tenant's object is a 404, no auth is a 401."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from campaigns.tests.factories import CampaignFactory
+from contacts.tests.factories import ContactFactory
+
+LIST_ENDPOINTS = {
+    "contacts": ContactFactory,
+    "campaigns": CampaignFactory,
+}
+
+
+@pytest.mark.parametrize("resource", LIST_ENDPOINTS)
+def test_list_and_detail_are_scoped(resource, tenant_a, tenant_b, api_alice, api_bob, api_charlie):
+    factory = LIST_ENDPOINTS[resource]
+    mine = factory(tenant=tenant_a)
+    theirs = factory(tenant=tenant_b)
+
+    ids = [row["id"] for row in api_alice.get(f"/api/v1/{resource}/").json()["results"]]
+    assert ids == [mine.pk]
+    assert api_alice.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 200
+    resp = api_alice.get(f"/api/v1/{resource}/{theirs.pk}/")
+    assert resp.status_code == 404 and resp.json() == {"detail": "Not found."}
+    assert api_alice.delete(f"/api/v1/{resource}/{theirs.pk}/").status_code == 404
+    assert api_alice.patch(f"/api/v1/{resource}/{theirs.pk}/", {"first_name": "x", "name": "x"}).status_code == 404
+    # The outsider sees nothing of either.
+    assert api_charlie.get(f"/api/v1/{resource}/").json()["results"] == []
+    assert api_charlie.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 404
+    assert [r["id"] for r in api_bob.get(f"/api/v1/{resource}/").json()["results"]] == [theirs.pk]
+
+
+@pytest.mark.parametrize("resource", LIST_ENDPOINTS)
+def test_no_auth_is_401_json(resource, db):
+    resp = APIClient().get(f"/api/v1/{resource}/")
+    assert resp.status_code == 401
+    assert resp["Content-Type"].startswith("application/json")
+
+
+def test_bad_token_is_401(db):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert client.get("/api/v1/contacts/").status_code == 401
+
+
+def test_viewer_reads_but_cannot_write(tenant_a):
+    from tenants.models import Role
+    from tenants.tests.factories import UserFactory, token_for
+
+    viewer = UserFactory(tenant=tenant_a, role=Role.VIEWER)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(viewer)}")
+    assert client.get("/api/v1/campaigns/").status_code == 200
+    assert client.post("/api/v1/campaigns/", {"name": "x", "body": "y"}, format="json").status_code == 403
+
+
+def test_create_stamps_the_callers_tenant(api_alice, tenant_a, tenant_b):
+    resp = api_alice.post(
+        "/api/v1/campaigns/", {"name": "Spring", "body": "Hello", "tenant": tenant_b.pk}, format="json"
+    )
+    assert resp.status_code == 201
+    from campaigns.models import Campaign
+
+    assert Campaign.objects.get(pk=resp.json()["id"]).tenant == tenant_a
+
+
+def test_unknown_api_path_is_json_404(api_alice):
+    resp = api_alice.get("/api/v1/nope/")
+    assert resp.status_code == 404
+    assert resp["Content-Type"].startswith("application/json")
