@@ -152,3 +152,24 @@ class Message(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.to} · {self.get_status_display()}"
+
+
+class MessageStatusCount(models.Model):
+    """Squashable counter of a campaign's messages by status (rapidpro style).
+
+    Every transition inserts deltas (-1 old status, +1 new) instead of updating a
+    hot row, so concurrent webhooks never queue on one lock. Readers SUM per
+    status (``campaigns.selectors.campaign_status_counts``); ``squash`` folds the
+    rows back into one per (campaign, status) now and then.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=MessageStatus.choices)
+    count = models.IntegerField()
+    is_squashed = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="msgcount_campaign_status"),
+            models.Index(fields=["is_squashed"], name="msgcount_unsquashed", condition=models.Q(is_squashed=False)),
+        ]

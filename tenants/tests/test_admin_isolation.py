@@ -22,6 +22,8 @@ FACTORIES = {
     "contacts.contact": "contacts.tests.factories.ContactFactory",
     "campaigns.campaign": "campaigns.tests.factories.CampaignFactory",
     "campaigns.message": "campaigns.tests.factories.MessageFactory",
+    "compliance.suppression": "compliance.tests.factories.SuppressionFactory",
+    "links.shortlink": "links.tests.factories.ShortLinkFactory",
 }
 
 
