@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from .models import Message, MessageStatus, MessageStatusCount, can_move
 
@@ -31,6 +31,8 @@ def message_move(
     Returns the status it moved from, or ``None`` when it did not move.
     """
     allowed = set(MessageStatus.values if allowed_from is None else allowed_from)
+    if connection.vendor == "postgresql" and not any(hasattr(v, "resolve_expression") for v in fields.values()):
+        return _message_move_one_statement(message_id=message_id, to=to, allowed=allowed, fields=fields)
     for _ in range(MAX_RACE_RETRIES):
         row = Message.objects.filter(pk=message_id).values_list("status", "campaign_id").first()
         if row is None:
@@ -49,6 +51,45 @@ def message_move(
                 )
                 return old
         # Someone else moved it between our read and our write: look again.
+    return None
+
+
+def _message_move_one_statement(*, message_id: int, to: str, allowed: set[str], fields: dict) -> str | None:
+    """PostgreSQL: the same compare-and-set and counter deltas in ONE statement (one round trip).
+
+    ``cur`` reads the status; the UPDATE only matches while the row still holds
+    that status (a concurrent mover makes PostgreSQL re-check the row and skip
+    it); the counter rows are inserted only for an UPDATE that matched.
+    """
+    from_statuses = sorted(s for s in allowed if can_move(s, to))
+    if not from_statuses:
+        return None
+    qn = connection.ops.quote_name
+    sets, set_params = [], []
+    for name, value in fields.items():
+        field = Message._meta.get_field(name)
+        sets.append(f", {qn(field.column)} = %s")
+        set_params.append(field.get_db_prep_save(value, connection))
+    msg, cnt = qn(Message._meta.db_table), qn(MessageStatusCount._meta.db_table)
+    sql = (
+        f"WITH cur AS (SELECT status, campaign_id FROM {msg} WHERE id = %s), "  # noqa: S608 - names from model meta, values bound
+        f"upd AS (UPDATE {msg} AS m SET status = %s{''.join(sets)} FROM cur "
+        "WHERE m.id = %s AND m.status = cur.status AND cur.status = ANY(%s) "
+        "RETURNING cur.status AS old, m.campaign_id), "
+        f"cnt AS (INSERT INTO {cnt} (campaign_id, status, count, is_squashed) "
+        "SELECT campaign_id, old, -1, false FROM upd UNION ALL SELECT campaign_id, %s, 1, false FROM upd) "
+        "SELECT (SELECT status FROM cur), (SELECT old FROM upd)"
+    )
+    params = [message_id, to, *set_params, message_id, from_statuses, to]
+    for _ in range(MAX_RACE_RETRIES):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            current, old = cursor.fetchone()
+        if old is not None:
+            return old
+        if current is None or current not in from_statuses:
+            return None
+        # It moved between our read and our write: look again.
     return None
 
 

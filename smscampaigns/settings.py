@@ -177,6 +177,13 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Delivery tracking (tracking/): periodic safety nets, each locked against overlap.
+CELERY_BEAT_SCHEDULE["tracking-reconcile"] = {
+    "task": "tracking.tasks.messages_reconcile",
+    "schedule": env.float("TRACKING_RECONCILE_INTERVAL", default=300.0),
+}
+CELERY_BEAT_SCHEDULE["tracking-orphans-sweep"] = {"task": "tracking.tasks.status_orphans_sweep", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["campaigns-squash-counts"] = {"task": "tracking.tasks.status_counts_squash", "schedule": 30.0}
 
 # SMS gateway: "twilio", "simulator" or "console".
 SMS_GATEWAY = env.str("SMS_GATEWAY", default="simulator" if DEV_DEFAULTS else "twilio")
@@ -186,6 +193,12 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
 # Seconds the simulator waits before reporting a status back.
 SIMULATOR_REPORT_DELAY = env.float("SIMULATOR_REPORT_DELAY", default=1.0)
+# Reconciliation: ask Twilio about messages still queued/sent this many seconds after
+# they were handed over, at most once per RECHECK seconds each, until MAX_AGE.
+TRACKING_RECONCILE_AFTER = env.int("TRACKING_RECONCILE_AFTER", default=1800)
+TRACKING_RECONCILE_RECHECK = env.int("TRACKING_RECONCILE_RECHECK", default=3600)
+TRACKING_RECONCILE_MAX_AGE = env.int("TRACKING_RECONCILE_MAX_AGE", default=3 * 24 * 3600)
+TRACKING_RECONCILE_BATCH = env.int("TRACKING_RECONCILE_BATCH", default=200)
 
 LOGGING = {
     "version": 1,

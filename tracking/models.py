@@ -1,1 +1,61 @@
+"""Delivery tracking: the append-only history of Twilio status callbacks."""
+
 from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from campaigns.models import Message, MessageStatus
+from tenants.models import TenantOwned
+
+
+class StatusEvent(TenantOwned):
+    """One status callback as it arrived, kept forever (append-only).
+
+    Deduplicated on (tenant, SID, raw status): Twilio repeats callbacks, and a
+    repeat adds nothing. ``status`` is Twilio's own word (``sending`` stays
+    ``sending`` here even though the message moves to our ``queued``); ``fields``
+    are every form field posted, unknown ones included. ``message`` is empty while
+    no message carries the SID (an *orphan*: the callback beat the sender's own
+    write); ``status_orphans_apply`` fills it in and applies the status when the
+    SID is recorded, and the periodic sweep retries. Orphans that never match stay
+    visible in the admin.
+    """
+
+    sid = models.CharField("Message SID", max_length=34)
+    status = models.CharField(max_length=20)
+    error_code = models.IntegerField(null=True, blank=True)
+    fields = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    applied_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an orphan was matched to its message and applied"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sid", "status"], name="statusevent_unique_tenant_sid_status")
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "sid"], name="statusevent_orphans", condition=models.Q(message=None)),
+            models.Index(fields=["received_at"], name="statusevent_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sid} · {self.status}"
+
+    @property
+    def is_orphan(self) -> bool:
+        return self.message_id is None
+
+
+class DeliveryFailure(Message):
+    """Messages that failed or were undelivered, for the admin's by-error-code view."""
+
+    FAILURE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+
+    class Meta:
+        proxy = True
+        verbose_name = "delivery failure"
+        verbose_name_plural = "delivery failures"

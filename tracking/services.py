@@ -1,36 +1,288 @@
-"""Delivery tracking: Twilio status callbacks applied to messages.
+"""Delivery tracking: Twilio status callbacks applied to messages, nothing lost.
 
-The delivery-tracking issue fills these in (history, orphans, reconciliation).
-The signatures are the seam the sender and the simulator already call.
+Every callback lands in the append-only ``StatusEvent`` history first (one
+INSERT … ON CONFLICT DO NOTHING, deduplicated on tenant, SID and status), then
+moves its message forward through ``campaigns.transitions.message_move`` (one
+conditional UPDATE with its counter deltas). A callback whose SID no message
+carries yet is kept as an orphan and applied by ``status_orphans_apply`` as soon
+as the sender records that SID; ``status_orphans_sweep`` and ``messages_reconcile``
+are the periodic safety nets.
 """
 
 from __future__ import annotations
 
-from campaigns.models import Message
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from campaigns.models import STATUS_RANK, Message, MessageStatus
 from campaigns.transitions import message_move
+from gateways import GatewayError, get_gateway
 from tenants.models import Tenant
 
+from .error_codes import error_code_description
+from .models import StatusEvent
+
+logger = logging.getLogger(__name__)
+
 #: Twilio's own statuses → ours (Twilio's "sending" is in flight: our "queued").
-TWILIO_STATUS_MAP = {"sending": "queued", "receiving": None, "received": None}
+#: ``None``: kept in the history, moves nothing.
+TWILIO_STATUS_MAP: dict[str, str | None] = {
+    "accepted": MessageStatus.ACCEPTED,
+    "scheduled": MessageStatus.SCHEDULED,
+    "queued": MessageStatus.QUEUED,
+    "sending": MessageStatus.QUEUED,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "failed": MessageStatus.FAILED,
+    "read": MessageStatus.READ,
+    "canceled": MessageStatus.CANCELED,
+    "receiving": None,
+    "received": None,
+    "partially_delivered": None,
+}
+
+SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+STATUS_RE = re.compile(r"^[a-z_]{1,20}$")
+#: Statuses a reconciliation looks at: handed over, but no final word yet.
+STUCK_STATUSES = (
+    MessageStatus.UNKNOWN,
+    MessageStatus.ACCEPTED,
+    MessageStatus.SCHEDULED,
+    MessageStatus.QUEUED,
+    MessageStatus.SENT,
+)
+
+
+class CallbackInvalid(ValueError):
+    """A signed callback that cannot be read; ``field`` names the culprit (a 400)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Callback:
+    sid: str
+    raw_status: str
+    status: str | None  # ours, or None when it moves nothing
+    error_code: int | None
+    fields: dict[str, str]
+
+
+def callback_parse(params: dict[str, str]) -> Callback:
+    """Read the fields we act on; unknown fields are kept, never refused."""
+    sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
+    if not sid:
+        raise CallbackInvalid("MessageSid", "This field is required.")
+    if not SID_RE.match(sid):
+        raise CallbackInvalid("MessageSid", "Not a Twilio message SID.")
+    raw = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
+    if not raw:
+        raise CallbackInvalid("MessageStatus", "This field is required.")
+    if not STATUS_RE.match(raw):
+        raise CallbackInvalid("MessageStatus", "Not a status.")
+    code_text = (params.get("ErrorCode") or "").strip()
+    error_code = None
+    if code_text:
+        try:
+            error_code = int(code_text)
+        except ValueError:
+            raise CallbackInvalid("ErrorCode", "A whole number is required.") from None
+        if not 0 <= error_code < 2**31:
+            raise CallbackInvalid("ErrorCode", "Out of range.")
+        error_code = error_code or None  # Twilio sends ErrorCode=0 for "no error" at times
+    # A status Twilio invents later is kept in the history but moves nothing.
+    status = TWILIO_STATUS_MAP.get(raw)
+    return Callback(sid=sid, raw_status=raw, status=status, error_code=error_code, fields=dict(params))
 
 
 def status_callback_receive(*, tenant: Tenant, params: dict[str, str]) -> bool:
-    """Apply one status callback. Returns whether a message moved."""
-    sid = params.get("MessageSid") or params.get("SmsSid") or ""
-    raw = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
-    status = TWILIO_STATUS_MAP.get(raw, raw)
-    message_id = Message.objects.filter(tenant=tenant, sid=sid).values_list("id", flat=True).first()
-    if not status or message_id is None:
+    """Record one (signed) status callback and apply it. Returns whether a message moved.
+
+    Raises ``CallbackInvalid`` for a callback without a usable SID, status or
+    error code. Hot path: one INSERT (history, finding the message in the same
+    statement), then one conditional UPDATE when there is a message to move.
+    """
+    return callback_apply(tenant_id=tenant.pk, callback=callback_parse(params))
+
+
+def callback_apply(*, tenant_id: int, callback: Callback, received_at: dt.datetime | None = None) -> bool:
+    inserted, message_id = _event_record(tenant_id=tenant_id, callback=callback, received_at=received_at)
+    if inserted and message_id is None:
+        # An orphan. The sender may have recorded this SID since our INSERT looked:
+        # it applies orphans after its own write, we look again after ours, so
+        # one of the two always sees the other.
+        return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0
+    if not inserted:
+        # A repeat. Moving again is harmless (forward only) and heals a first
+        # copy whose move never ran.
+        message_id = Message.objects.filter(tenant_id=tenant_id, sid=callback.sid).values_list("id", flat=True).first()
+        if message_id is None:
+            return False
+        if StatusEvent.objects.filter(tenant_id=tenant_id, sid=callback.sid, message=None).exists():
+            return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0
+    return _message_apply(message_id=message_id, callback=callback, at=received_at)
+
+
+def _message_apply(*, message_id: int, callback: Callback, at: dt.datetime | None = None) -> bool:
+    if callback.status is None:
         return False
     fields: dict = {}
-    if params.get("ErrorCode"):
-        try:
-            fields["error_code"] = int(params["ErrorCode"])
-        except ValueError:
-            pass
-    return message_move(message_id=message_id, to=status, **fields) is not None
+    if callback.error_code:
+        fields["error_code"] = callback.error_code
+        fields["error_message"] = error_code_description(callback.error_code)[:300]
+    if callback.status == MessageStatus.DELIVERED:
+        fields["delivered_at"] = at or timezone.now()
+    return message_move(message_id=message_id, to=callback.status, **fields) is not None
+
+
+def _event_record(*, tenant_id: int, callback: Callback, received_at: dt.datetime | None) -> tuple[bool, int | None]:
+    """INSERT the history row unless (tenant, SID, status) is there. Returns (inserted, message id)."""
+    qn = connection.ops.quote_name
+    field = StatusEvent._meta.get_field
+    sql = (
+        f"INSERT INTO {qn(StatusEvent._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
+        "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s, "
+        f"(SELECT id FROM {qn(Message._meta.db_table)} WHERE tenant_id = %s AND sid = %s)) "
+        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING message_id"
+    )
+    params = [
+        tenant_id,
+        callback.sid,
+        callback.raw_status,
+        callback.error_code,
+        field("fields").get_db_prep_save(callback.fields, connection),
+        field("received_at").get_db_prep_save(received_at or timezone.now(), connection),
+        tenant_id,
+        callback.sid,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return (True, row[0]) if row else (False, None)
 
 
 def status_orphans_apply(*, tenant_id: int, sid: str) -> int:
-    """Apply callbacks that arrived for ``sid`` before the sender recorded it. Returns how many."""
-    return 0
+    """Apply callbacks that arrived for ``sid`` before the sender recorded it. Returns how many.
+
+    Cheap when there is none (one indexed query): the sender calls it after every
+    SID it records. Each orphan is claimed (message set) before it is applied, so
+    two callers never apply the same one twice.
+    """
+    orphans = list(
+        StatusEvent.objects.filter(tenant_id=tenant_id, sid=sid, message=None).values_list(
+            "id", "status", "error_code", "received_at"
+        )
+    )
+    if not orphans:
+        return 0
+    message_id = Message.objects.filter(tenant_id=tenant_id, sid=sid).values_list("id", flat=True).first()
+    if message_id is None:
+        return 0
+    applied = 0
+    # Lowest rank first, so the last word (and its error code) is the final status.
+    for event_id, raw, code, received_at in sorted(orphans, key=lambda o: _rank(o[1])):
+        claimed = StatusEvent.objects.filter(pk=event_id, message=None).update(
+            message_id=message_id, applied_at=timezone.now()
+        )
+        if not claimed:
+            continue
+        applied += 1
+        callback = Callback(sid=sid, raw_status=raw, status=TWILIO_STATUS_MAP.get(raw), error_code=code, fields={})
+        _message_apply(message_id=message_id, callback=callback, at=received_at)
+    return applied
+
+
+def _rank(raw_status: str) -> int:
+    status = TWILIO_STATUS_MAP.get(raw_status)
+    return STATUS_RANK.get(status, -1) if status else -1
+
+
+def status_orphans_sweep(*, limit: int = 1000) -> dict[str, int]:
+    """Apply every orphan whose SID a message now carries (the safety net). Returns counts."""
+    matched = Message.objects.filter(tenant_id=OuterRef("tenant_id"), sid=OuterRef("sid"))
+    pairs = list(
+        StatusEvent.objects.filter(message=None)
+        .filter(Exists(matched))
+        .values_list("tenant_id", "sid")
+        .distinct()[:limit]
+    )
+    applied = sum(status_orphans_apply(tenant_id=t, sid=s) for t, s in pairs)
+    return {"sids": len(pairs), "applied": applied, "still_orphaned": StatusEvent.objects.filter(message=None).count()}
+
+
+def stuck_messages(*, now: dt.datetime | None = None):
+    """Messages handed to Twilio that have had no final word for longer than the setting."""
+    now = now or timezone.now()
+    since = Coalesce("sent_at", "claimed_at", "created_at")
+    return (
+        Message.objects.filter(status__in=STUCK_STATUSES, sid__isnull=False)
+        .alias(since=since)
+        .filter(
+            since__lt=now - dt.timedelta(seconds=settings.TRACKING_RECONCILE_AFTER),
+            since__gte=now - dt.timedelta(seconds=settings.TRACKING_RECONCILE_MAX_AGE),
+        )
+        .exclude(Q(sid=""))
+        .order_by("since", "id")
+    )
+
+
+RECHECK_KEY = "tracking:reconciled:{}"
+
+
+def messages_reconcile(*, limit: int | None = None, now: dt.datetime | None = None) -> dict[str, int]:
+    """Ask the gateway for the status of stuck messages and settle them. Returns counts.
+
+    Each message is asked about at most once per ``TRACKING_RECONCILE_RECHECK``
+    seconds (remembered in the cache), so a carrier that never reports does not
+    make us ask Twilio about the same messages forever; past
+    ``TRACKING_RECONCILE_MAX_AGE`` a message is left as it is.
+    """
+    limit = limit or settings.TRACKING_RECONCILE_BATCH
+    gateway = get_gateway()
+    result = {"checked": 0, "moved": 0, "unchanged": 0, "not_found": 0, "errors": 0}
+    candidates = list(stuck_messages(now=now).values_list("id", "tenant_id", "sid")[: limit * 4])
+    recent = cache.get_many([RECHECK_KEY.format(m[0]) for m in candidates])
+    todo = [m for m in candidates if RECHECK_KEY.format(m[0]) not in recent][:limit]
+    tenants = {t.pk: t for t in Tenant.objects.filter(pk__in={m[1] for m in todo})}
+    for message_id, tenant_id, sid in todo:
+        result["checked"] += 1
+        try:
+            fetched = gateway.fetch(tenants[tenant_id], sid)
+        except GatewayError as exc:
+            if exc.code == 20404 or exc.http_status == 404:
+                result["not_found"] += 1
+            else:
+                result["errors"] += 1
+                logger.warning("Reconciliation: fetch of %s failed: %r", sid, exc)
+                if exc.bad_credentials:
+                    continue
+            cache.set(RECHECK_KEY.format(message_id), 1, settings.TRACKING_RECONCILE_RECHECK)
+            continue
+        raw = (fetched.status or "").lower()
+        callback = Callback(
+            sid=sid,
+            raw_status=raw,
+            status=TWILIO_STATUS_MAP.get(raw),
+            error_code=fetched.error_code or None,
+            fields={"source": "reconciliation", "MessageSid": sid, "MessageStatus": raw},
+        )
+        if callback_apply(tenant_id=tenant_id, callback=callback):
+            result["moved"] += 1
+        else:
+            result["unchanged"] += 1
+            cache.set(RECHECK_KEY.format(message_id), 1, settings.TRACKING_RECONCILE_RECHECK)
+    return result

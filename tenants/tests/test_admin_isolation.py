@@ -24,6 +24,8 @@ FACTORIES = {
     "campaigns.message": "campaigns.tests.factories.MessageFactory",
     "compliance.suppression": "compliance.tests.factories.SuppressionFactory",
     "links.shortlink": "links.tests.factories.ShortLinkFactory",
+    "tracking.statusevent": "tracking.tests.factories.StatusEventFactory",
+    "tracking.deliveryfailure": "tracking.tests.factories.DeliveryFailureFactory",
 }
 
 
