@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/", views.healthz),
+    path("webhooks/twilio/", include("compliance.urls")),
 ]
 
 handler404 = "smscampaigns.views.error_404"

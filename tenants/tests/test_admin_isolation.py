@@ -23,6 +23,10 @@ FACTORIES = {
     "campaigns.campaign": "campaigns.tests.factories.CampaignFactory",
     "campaigns.message": "campaigns.tests.factories.MessageFactory",
     "compliance.suppression": "compliance.tests.factories.SuppressionFactory",
+    "compliance.inboundmessage": "compliance.tests.factories.InboundMessageFactory",
+    "compliance.consentevent": "compliance.tests.factories.ConsentEventFactory",
+    "compliance.compliancesettings": "compliance.tests.factories.ComplianceSettingsFactory",
+    "compliance.auditlog": "compliance.tests.factories.AuditLogFactory",
     "links.shortlink": "links.tests.factories.ShortLinkFactory",
 }
 

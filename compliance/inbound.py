@@ -1,0 +1,192 @@
+"""An inbound text, acted on: STOP suppresses, START lifts a keyword opt-out, HELP answers, JOIN asks YES.
+
+Everything is written before the webhook answers, so ``is_suppressed`` is True
+the moment Twilio gets our reply to a STOP.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from campaigns.models import Message
+from contacts.models import Contact
+from tenants.models import Tenant
+
+from .hashing import phone_hash
+from .keywords import Intent, parse
+from .models import ComplianceSettings, ConsentKind, ConsentSource, InboundKind, InboundMessage, SuppressionSource
+from .selectors import compliance_settings_get, consent_events_for, suppression_get
+from .services import consent_record, suppression_add, suppression_remove
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    inbound: InboundMessage | None
+    reply: str | None
+
+
+def render_template(text: str, *, tenant: Tenant) -> str:
+    """``{brand}`` → the tenant's name (no ``str.format``: tenant text may hold other braces)."""
+    return (text or "").replace("{brand}", tenant.name).strip()
+
+
+def _latest_message(*, tenant: Tenant, phone_number: str) -> Message | None:
+    """The campaign message a reply answers: the latest one sent to that number."""
+    return (
+        Message.objects.filter(tenant=tenant, to=phone_number)
+        .order_by(F("sent_at").desc(nulls_last=True), "-id")
+        .select_related("campaign")
+        .first()
+    )
+
+
+def _join_pending(*, tenant: Tenant, phone_number: str) -> bool:
+    last = consent_events_for(tenant_id=tenant.pk, phone_number=phone_number).last()
+    return last is not None and last.kind == ConsentKind.REQUESTED
+
+
+def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
+    """Record one inbound message, act on its keyword, and say what to answer (``None``: nothing).
+
+    A repeated ``MessageSid`` (Twilio retried) changes nothing and answers nothing.
+    """
+    sid = (params.get("MessageSid") or params.get("SmsSid") or "")[:34]
+    from_number = (params.get("From") or "").strip()[:32]
+    body = params.get("Body") or ""
+    opt_out_type = params.get("OptOutType") or ""
+    if sid and InboundMessage.objects.filter(tenant=tenant, sid=sid).exists():
+        return InboundResult(None, None)
+
+    cfg = compliance_settings_get(tenant=tenant)
+    parsed = parse(body, opt_out_type=opt_out_type, join_keyword=cfg.join_keyword)
+    contact = Contact.objects.filter(tenant=tenant, phone_number=from_number).first() if from_number else None
+    message = _latest_message(tenant=tenant, phone_number=from_number) if from_number else None
+    # With Twilio's Advanced Opt-Out (OptOutType set) Twilio has already answered the
+    # keyword itself; a second confirmation from us would be one text too many.
+    twilio_answered = bool(opt_out_type)
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                tenant=tenant,
+                sid=sid,
+                from_number=from_number,
+                to_number=(params.get("To") or "")[:34],
+                body=body,
+                kind=InboundKind.REPLY,
+                needs_review=parsed.needs_review,
+                review_reason=parsed.review_reason[:200],
+                contact=contact,
+                message=message,
+                campaign=message.campaign if message else None,
+                phone_hash=phone_hash(tenant_id=tenant.pk, phone_number=from_number) if from_number else "",
+            )
+            if not from_number:
+                return InboundResult(inbound, None)
+            reply = _act(tenant=tenant, cfg=cfg, inbound=inbound, intent=parsed.intent, keyword=parsed.keyword)
+    except IntegrityError:
+        # The same MessageSid raced in twice: the other request handles it.
+        return InboundResult(None, None)
+    if twilio_answered and inbound.kind in (InboundKind.OPT_OUT, InboundKind.OPT_IN, InboundKind.HELP):
+        reply = None
+    return InboundResult(inbound, reply)
+
+
+def _set(inbound: InboundMessage, **fields) -> None:
+    for name, value in fields.items():
+        setattr(inbound, name, value)
+    inbound.save(update_fields=list(fields))
+
+
+def _act(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, intent: str, keyword: str) -> str | None:
+    number = inbound.from_number
+    if intent == Intent.OPT_OUT:
+        _set(inbound, kind=InboundKind.OPT_OUT)
+        if suppression_get(tenant_id=tenant.pk, phone_number=number) is not None:
+            return None  # already out: one confirmation only, ever
+        suppression_add(
+            tenant=tenant,
+            phone_number=number,
+            source=SuppressionSource.KEYWORD,
+            note=f"keyword {keyword}",
+            inbound=inbound,
+        )
+        return render_template(cfg.stop_confirmation, tenant=tenant)
+
+    if intent == Intent.HELP:
+        _set(inbound, kind=InboundKind.HELP)
+        return render_template(tenant.help_text, tenant=tenant)
+
+    if intent == Intent.JOIN:
+        _set(inbound, kind=InboundKind.JOIN)
+        prompt = render_template(cfg.join_prompt, tenant=tenant)
+        consent_record(
+            tenant=tenant,
+            phone_number=number,
+            kind=ConsentKind.REQUESTED,
+            source=ConsentSource.KEYWORD,
+            disclosure_text=prompt,
+            disclosure_version=cfg.disclosure_version,
+            inbound=inbound,
+            note=f"keyword {keyword}",
+        )
+        return prompt
+
+    if intent == Intent.OPT_IN:
+        suppression = suppression_get(tenant_id=tenant.pk, phone_number=number)
+        if keyword == "YES" and _join_pending(tenant=tenant, phone_number=number):
+            return _join_confirm(tenant=tenant, cfg=cfg, inbound=inbound, suppression=suppression)
+        if suppression is None:
+            # START with no earlier opt-out: nothing to lift. A bare YES is just a reply.
+            _set(inbound, kind=InboundKind.OPT_IN if keyword != "YES" else InboundKind.REPLY)
+            return None
+        _set(inbound, kind=InboundKind.OPT_IN)
+        if suppression.source != SuppressionSource.KEYWORD:
+            _set(
+                inbound,
+                needs_review=True,
+                review_reason=f"opt-in from a number suppressed by {suppression.get_source_display()}: not lifted",
+            )
+            return None
+        suppression_remove(tenant=tenant, phone_number=number)
+        confirmation = render_template(cfg.start_confirmation, tenant=tenant)
+        consent_record(
+            tenant=tenant,
+            phone_number=number,
+            kind=ConsentKind.GRANTED,
+            source=ConsentSource.KEYWORD,
+            disclosure_text=confirmation,
+            disclosure_version=cfg.disclosure_version,
+            inbound=inbound,
+            note=f"keyword {keyword}",
+        )
+        return confirmation
+
+    return None  # a plain reply, already kept (and flagged if it needs a person)
+
+
+def _join_confirm(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, suppression) -> str:
+    """YES after JOIN: consent granted (double opt-in), the contact created if new."""
+    number = inbound.from_number
+    _set(inbound, kind=InboundKind.CONFIRM)
+    if suppression is not None and suppression.source == SuppressionSource.KEYWORD:
+        suppression_remove(tenant=tenant, phone_number=number)
+    contact, _ = Contact.objects.get_or_create(tenant=tenant, phone_number=number)
+    if inbound.contact_id is None:
+        _set(inbound, contact=contact)
+    consent_record(
+        tenant=tenant,
+        phone_number=number,
+        kind=ConsentKind.GRANTED,
+        source=ConsentSource.KEYWORD,
+        disclosure_text=render_template(cfg.join_prompt, tenant=tenant),
+        disclosure_version=cfg.disclosure_version,
+        inbound=inbound,
+        note="double opt-in: YES after join keyword",
+    )
+    return render_template(cfg.join_confirmation, tenant=tenant)
