@@ -103,9 +103,7 @@ class InboundMessageAdmin(TenantScopedAdmin):
     )
     fields = (*readonly_fields[:5], "needs_review", *readonly_fields[5:])
     actions = ["mark_reviewed"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).order_by("-needs_review", "-received_at", "-id")
+    ordering = ("-needs_review", "-received_at", "-id")  # the ones a person must read, first
 
     def has_add_permission(self, request):
         return False
