@@ -9,6 +9,7 @@ from tenants.admin_scoping import TenantScopedAdmin
 from .csv_export import consent_csv_response
 from .models import AuditLog, ComplianceSettings, ConsentEvent, InboundMessage, Suppression, SuppressionSource
 from .phone import phone_normalize
+from .selectors import compliance_settings_get
 from .services import audit_record, suppression_add, suppression_remove
 
 
@@ -146,7 +147,17 @@ class ConsentEventAdmin(TenantScopedAdmin):
 
 @admin.register(ComplianceSettings)
 class ComplianceSettingsAdmin(TenantScopedAdmin):
+    """One row per tenant, created on first visit; tenant users edit theirs, never add a second."""
+
     list_display = ("__str__", "frequency_cap", "join_keyword", "disclosure_version")
+
+    def changelist_view(self, request, extra_context=None):
+        if not request.user.is_superuser and request.user.tenant_id:
+            compliance_settings_get(tenant=request.user.tenant)
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
 
 
 @admin.register(AuditLog)

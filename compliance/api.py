@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,11 +15,11 @@ from tenants.api import TenantScopedMixin
 from tenants.models import Role
 
 from .csv_export import consent_csv_response
-from .models import AuditChannel, ConsentEvent, Suppression, SuppressionSource
+from .models import AuditChannel, ConsentEvent, ConsentKind, ConsentSource, Suppression, SuppressionSource
 from .phone import phone_normalize
 from .privacy import contact_erase, privacy_export
-from .selectors import consent_events_for, suppression_get
-from .services import audit_record, suppression_add
+from .selectors import consent_events_for, is_suppressed, suppression_get
+from .services import audit_record, consent_record, suppression_add
 
 
 def _phone_from(request, value) -> str:
@@ -82,8 +83,39 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ConsentRecordSerializer(serializers.Serializer):
+    """A grant or revocation captured elsewhere (a web sign-up form, an import, a CRM)."""
+
+    phone_number = serializers.CharField()
+    kind = serializers.ChoiceField(choices=[ConsentKind.GRANTED, ConsentKind.REVOKED])
+    source = serializers.ChoiceField(
+        choices=[ConsentSource.WEB_FORM, ConsentSource.IMPORT, ConsentSource.API], default=ConsentSource.API
+    )
+    source_url = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
+    disclosure_text = serializers.CharField(required=False, allow_blank=True, default="")
+    disclosure_version = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    ip_address = serializers.IPAddressField(required=False, allow_null=True, default=None)
+    user_agent = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["kind"] == ConsentKind.GRANTED and attrs["source"] == ConsentSource.WEB_FORM:
+            errors = {}
+            if not attrs["source_url"]:
+                errors["source_url"] = ["A web-form consent needs the form's URL."]
+            if not attrs["disclosure_text"]:
+                errors["disclosure_text"] = ["A consent needs the disclosure text the person agreed to."]
+            if errors:
+                raise ValidationError(errors)
+        return attrs
+
+
 class ConsentEventViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
-    """The consent ledger. ``?phone_number=`` or ``?contact=`` narrows it; ``export/`` streams CSV."""
+    """The consent ledger. ``?phone_number=`` or ``?contact=`` narrows it; ``export/`` streams CSV.
+
+    ``POST`` appends a grant or revocation (web form, import, API). A revocation also
+    suppresses the number; a grant never lifts a suppression (only the person's own
+    START does).
+    """
 
     queryset = ConsentEvent.objects.all()
     serializer_class = ConsentEventSerializer
@@ -101,6 +133,36 @@ class ConsentEventViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
                 tenant_id=self.tenant.pk, phone_number=_phone_from(self.request, params["phone_number"])
             )
         return qs.order_by("created_at", "id")
+
+    def create(self, request, *args, **kwargs):
+        incoming = ConsentRecordSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        number = _phone_from(request, data.pop("phone_number"))
+        with transaction.atomic():
+            event = consent_record(tenant=self.tenant, phone_number=number, **data)
+            if data["kind"] == ConsentKind.REVOKED:
+                suppression_add(
+                    tenant=self.tenant,
+                    phone_number=number,
+                    source=SuppressionSource.API,
+                    note=f"consent revoked via {data['source']}",
+                    record_consent=False,
+                )
+            audit_record(
+                tenant=self.tenant,
+                actor=request.user,
+                channel=AuditChannel.API,
+                action=f"consent_{data['kind']}",
+                object_type="consent_event",
+                object_id=event.pk,
+                phone_number=number,
+            )
+        body = {
+            **ConsentEventSerializer(event).data,
+            "suppressed": is_suppressed(tenant_id=self.tenant.pk, phone_number=number),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request):

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from campaigns.models import Message
+from campaigns.models import Message, MessageStatus
+from campaigns.transitions import message_move
 from contacts.models import Contact
 from tenants.models import Tenant
 
@@ -36,14 +37,37 @@ def render_template(text: str, *, tenant: Tenant) -> str:
     return (text or "").replace("{brand}", tenant.name).strip()
 
 
-def _latest_message(*, tenant: Tenant, phone_number: str) -> Message | None:
-    """The campaign message a reply answers: the latest one sent to that number."""
+def _latest_message(*, tenant: Tenant, contact: Contact | None) -> Message | None:
+    """The campaign message a reply answers: the latest one sent to that contact.
+
+    Looked up by contact (an indexed foreign key), not by ``Message.to``, which has no
+    index: a STOP storm after a big campaign must not scan every message.
+    """
+    if contact is None:
+        return None
     return (
-        Message.objects.filter(tenant=tenant, to=phone_number)
+        Message.objects.filter(tenant=tenant, contact=contact)
         .order_by(F("sent_at").desc(nulls_last=True), "-id")
         .select_related("campaign")
         .first()
     )
+
+
+def _suppress_pending(*, contact: Contact | None) -> int:
+    """Move the contact's messages still waiting to be sent to ``suppressed`` at once.
+
+    The sender checks the list again when it claims each message; this makes the
+    campaign's counters say so straight away. Returns how many moved.
+    """
+    if contact is None:
+        return 0
+    moved = 0
+    for message_id in Message.objects.filter(contact=contact, status=MessageStatus.PENDING).values_list(
+        "id", flat=True
+    ):
+        if message_move(message_id=message_id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.PENDING]):
+            moved += 1
+    return moved
 
 
 def _join_pending(*, tenant: Tenant, phone_number: str) -> bool:
@@ -66,7 +90,7 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
     cfg = compliance_settings_get(tenant=tenant)
     parsed = parse(body, opt_out_type=opt_out_type, join_keyword=cfg.join_keyword)
     contact = Contact.objects.filter(tenant=tenant, phone_number=from_number).first() if from_number else None
-    message = _latest_message(tenant=tenant, phone_number=from_number) if from_number else None
+    message = _latest_message(tenant=tenant, contact=contact)
     # With Twilio's Advanced Opt-Out (OptOutType set) Twilio has already answered the
     # keyword itself; a second confirmation from us would be one text too many.
     twilio_answered = bool(opt_out_type)
@@ -92,6 +116,8 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
     except IntegrityError:
         # The same MessageSid raced in twice: the other request handles it.
         return InboundResult(None, None)
+    if inbound.kind == InboundKind.OPT_OUT:
+        _suppress_pending(contact=contact)
     if twilio_answered and inbound.kind in (InboundKind.OPT_OUT, InboundKind.OPT_IN, InboundKind.HELP):
         reply = None
     return InboundResult(inbound, reply)

@@ -138,7 +138,7 @@ class InboundMessage(TenantOwned):
         related_name="+",
         help_text="The latest message sent to this number before the reply",
     )
-    phone_hash = models.CharField(max_length=64, blank=True, editable=False)
+    phone_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -152,6 +152,13 @@ class InboundMessage(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.from_number or 'erased'}: {self.body[:40]}"
+
+    def save(self, *args, **kwargs):
+        if self.from_number and not self.phone_hash:
+            from .hashing import phone_hash
+
+            self.phone_hash = phone_hash(tenant_id=self.tenant_id, phone_number=self.from_number)
+        super().save(*args, **kwargs)
 
 
 class ConsentKind(models.TextChoices):

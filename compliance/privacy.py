@@ -67,9 +67,7 @@ def privacy_export(*, tenant: Tenant, phone_number: str) -> dict[str, Any]:
     ]
     replies = [
         {"received_at": _dt(r.received_at), "body": r.body, "kind": r.kind, "campaign_id": r.campaign_id}
-        for r in InboundMessage.objects.filter(tenant=tenant).filter(
-            Q(from_number=phone_number) | Q(phone_hash__in=hashes)
-        )
+        for r in InboundMessage.objects.filter(tenant=tenant, phone_hash__in=hashes)
     ]
     consent = [
         {
@@ -135,10 +133,8 @@ def contact_erase(*, tenant: Tenant, phone_number: str) -> dict[str, int]:
             .exclude(status=MessageStatus.SENDING)
             .update(to="", body=ERASED_BODY, contact=None, updated_at=now)
         )
-        n_replies = (
-            InboundMessage.objects.filter(tenant=tenant)
-            .filter(Q(from_number=phone_number) | Q(phone_hash__in=hashes))
-            .update(from_number="", body=ERASED_BODY, phone_hash=digest)
+        n_replies = InboundMessage.objects.filter(tenant=tenant, phone_hash__in=hashes).update(
+            from_number="", body=ERASED_BODY, phone_hash=digest
         )
         # The ledger's one permitted change: the person goes, the facts (when, how, what text) stay.
         n_consent = (

@@ -84,3 +84,24 @@ def campaign_opt_out_count(*, campaign_id: int) -> int:
         .distinct()
         .count()
     )
+
+
+def opt_out_footer(*, tenant) -> str:
+    """The tenant's opt-out line ("Reply STOP to opt out"), for the first message of a program."""
+    return compliance_settings_get(tenant=tenant).opt_out_footer
+
+
+def contacts_never_texted(*, tenant, contact_ids: Iterable[int]) -> set[int]:
+    """Contacts the tenant has never handed a message to the gateway for: their next text carries the footer."""
+    from campaigns.models import Message
+
+    ids = list(contact_ids)
+    texted: set[int] = set()
+    for i in range(0, len(ids), SUPPRESSION_CHUNK):
+        part = ids[i : i + SUPPRESSION_CHUNK]
+        texted.update(
+            Message.objects.filter(tenant=tenant, contact_id__in=part, sent_at__isnull=False)
+            .values_list("contact_id", flat=True)
+            .distinct()
+        )
+    return set(ids) - texted

@@ -40,12 +40,14 @@ def suppression_add(
     source: str,
     note: str = "",
     inbound: InboundMessage | None = None,
+    record_consent: bool = True,
 ) -> Suppression:
     """Suppress a number (idempotent: the first record, with its source, is kept).
 
-    A new suppression is also a revocation in the consent ledger, and marks the
-    contact (if any) revoked. A number suppressed only by its hash (an erased
-    contact) is found and not duplicated.
+    A new suppression is also a revocation in the consent ledger (unless the caller
+    records its own, ``record_consent=False``), and marks the contact (if any)
+    revoked. A number suppressed only by its hash (an erased contact) is found and
+    not duplicated.
     """
     existing = suppression_get(tenant_id=tenant.pk, phone_number=phone_number)
     if existing is not None:
@@ -60,14 +62,15 @@ def suppression_add(
                 note=note[:300],
                 inbound=inbound,
             )
-            consent_record(
-                tenant=tenant,
-                phone_number=phone_number,
-                kind=ConsentKind.REVOKED,
-                source=_LEDGER_SOURCE.get(source, ConsentSource.ADMIN),
-                inbound=inbound,
-                note=note,
-            )
+            if record_consent:
+                consent_record(
+                    tenant=tenant,
+                    phone_number=phone_number,
+                    kind=ConsentKind.REVOKED,
+                    source=_LEDGER_SOURCE.get(source, ConsentSource.ADMIN),
+                    inbound=inbound,
+                    note=note,
+                )
     except IntegrityError:
         # Another request suppressed it at the same moment: theirs stands.
         existing = suppression_get(tenant_id=tenant.pk, phone_number=phone_number)

@@ -225,3 +225,54 @@ def test_consent_ledger_admin_is_read_only_and_exports(alice, tenant_a, tenant_b
     )
     rows = _csv(resp)
     assert [r["phone_number"] for r in rows] == [mine.phone_number]
+
+
+# Consent from web forms -------------------------------------------------------
+
+
+def test_web_form_consent_is_recorded_with_url_disclosure_ip_and_agent(api_alice, tenant_a):
+    contact = ContactFactory(tenant=tenant_a, phone_number=NUMBER)
+    payload = {
+        "phone_number": NUMBER,
+        "kind": "granted",
+        "source": "web_form",
+        "source_url": "https://acme.example/join",
+        "disclosure_text": "Yes, text me offers. Up to 3 msgs/day. Reply STOP to opt out.",
+        "disclosure_version": "2026-07",
+        "ip_address": "203.0.113.5",
+        "user_agent": "Mozilla/5.0 (iPhone)",
+    }
+    resp = api_alice.post("/api/v1/consent-events/", payload, format="json")
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["suppressed"] is False
+    event = ConsentEvent.objects.get(tenant=tenant_a)
+    assert (event.source_url, event.disclosure_version, event.ip_address, event.user_agent) == (
+        "https://acme.example/join",
+        "2026-07",
+        "203.0.113.5",
+        "Mozilla/5.0 (iPhone)",
+    )
+    contact.refresh_from_db()
+    assert contact.consent_status == "granted" and contact.consent_text.startswith("Yes, text me")
+
+
+def test_web_form_consent_needs_url_and_disclosure(api_alice):
+    resp = api_alice.post(
+        "/api/v1/consent-events/", {"phone_number": NUMBER, "kind": "granted", "source": "web_form"}, format="json"
+    )
+    assert resp.status_code == 400
+    assert {"source_url", "disclosure_text"} <= set(resp.json())
+    resp = api_alice.post("/api/v1/consent-events/", {"phone_number": NUMBER, "kind": "maybe"}, format="json")
+    assert resp.status_code == 400 and "kind" in resp.json()
+    resp = api_alice.post("/api/v1/consent-events/", {"phone_number": "x", "kind": "granted"}, format="json")
+    assert resp.status_code == 400 and "phone_number" in resp.json()
+    assert not ConsentEvent.objects.exists()
+
+
+def test_api_revocation_suppresses_and_a_grant_never_lifts_it(api_alice, tenant_a):
+    resp = api_alice.post("/api/v1/consent-events/", {"phone_number": NUMBER, "kind": "revoked"}, format="json")
+    assert resp.status_code == 201 and resp.json()["suppressed"] is True
+    assert ConsentEvent.objects.filter(tenant=tenant_a).count() == 1  # one ledger line, not two
+    resp = api_alice.post("/api/v1/consent-events/", {"phone_number": NUMBER, "kind": "granted"}, format="json")
+    assert resp.status_code == 201 and resp.json()["suppressed"] is True
+    assert is_suppressed(tenant_id=tenant_a.pk, phone_number=NUMBER)

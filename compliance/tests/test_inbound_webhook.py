@@ -218,3 +218,24 @@ def test_forged_requests_are_refused_and_record_nothing(tenant_a, tenant_b, forg
 
 def test_get_is_not_allowed(db):
     assert Client().get(PATH).status_code == 405
+
+
+def test_stop_suppresses_the_contacts_pending_messages_at_once(tenant_a, tenant_b):
+    from campaigns.models import MessageStatus
+    from campaigns.selectors import campaign_status_counts
+    from campaigns.transitions import counts_add
+
+    contact = ContactFactory(tenant=tenant_a, phone_number=NUMBER)
+    campaign = CampaignFactory(tenant=tenant_a)
+    pending = MessageFactory(campaign=campaign, contact=contact)
+    counts_add(campaign_id=campaign.pk, deltas={MessageStatus.PENDING: 1})
+    other_tenant = MessageFactory(
+        campaign=CampaignFactory(tenant=tenant_b), contact=ContactFactory(tenant=tenant_b, phone_number=NUMBER)
+    )
+    post(tenant_a, "STOP")
+    pending.refresh_from_db()
+    other_tenant.refresh_from_db()
+    assert pending.status == MessageStatus.SUPPRESSED
+    assert other_tenant.status == MessageStatus.PENDING
+    counts = campaign_status_counts(campaign.pk)
+    assert counts[MessageStatus.SUPPRESSED] == 1 and counts[MessageStatus.PENDING] == 0

@@ -199,3 +199,13 @@ def test_frequency_cap_is_the_tenants_setting_and_counts_only_sent(tenant_a, ten
     # Tenant B's cap and messages are its own.
     assert contacts_over_cap(tenant=tenant_b, contact_ids=[contact.pk], now=now) == set()
     assert contacts_over_cap(tenant=tenant_a, contact_ids=[], now=now) == set()
+
+
+def test_opt_out_footer_only_for_contacts_never_texted(tenant_a):
+    from compliance.selectors import contacts_never_texted, opt_out_footer
+
+    assert opt_out_footer(tenant=tenant_a) == "Reply STOP to opt out"
+    texted, fresh, queued = (ContactFactory(tenant=tenant_a) for _ in range(3))
+    _sent(tenant_a, texted, timezone.now())
+    MessageFactory(campaign=CampaignFactory(tenant=tenant_a), contact=queued, sent_at=None)
+    assert contacts_never_texted(tenant=tenant_a, contact_ids=[texted.pk, fresh.pk, queued.pk]) == {fresh.pk, queued.pk}
