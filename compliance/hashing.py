@@ -9,6 +9,7 @@ same way as the field encryption (keep the old key in the list).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -17,9 +18,13 @@ from django.conf import settings
 _LABEL = b"smscampaigns.compliance.phone-hash.v1"
 
 
-def _keys() -> list[bytes]:
-    keys = getattr(settings, "FIELD_ENCRYPTION_KEYS", None) or [settings.SECRET_KEY]
-    return [hmac.new(k.encode(), _LABEL, hashlib.sha256).digest() for k in keys]
+def _keys() -> tuple[bytes, ...]:
+    return _derive(tuple(getattr(settings, "FIELD_ENCRYPTION_KEYS", None) or [settings.SECRET_KEY]))
+
+
+@functools.lru_cache(maxsize=8)
+def _derive(keys: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(hmac.new(k.encode(), _LABEL, hashlib.sha256).digest() for k in keys)
 
 
 def _hash(key: bytes, tenant_id: int, phone_number: str) -> str:

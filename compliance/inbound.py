@@ -21,7 +21,7 @@ from .hashing import phone_hash
 from .keywords import Intent, parse
 from .models import ComplianceSettings, ConsentKind, ConsentSource, InboundKind, InboundMessage, SuppressionSource
 from .selectors import compliance_settings_get, consent_events_for, suppression_get
-from .services import consent_record, suppression_add, suppression_remove
+from .services import consent_record, suppression_ensure, suppression_remove
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,6 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
     from_number = (params.get("From") or "").strip()[:32]
     body = params.get("Body") or ""
     opt_out_type = params.get("OptOutType") or ""
-    if sid and InboundMessage.objects.filter(tenant=tenant, sid=sid).exists():
-        return InboundResult(None, None)
 
     cfg = compliance_settings_get(tenant=tenant)
     parsed = parse(body, opt_out_type=opt_out_type, join_keyword=cfg.join_keyword)
@@ -102,7 +100,7 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
                 from_number=from_number,
                 to_number=(params.get("To") or "")[:34],
                 body=body,
-                kind=InboundKind.REPLY,
+                kind=_KIND_OF_INTENT[parsed.intent],
                 needs_review=parsed.needs_review,
                 review_reason=parsed.review_reason[:200],
                 contact=contact,
@@ -114,7 +112,8 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
                 return InboundResult(inbound, None)
             reply = _act(tenant=tenant, cfg=cfg, inbound=inbound, intent=parsed.intent, keyword=parsed.keyword)
     except IntegrityError:
-        # The same MessageSid raced in twice: the other request handles it.
+        # The same MessageSid again (Twilio retried, or two deliveries raced): the
+        # unique (tenant, sid) constraint let only the first one act.
         return InboundResult(None, None)
     if inbound.kind == InboundKind.OPT_OUT:
         _suppress_pending(contact=contact)
@@ -123,26 +122,36 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
     return InboundResult(inbound, reply)
 
 
+_KIND_OF_INTENT = {
+    Intent.OPT_OUT: InboundKind.OPT_OUT,
+    Intent.OPT_IN: InboundKind.OPT_IN,
+    Intent.HELP: InboundKind.HELP,
+    Intent.JOIN: InboundKind.JOIN,
+    Intent.REPLY: InboundKind.REPLY,
+}
+
+
 def _set(inbound: InboundMessage, **fields) -> None:
-    for name, value in fields.items():
-        setattr(inbound, name, value)
-    inbound.save(update_fields=list(fields))
+    changed = [name for name, value in fields.items() if getattr(inbound, name) != value]
+    for name in changed:
+        setattr(inbound, name, fields[name])
+    if changed:
+        inbound.save(update_fields=changed)
 
 
 def _act(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, intent: str, keyword: str) -> str | None:
     number = inbound.from_number
     if intent == Intent.OPT_OUT:
-        _set(inbound, kind=InboundKind.OPT_OUT)
-        if suppression_get(tenant_id=tenant.pk, phone_number=number) is not None:
-            return None  # already out: one confirmation only, ever
-        suppression_add(
+        _, created = suppression_ensure(
             tenant=tenant,
             phone_number=number,
             source=SuppressionSource.KEYWORD,
             note=f"keyword {keyword}",
             inbound=inbound,
+            contact=inbound.contact,
         )
-        return render_template(cfg.stop_confirmation, tenant=tenant)
+        # Already out: one confirmation only, ever.
+        return render_template(cfg.stop_confirmation, tenant=tenant) if created else None
 
     if intent == Intent.HELP:
         _set(inbound, kind=InboundKind.HELP)
@@ -160,6 +169,7 @@ def _act(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, in
             disclosure_version=cfg.disclosure_version,
             inbound=inbound,
             note=f"keyword {keyword}",
+            contact=inbound.contact,
         )
         return prompt
 
@@ -190,6 +200,7 @@ def _act(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, in
             disclosure_version=cfg.disclosure_version,
             inbound=inbound,
             note=f"keyword {keyword}",
+            contact=inbound.contact,
         )
         return confirmation
 
@@ -214,5 +225,6 @@ def _join_confirm(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMe
         disclosure_version=cfg.disclosure_version,
         inbound=inbound,
         note="double opt-in: YES after join keyword",
+        contact=contact,
     )
     return render_template(cfg.join_confirmation, tenant=tenant)

@@ -21,6 +21,7 @@ from tenants.models import Tenant
 
 from .hashing import phone_hash, phone_hashes
 from .models import AuditLog, ConsentEvent, InboundMessage, Suppression
+from .selectors import suppression_match_q
 
 ERASED_BODY = "[erased]"
 
@@ -82,7 +83,7 @@ def privacy_export(*, tenant: Tenant, phone_number: str) -> dict[str, Any]:
         }
         for e in ConsentEvent.objects.filter(tenant=tenant).filter(by_number_or_hash).order_by("created_at", "id")
     ]
-    suppression = Suppression.objects.filter(tenant=tenant).filter(by_number_or_hash).first()
+    suppression = Suppression.objects.filter(suppression_match_q([phone_number], hashes), tenant=tenant).first()
     return {
         "phone_number": phone_number,
         "tenant": tenant.slug,
@@ -118,9 +119,7 @@ def contact_erase(*, tenant: Tenant, phone_number: str) -> dict[str, int]:
         message_move(message_id=message_id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.PENDING])
     now = timezone.now()
     with transaction.atomic():
-        suppressions = Suppression.objects.filter(tenant=tenant).filter(
-            Q(phone_number=phone_number) | Q(phone_hash__in=hashes)
-        )
+        suppressions = Suppression.objects.filter(suppression_match_q([phone_number], hashes), tenant=tenant)
         for s in suppressions.filter(phone_hash=""):
             s.phone_hash = digest
             s.save(update_fields=["phone_hash"])

@@ -17,13 +17,17 @@ from .models import ComplianceSettings, ConsentEvent, InboundKind, InboundMessag
 SUPPRESSION_CHUNK = 2000
 
 
+def suppression_match_q(numbers: list[str], hashes: list[str]) -> Q:
+    """Rows for these numbers: by keyed hash (indexed; every row made through the model has one),
+    or by the number itself on a row that somehow lacks its hash (a raw bulk insert)."""
+    return Q(phone_hash__in=hashes) | Q(phone_hash="", phone_number__in=numbers)
+
+
 def is_suppressed(*, tenant_id: int, phone_number: str) -> bool:
     if not phone_number:
         return False
     hashes = phone_hashes(tenant_id=tenant_id, phone_number=phone_number)
-    return Suppression.objects.filter(
-        Q(phone_number=phone_number) | Q(phone_hash__in=hashes), tenant_id=tenant_id
-    ).exists()
+    return Suppression.objects.filter(suppression_match_q([phone_number], hashes), tenant_id=tenant_id).exists()
 
 
 def suppressed_among(*, tenant_id: int, phone_numbers: Iterable[str]) -> set[str]:
@@ -34,9 +38,11 @@ def suppressed_among(*, tenant_id: int, phone_numbers: Iterable[str]) -> set[str
     for i in range(0, len(numbers), SUPPRESSION_CHUNK):
         part = numbers[i : i + SUPPRESSION_CHUNK]
         by_hash = {h: n for n in part for h in phone_hashes(tenant_id=tenant_id, phone_number=n)}
-        rows = Suppression.objects.filter(
-            Q(phone_number__in=part) | Q(phone_hash__in=list(by_hash)), tenant_id=tenant_id
-        ).values_list("phone_number", "phone_hash")
+        rows = (
+            Suppression.objects.filter(suppression_match_q(part, list(by_hash)), tenant_id=tenant_id)
+            .order_by()
+            .values_list("phone_number", "phone_hash")
+        )
         wanted = set(part)
         for number, hashed in rows:
             if number in wanted:
@@ -49,7 +55,7 @@ def suppressed_among(*, tenant_id: int, phone_numbers: Iterable[str]) -> set[str
 def suppression_get(*, tenant_id: int, phone_number: str) -> Suppression | None:
     hashes = phone_hashes(tenant_id=tenant_id, phone_number=phone_number)
     return (
-        Suppression.objects.filter(Q(phone_number=phone_number) | Q(phone_hash__in=hashes), tenant_id=tenant_id)
+        Suppression.objects.filter(suppression_match_q([phone_number], hashes), tenant_id=tenant_id)
         .order_by("id")
         .first()
     )

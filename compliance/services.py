@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from tenants.models import Tenant
@@ -21,7 +20,7 @@ from .models import (
     Suppression,
     SuppressionSource,
 )
-from .selectors import suppression_get
+from .selectors import suppression_get, suppression_match_q
 
 #: How a suppression's source is written in the consent ledger.
 _LEDGER_SOURCE = {
@@ -31,6 +30,10 @@ _LEDGER_SOURCE = {
     SuppressionSource.API: ConsentSource.API,
     SuppressionSource.IMPORT: ConsentSource.IMPORT,
 }
+
+
+#: ``consent_record(contact=...)`` default: look the contact up by number.
+LOOKUP = object()
 
 
 def suppression_add(
@@ -49,9 +52,31 @@ def suppression_add(
     revoked. A number suppressed only by its hash (an erased contact) is found and
     not duplicated.
     """
+    suppression, _ = suppression_ensure(
+        tenant=tenant,
+        phone_number=phone_number,
+        source=source,
+        note=note,
+        inbound=inbound,
+        record_consent=record_consent,
+    )
+    return suppression
+
+
+def suppression_ensure(
+    *,
+    tenant: Tenant,
+    phone_number: str,
+    source: str,
+    note: str = "",
+    inbound: InboundMessage | None = None,
+    record_consent: bool = True,
+    contact=LOOKUP,
+) -> tuple[Suppression, bool]:
+    """``suppression_add`` that also says whether it created the suppression."""
     existing = suppression_get(tenant_id=tenant.pk, phone_number=phone_number)
     if existing is not None:
-        return existing
+        return existing, False
     try:
         with transaction.atomic():
             suppression = Suppression.objects.create(
@@ -70,22 +95,21 @@ def suppression_add(
                     source=_LEDGER_SOURCE.get(source, ConsentSource.ADMIN),
                     inbound=inbound,
                     note=note,
+                    contact=contact,
                 )
     except IntegrityError:
         # Another request suppressed it at the same moment: theirs stands.
         existing = suppression_get(tenant_id=tenant.pk, phone_number=phone_number)
         if existing is None:
             raise
-        return existing
-    return suppression
+        return existing, False
+    return suppression, True
 
 
 def suppression_remove(*, tenant: Tenant, phone_number: str) -> int:
     """Lift a suppression (an opt-in). Returns how many rows went."""
     hashes = phone_hashes(tenant_id=tenant.pk, phone_number=phone_number)
-    deleted, _ = Suppression.objects.filter(
-        Q(phone_number=phone_number) | Q(phone_hash__in=hashes), tenant=tenant
-    ).delete()
+    deleted, _ = Suppression.objects.filter(suppression_match_q([phone_number], hashes), tenant=tenant).delete()
     return deleted
 
 
@@ -102,11 +126,16 @@ def consent_record(
     user_agent: str = "",
     inbound: InboundMessage | None = None,
     note: str = "",
+    contact=LOOKUP,
 ) -> ConsentEvent:
-    """Append one event to the consent ledger and keep the contact's consent fields in step."""
+    """Append one event to the consent ledger and keep the contact's consent fields in step.
+
+    ``contact``: the number's contact when the caller already has it (``None``: none).
+    """
     from contacts.models import ConsentStatus, Contact
 
-    contact = Contact.objects.filter(tenant=tenant, phone_number=phone_number).first()
+    if contact is LOOKUP:
+        contact = Contact.objects.filter(tenant=tenant, phone_number=phone_number).first()
     event = ConsentEvent.objects.create(
         tenant=tenant,
         phone_number=phone_number,
