@@ -20,10 +20,12 @@ from tenants.models import Tenant
 from .hashing import phone_hash
 from .keywords import Intent, parse
 from .models import ComplianceSettings, ConsentKind, ConsentSource, InboundKind, InboundMessage, SuppressionSource
+from .phone import sender_number
 from .selectors import compliance_settings_get, consent_events_for, suppression_get
 from .services import consent_record, suppression_ensure, suppression_remove
 
 logger = logging.getLogger(__name__)
+MAX_NUMBER_LENGTH = 16  # E.164: "+" and at most 15 digits
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
     A repeated ``MessageSid`` (Twilio retried) changes nothing and answers nothing.
     """
     sid = (params.get("MessageSid") or params.get("SmsSid") or "")[:34]
-    from_number = (params.get("From") or "").strip()[:32]
+    from_number = sender_number(params.get("From") or "", default_country=tenant.default_country)[:32]
     body = params.get("Body") or ""
     opt_out_type = params.get("OptOutType") or ""
 
@@ -108,7 +110,10 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
                 campaign=message.campaign if message else None,
                 phone_hash=phone_hash(tenant_id=tenant.pk, phone_number=from_number) if from_number else "",
             )
-            if not from_number:
+            if not from_number or len(from_number) > MAX_NUMBER_LENGTH:
+                # Not a phone number we could ever text: keep it for a person, act on nothing.
+                if from_number and parsed.intent != Intent.REPLY:
+                    _set(inbound, needs_review=True, review_reason="keyword from a sender that is not a phone number")
                 return InboundResult(inbound, None)
             reply = _act(tenant=tenant, cfg=cfg, inbound=inbound, intent=parsed.intent, keyword=parsed.keyword)
     except IntegrityError:

@@ -239,3 +239,14 @@ def test_stop_suppresses_the_contacts_pending_messages_at_once(tenant_a, tenant_
     assert other_tenant.status == MessageStatus.PENDING
     counts = campaign_status_counts(campaign.pk)
     assert counts[MessageStatus.SUPPRESSED] == 1 and counts[MessageStatus.PENDING] == 0
+
+
+def test_sender_is_normalised_to_e164(tenant_a):
+    post(tenant_a, "STOP", from_number="whatsapp:+14155550123")
+    assert is_suppressed(tenant_id=tenant_a.pk, phone_number=NUMBER)
+
+
+def test_a_keyword_from_something_that_is_not_a_number_is_kept_for_review(tenant_a):
+    assert reply_text(post(tenant_a, "STOP", from_number="messenger:some-very-long-user-id-123")) is None
+    assert not Suppression.objects.exists()
+    assert InboundMessage.objects.get().needs_review
