@@ -11,11 +11,14 @@ a ceiling measured in the same run:
 2. ``is_suppressed`` (per-message claim) vs a plain ``exists()`` on the number;
 3. the inbound webhook acting on STOP vs the same webhook refusing a forged
    signature (authentication only, nothing written).
+
+Each pair runs interleaved, best of three rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -33,7 +36,7 @@ def main() -> None:
     parser.add_argument("--suppressions", type=int, default=100_000)
     parser.add_argument("--candidates", type=int, default=20_000)
     parser.add_argument("--claims", type=int, default=2_000)
-    parser.add_argument("--webhooks", type=int, default=400)
+    parser.add_argument("--webhooks", type=int, default=200)
     args = parser.parse_args()
 
     import django
@@ -44,6 +47,8 @@ def main() -> None:
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # 403s for the forged requests are expected
+    logging.getLogger("compliance").setLevel(logging.ERROR)
     settings.ALLOWED_HOSTS = ["*"]
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
@@ -53,10 +58,23 @@ def main() -> None:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
+ROUNDS = 3
+
+
 def _timed(fn):
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
+
+
+def _best(fn, ceiling):
+    """Measured and ceiling interleaved, best of ``ROUNDS`` each: the machine is shared and noisy."""
+    measured_s = ceiling_s = float("inf")
+    for _ in range(ROUNDS):
+        c, ceiling_result = _timed(ceiling)
+        m, result = _timed(fn)
+        ceiling_s, measured_s = min(ceiling_s, c), min(measured_s, m)
+    return measured_s, result, ceiling_s, ceiling_result
 
 
 def run(args) -> None:
@@ -105,22 +123,26 @@ def run(args) -> None:
             )
         return found
 
-    ceiling_s, plain = _timed(plain_among)
-    hashed_s, found = _timed(lambda: suppressed_among(tenant_id=tenant.pk, phone_numbers=candidates))
+    hashed_s, found, ceiling_s, plain = _best(
+        lambda: suppressed_among(tenant_id=tenant.pk, phone_numbers=candidates), plain_among
+    )
     assert found == expected, (len(found), len(expected))
     missed = len(expected) - len(plain)
 
     claims = candidates[: args.claims]
-    ceiling_claim_s, _ = _timed(
-        lambda: [Suppression.objects.filter(tenant_id=tenant.pk, phone_number=n).exists() for n in claims]
+    claim_s, _, ceiling_claim_s, _ = _best(
+        lambda: [is_suppressed(tenant_id=tenant.pk, phone_number=n) for n in claims],
+        lambda: [Suppression.objects.filter(tenant_id=tenant.pk, phone_number=n).exists() for n in claims],
     )
-    claim_s, _ = _timed(lambda: [is_suppressed(tenant_id=tenant.pk, phone_number=n) for n in claims])
 
     url = settings.PUBLIC_BASE_URL + "/webhooks/twilio/inbound/"
     validator = RequestValidator("bench-token")
     client = Client()
 
-    def webhooks(forged: bool, offset: int):
+    offsets = iter(range(0, 10**8, 10**6))
+
+    def webhooks(forged: bool):
+        offset = next(offsets)
         for i in range(args.webhooks):
             params = {
                 "MessageSid": f"SM{offset + i:032x}",
@@ -133,8 +155,7 @@ def run(args) -> None:
             response = client.post("/webhooks/twilio/inbound/", params, HTTP_X_TWILIO_SIGNATURE=signature)
             assert response.status_code == (403 if forged else 200), response.status_code
 
-    refuse_s, _ = _timed(lambda: webhooks(True, 0))
-    stop_s, _ = _timed(lambda: webhooks(False, 1_000_000))
+    stop_s, _, refuse_s, _ = _best(lambda: webhooks(False), lambda: webhooks(True))
     assert is_suppressed(tenant_id=tenant.pk, phone_number="+12121000000")
 
     print(
