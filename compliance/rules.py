@@ -1,44 +1,262 @@
 """Sending rules the sender asks about: quiet hours and the frequency cap.
 
-The compliance issue refines these (state rules, tenant settings); the
-signatures are the seam the sender calls.
+Quiet hours: the federal window (8am–9pm recipient local time) and the stricter
+US states below, intersected with the tenant's own window. The state comes from
+the number's area code (phonenumbers' geocoder) and, when the contact has one,
+from its time zone; a US number whose state cannot be told gets the most
+restrictive window of the table. Start is inclusive, end exclusive: a window of
+8:00–21:00 allows 20:59:59 and refuses 21:00.
+
+Sources: 47 CFR 64.1200(c)(1) (federal); Fla. Stat. 501.059(8)(b); Okla. Stat.
+15 §775C.4; Md. Com. Law 14-4503; Mass. 940 CMR 3.00 / M.G.L. c.159C; Wash. RCW
+80.36.390; Ala. Code 8-19A-5 (no Sundays); La. R.S. 45:844.31 (no Sundays);
+Miss. Code 77-3-725 (no Sundays); Conn. Gen. Stat. 42-288a; Nev. NRS 228.590;
+Tex. Bus. & Com. Code 301.051 (Sunday from noon); Utah Code 13-25a-103 (no
+Sundays); R.I. Gen. Laws 5-61-3.4 (weekdays 9–6, Saturday 10–5, no Sundays).
+Holidays are not modelled. This table is engineering, not legal advice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from django.db.models import Count
+from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 
 from tenants.models import Tenant
 
 MOST_RESTRICTIVE_ZONE = "America/New_York"
+#: Zones a US recipient of unknown location may be in: all must be inside the window.
+UNKNOWN_US_ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+]
+MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: dt.time
+    end: dt.time
+
+
+def _w(start: int, end: int) -> Window:
+    return Window(dt.time(start), dt.time(end))
+
+
+@dataclass(frozen=True)
+class StateRule:
+    """A state's calling window, with per-weekday exceptions (``None`` = no sends that day)."""
+
+    state: str
+    window: Window
+    days: dict[int, Window | None] = field(default_factory=dict)
+
+    def window_on(self, weekday: int) -> Window | None:
+        return self.days.get(weekday, self.window)
+
+
+FEDERAL = StateRule("US", _w(8, 21))
+STATE_RULES: dict[str, StateRule] = {
+    rule.state: rule
+    for rule in [
+        StateRule("FL", _w(8, 20)),
+        StateRule("OK", _w(8, 20)),
+        StateRule("MD", _w(8, 20)),
+        StateRule("MA", _w(8, 20)),
+        StateRule("WA", _w(8, 20)),
+        StateRule("AL", _w(8, 20), {SUN: None}),
+        StateRule("LA", _w(8, 20), {SUN: None}),
+        StateRule("MS", _w(8, 20), {SUN: None}),
+        StateRule("CT", _w(9, 20)),
+        StateRule("NV", _w(9, 20)),
+        StateRule("TX", _w(9, 21), {SUN: _w(12, 21)}),
+        StateRule("UT", _w(8, 21), {SUN: None}),
+        StateRule("RI", _w(9, 18), {SAT: _w(10, 17), SUN: None}),
+    ]
+}
+UNKNOWN_STATE = "??"
+
+US_STATES = {
+    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA", "Colorado": "CO",
+    "Connecticut": "CT", "Delaware": "DE", "District of Columbia": "DC", "Washington D.C.": "DC", "Florida": "FL",
+    "Georgia": "GA", "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA", "Kansas": "KS",
+    "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD", "Massachusetts": "MA", "Michigan": "MI",
+    "Minnesota": "MN", "Mississippi": "MS", "Missouri": "MO", "Montana": "MT", "Nebraska": "NE", "Nevada": "NV",
+    "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM", "New York": "NY", "North Carolina": "NC",
+    "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK", "Oregon": "OR", "Pennsylvania": "PA", "Rhode Island": "RI",
+    "South Carolina": "SC", "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT",
+    "Virginia": "VA", "Washington": "WA", "Washington State": "WA", "West Virginia": "WV", "Wisconsin": "WI",
+    "Wyoming": "WY",
+}  # fmt: skip
+_STATE_CODES = set(US_STATES.values())
+#: IANA zones that lie in exactly one state (most US zones span several).
+ZONE_STATE = {
+    "America/Phoenix": "AZ", "America/Boise": "ID", "America/Detroit": "MI", "America/Menominee": "MI",
+    "Pacific/Honolulu": "HI", "America/Anchorage": "AK", "America/Juneau": "AK", "America/Sitka": "AK",
+    "America/Nome": "AK", "America/Yakutat": "AK", "America/Metlakatla": "AK", "America/Adak": "AK",
+    "America/Indiana/Indianapolis": "IN", "America/Indiana/Knox": "IN", "America/Indiana/Marengo": "IN",
+    "America/Indiana/Petersburg": "IN", "America/Indiana/Tell_City": "IN", "America/Indiana/Vevay": "IN",
+    "America/Indiana/Vincennes": "IN", "America/Indiana/Winamac": "IN", "America/Kentucky/Louisville": "KY",
+    "America/Kentucky/Monticello": "KY", "America/North_Dakota/Center": "ND", "America/North_Dakota/New_Salem": "ND",
+    "America/North_Dakota/Beulah": "ND",
+}  # fmt: skip
+
+
+def _parse(phone_number: str):
+    try:
+        return phonenumbers.parse(phone_number)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _is_us(parsed) -> bool:
+    return (
+        parsed is not None and phonenumbers.region_code_for_number(parsed) in (None, "US") and parsed.country_code == 1
+    )
+
+
+def _valid_zone(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def recipient_state(*, phone_number: str, timezone: str = "") -> set[str]:
+    """US states the recipient may be in: from the area code and the contact's zone.
+
+    ``{"??"}`` for a US number whose state cannot be told; empty for a non-US number.
+    """
+    parsed = _parse(phone_number)
+    states: set[str] = set()
+    if parsed is not None and parsed.country_code == 1:
+        description = geocoder.description_for_number(parsed, "en")
+        tail = description.rsplit(", ", 1)[-1] if description else ""
+        if tail in _STATE_CODES:
+            states.add(tail)
+        elif description in US_STATES:
+            states.add(US_STATES[description])
+    if timezone in ZONE_STATE:
+        states.add(ZONE_STATE[timezone])
+    if not states and (parsed is None or _is_us(parsed)):
+        states.add(UNKNOWN_STATE)
+    return states
 
 
 def recipient_zones(*, phone_number: str, timezone: str = "") -> list[str]:
-    """The recipient's candidate IANA zones: the contact's own, else from the number."""
-    if timezone:
+    """The recipient's candidate IANA zones: the contact's own, else from the number.
+
+    A number whose zone cannot be told (toll-free, non-geographic, unparseable) gets
+    every US zone: the message may go only when it is inside the window in all of them.
+    """
+    if timezone and _valid_zone(timezone):
         return [timezone]
-    try:
-        zones = [z for z in pn_timezone.time_zones_for_number(phonenumbers.parse(phone_number)) if "/" in z]
-    except phonenumbers.NumberParseException:
-        zones = []
-    return zones or [MOST_RESTRICTIVE_ZONE]
+    parsed = _parse(phone_number)
+    zones: list[str] = []
+    if parsed is not None:
+        geographic = parsed.country_code != 1 or bool(geocoder.description_for_number(parsed, "en"))
+        if geographic:
+            zones = [z for z in pn_timezone.time_zones_for_number(parsed) if "/" in z and _valid_zone(z)]
+    return zones or list(UNKNOWN_US_ZONES)
+
+
+def window_for(*, states: set[str], weekday: int, tenant: Tenant | None = None) -> Window | None:
+    """The sending window on ``weekday`` (0 = Monday) for a recipient in any of ``states``."""
+    rules = [FEDERAL]
+    for state in states:
+        if state == UNKNOWN_STATE:
+            rules.extend(STATE_RULES.values())
+        elif state in STATE_RULES:
+            rules.append(STATE_RULES[state])
+    windows = [r.window_on(weekday) for r in rules]
+    if tenant is not None:
+        windows.append(Window(tenant.quiet_hours_start, tenant.quiet_hours_end))
+    if any(w is None for w in windows):
+        return None
+    start = max(w.start for w in windows)
+    end = min(w.end for w in windows)
+    return Window(start, end) if start < end else None
+
+
+def _next_open_in_zone(*, zone: str, states: set[str], tenant: Tenant, at: dt.datetime) -> dt.datetime | None:
+    tz = ZoneInfo(zone)
+    local = at.astimezone(tz)
+    for offset in range(8):
+        day = local.date() + dt.timedelta(days=offset)
+        window = window_for(states=states, weekday=day.weekday(), tenant=tenant)
+        if window is None:
+            continue
+        opens = dt.datetime.combine(day, window.start, tzinfo=tz)
+        closes = dt.datetime.combine(day, window.end, tzinfo=tz)
+        if opens <= local < closes:
+            return at
+        if local < opens:
+            return opens.astimezone(dt.UTC)
+    return None
 
 
 def next_send_time(*, tenant: Tenant, phone_number: str, timezone: str = "", now: dt.datetime) -> dt.datetime:
-    """``now`` if the recipient may be texted now, else when their window next opens (aware UTC)."""
-    start, end = tenant.quiet_hours_start, tenant.quiet_hours_end
-    candidates = []
-    for zone in recipient_zones(phone_number=phone_number, timezone=timezone):
-        local = now.astimezone(ZoneInfo(zone))
-        if start <= local.time() < end:
-            candidates.append(now)
-            continue
-        day = local.date() if local.time() < start else local.date() + dt.timedelta(days=1)
-        opens = dt.datetime.combine(day, start, tzinfo=ZoneInfo(zone))
-        candidates.append(opens.astimezone(dt.UTC))
-    # Every candidate zone must be inside its window: wait for the latest opening.
-    return max(candidates)
+    """``now`` if the recipient may be texted now, else when their window next opens (aware UTC).
+
+    Every candidate zone must be inside the window at once; the search steps to the
+    latest opening until all agree.
+    """
+    zones = recipient_zones(phone_number=phone_number, timezone=timezone)
+    states = recipient_state(phone_number=phone_number, timezone=timezone if _valid_zone(timezone) else "")
+    at = now
+    for _ in range(20):
+        opens = [_next_open_in_zone(zone=z, states=states, tenant=tenant, at=at) for z in zones]
+        if any(o is None for o in opens):
+            # No window in a week (a tenant window that never opens): try again in a week.
+            return at + dt.timedelta(days=7)
+        latest = max(opens)
+        if latest == at:
+            return at
+        at = latest
+    return at
+
+
+def frequency_cap_for(*, tenant: Tenant) -> int:
+    from .selectors import compliance_settings_get
+
+    return compliance_settings_get(tenant=tenant).frequency_cap
+
+
+def contacts_over_cap(*, tenant: Tenant, contact_ids, now: dt.datetime) -> set[int]:
+    """Contacts that already had the tenant's cap of marketing messages in the 24 hours before ``now``.
+
+    Counts messages of the tenant's campaigns handed to the gateway (``sent_at``) in
+    ``(now - 24h, now]``. A cap of 0 means no cap.
+    """
+    from campaigns.models import Message
+
+    cap = frequency_cap_for(tenant=tenant)
+    ids = list(contact_ids)
+    if not cap or not ids:
+        return set()
+    over: set[int] = set()
+    for i in range(0, len(ids), 5000):
+        rows = (
+            Message.objects.filter(
+                tenant=tenant,
+                contact_id__in=ids[i : i + 5000],
+                sent_at__gt=now - dt.timedelta(hours=24),
+                sent_at__lte=now,
+            )
+            .values("contact_id")
+            .annotate(n=Count("id"))
+            .filter(n__gte=cap)
+            .values_list("contact_id", flat=True)
+        )
+        over.update(rows)
+    return over

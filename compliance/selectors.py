@@ -1,21 +1,113 @@
-"""Reads of the suppression list. The sender asks at fan-out and again at claim."""
+"""Reads of the suppression list, the replies and the consent ledger.
+
+The sender asks ``is_suppressed``/``suppressed_among`` at fan-out and again at
+claim. Both find a number by its clear value *or* by its keyed hash, so the
+suppression of an erased contact still holds.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .models import Suppression
+from django.db.models import Q, QuerySet
+
+from .hashing import phone_hashes
+from .models import ComplianceSettings, ConsentEvent, InboundKind, InboundMessage, Suppression
+
+SUPPRESSION_CHUNK = 2000
+
+
+def suppression_match_q(numbers: list[str], hashes: list[str]) -> Q:
+    """Rows for these numbers: by keyed hash (indexed; every row made through the model has one),
+    or by the number itself on a row that somehow lacks its hash (a raw bulk insert)."""
+    return Q(phone_hash__in=hashes) | Q(phone_hash="", phone_number__in=numbers)
 
 
 def is_suppressed(*, tenant_id: int, phone_number: str) -> bool:
-    return Suppression.objects.filter(tenant_id=tenant_id, phone_number=phone_number).exists()
+    if not phone_number:
+        return False
+    hashes = phone_hashes(tenant_id=tenant_id, phone_number=phone_number)
+    return Suppression.objects.filter(suppression_match_q([phone_number], hashes), tenant_id=tenant_id).exists()
 
 
 def suppressed_among(*, tenant_id: int, phone_numbers: Iterable[str]) -> set[str]:
-    """The numbers of ``phone_numbers`` on the tenant's suppression list."""
-    numbers = list(phone_numbers)
-    if not numbers:
-        return set()
-    return set(
-        Suppression.objects.filter(tenant_id=tenant_id, phone_number__in=numbers).values_list("phone_number", flat=True)
+    """The numbers of ``phone_numbers`` on the tenant's suppression list (by number or by hash)."""
+    numbers = sorted({n for n in phone_numbers if n})
+    found: set[str] = set()
+    # Chunked so a 100k-recipient fan-out never builds one giant IN list.
+    for i in range(0, len(numbers), SUPPRESSION_CHUNK):
+        part = numbers[i : i + SUPPRESSION_CHUNK]
+        by_hash = {h: n for n in part for h in phone_hashes(tenant_id=tenant_id, phone_number=n)}
+        rows = (
+            Suppression.objects.filter(suppression_match_q(part, list(by_hash)), tenant_id=tenant_id)
+            .order_by()
+            .values_list("phone_number", "phone_hash")
+        )
+        wanted = set(part)
+        for number, hashed in rows:
+            if number in wanted:
+                found.add(number)
+            if hashed in by_hash:
+                found.add(by_hash[hashed])
+    return found
+
+
+def suppression_get(*, tenant_id: int, phone_number: str) -> Suppression | None:
+    hashes = phone_hashes(tenant_id=tenant_id, phone_number=phone_number)
+    return (
+        Suppression.objects.filter(suppression_match_q([phone_number], hashes), tenant_id=tenant_id)
+        .order_by("id")
+        .first()
     )
+
+
+def compliance_settings_get(*, tenant) -> ComplianceSettings:
+    """The tenant's compliance settings, created with defaults on first use."""
+    obj, _ = ComplianceSettings.objects.get_or_create(tenant=tenant)
+    return obj
+
+
+def consent_events_for(*, tenant_id: int, phone_number: str | None = None) -> QuerySet[ConsentEvent]:
+    """The tenant's ledger (oldest first), or one number's (by number or hash)."""
+    qs = ConsentEvent.objects.filter(tenant_id=tenant_id)
+    if phone_number is not None:
+        hashes = phone_hashes(tenant_id=tenant_id, phone_number=phone_number)
+        qs = qs.filter(Q(phone_number=phone_number) | Q(phone_hash__in=hashes))
+    return qs.order_by("created_at", "id")
+
+
+def replies_inbox(*, tenant_id: int) -> QuerySet[InboundMessage]:
+    """Replies with the ones a person must review first."""
+    return InboundMessage.objects.filter(tenant_id=tenant_id).order_by("-needs_review", "-received_at", "-id")
+
+
+def campaign_opt_out_count(*, campaign_id: int) -> int:
+    """Recipients who opted out by keyword in answer to this campaign."""
+    return (
+        InboundMessage.objects.filter(campaign_id=campaign_id, kind=InboundKind.OPT_OUT)
+        .exclude(phone_hash="")
+        .values("phone_hash")
+        .distinct()
+        .count()
+    )
+
+
+def opt_out_footer(*, tenant) -> str:
+    """The tenant's opt-out line ("Reply STOP to opt out"), for the first message of a program."""
+    return compliance_settings_get(tenant=tenant).opt_out_footer
+
+
+def contacts_never_texted(*, tenant, contact_ids: Iterable[int]) -> set[int]:
+    """Contacts the tenant has never handed a message to the gateway for: their next text carries the footer."""
+    from campaigns.models import Message
+
+    ids = list(contact_ids)
+    texted: set[int] = set()
+    for i in range(0, len(ids), SUPPRESSION_CHUNK):
+        part = ids[i : i + SUPPRESSION_CHUNK]
+        texted.update(
+            Message.objects.filter(tenant=tenant, contact_id__in=part, sent_at__isnull=False)
+            .values_list("contact_id", flat=True)
+            .distinct()
+        )
+    return set(ids) - texted

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from campaigns.views import CampaignViewSet
+from compliance.api import ConsentEventViewSet, OptOutViewSet, PrivacyEraseView, PrivacyExportView
 from contacts.views import ContactViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -12,4 +14,11 @@ router.include_root_view = False
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 
+router.register("opt-outs", OptOutViewSet, basename="opt-out")
+router.register("consent-events", ConsentEventViewSet, basename="consent-event")
+
 urlpatterns = router.urls
+urlpatterns += [
+    path("privacy/export/", PrivacyExportView.as_view(), name="privacy-export"),
+    path("privacy/erase/", PrivacyEraseView.as_view(), name="privacy-erase"),
+]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("healthz/", views.healthz),
     path("webhooks/twilio/", include("tracking.urls")),
+    path("webhooks/twilio/", include("compliance.urls")),
 ]
 
 handler404 = "smscampaigns.views.error_404"

@@ -71,3 +71,36 @@ def test_unknown_api_path_is_json_404(api_alice):
     resp = api_alice.get("/api/v1/nope/")
     assert resp.status_code == 404
     assert resp["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    "resource,factory_path",
+    [
+        ("opt-outs", "compliance.tests.factories.SuppressionFactory"),
+        ("consent-events", "compliance.tests.factories.ConsentEventFactory"),
+    ],
+)
+def test_compliance_read_endpoints_are_scoped(
+    resource, factory_path, tenant_a, tenant_b, api_alice, api_bob, api_charlie
+):
+    from django.utils.module_loading import import_string
+
+    factory = import_string(factory_path)
+    mine = factory(tenant=tenant_a)
+    theirs = factory(tenant=tenant_b)
+    assert [r["id"] for r in api_alice.get(f"/api/v1/{resource}/").json()["results"]] == [mine.pk]
+    assert api_alice.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 200
+    resp = api_alice.get(f"/api/v1/{resource}/{theirs.pk}/")
+    assert resp.status_code == 404 and resp.json() == {"detail": "Not found."}
+    assert api_charlie.get(f"/api/v1/{resource}/").json()["results"] == []
+    assert api_charlie.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 404
+    assert [r["id"] for r in api_bob.get(f"/api/v1/{resource}/").json()["results"]] == [theirs.pk]
+    assert APIClient().get(f"/api/v1/{resource}/").status_code == 401
+
+
+def test_opt_out_post_is_stamped_with_the_callers_tenant(api_alice, tenant_a, tenant_b):
+    from compliance.models import Suppression
+
+    resp = api_alice.post("/api/v1/opt-outs/", {"phone_number": "+14155550100", "tenant": tenant_b.pk}, format="json")
+    assert resp.status_code == 201
+    assert Suppression.objects.get(pk=resp.json()["id"]).tenant == tenant_a

@@ -1,0 +1,235 @@
+"""An inbound text, acted on: STOP suppresses, START lifts a keyword opt-out, HELP answers, JOIN asks YES.
+
+Everything is written before the webhook answers, so ``is_suppressed`` is True
+the moment Twilio gets our reply to a STOP.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from campaigns.models import Message, MessageStatus
+from campaigns.transitions import message_move
+from contacts.models import Contact
+from tenants.models import Tenant
+
+from .hashing import phone_hash
+from .keywords import Intent, parse
+from .models import ComplianceSettings, ConsentKind, ConsentSource, InboundKind, InboundMessage, SuppressionSource
+from .phone import sender_number
+from .selectors import compliance_settings_get, consent_events_for, suppression_get
+from .services import consent_record, suppression_ensure, suppression_remove
+
+logger = logging.getLogger(__name__)
+MAX_NUMBER_LENGTH = 16  # E.164: "+" and at most 15 digits
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    inbound: InboundMessage | None
+    reply: str | None
+
+
+def render_template(text: str, *, tenant: Tenant) -> str:
+    """``{brand}`` → the tenant's name (no ``str.format``: tenant text may hold other braces)."""
+    return (text or "").replace("{brand}", tenant.name).strip()
+
+
+def _latest_message(*, tenant: Tenant, contact: Contact | None) -> Message | None:
+    """The campaign message a reply answers: the latest one sent to that contact.
+
+    Looked up by contact (an indexed foreign key), not by ``Message.to``, which has no
+    index: a STOP storm after a big campaign must not scan every message.
+    """
+    if contact is None:
+        return None
+    return (
+        Message.objects.filter(tenant=tenant, contact=contact)
+        .order_by(F("sent_at").desc(nulls_last=True), "-id")
+        .select_related("campaign")
+        .first()
+    )
+
+
+def _suppress_pending(*, contact: Contact | None) -> int:
+    """Move the contact's messages still waiting to be sent to ``suppressed`` at once.
+
+    The sender checks the list again when it claims each message; this makes the
+    campaign's counters say so straight away. Returns how many moved.
+    """
+    if contact is None:
+        return 0
+    moved = 0
+    for message_id in Message.objects.filter(contact=contact, status=MessageStatus.PENDING).values_list(
+        "id", flat=True
+    ):
+        if message_move(message_id=message_id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.PENDING]):
+            moved += 1
+    return moved
+
+
+def _join_pending(*, tenant: Tenant, phone_number: str) -> bool:
+    last = consent_events_for(tenant_id=tenant.pk, phone_number=phone_number).last()
+    return last is not None and last.kind == ConsentKind.REQUESTED
+
+
+def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
+    """Record one inbound message, act on its keyword, and say what to answer (``None``: nothing).
+
+    A repeated ``MessageSid`` (Twilio retried) changes nothing and answers nothing.
+    """
+    sid = (params.get("MessageSid") or params.get("SmsSid") or "")[:34]
+    from_number = sender_number(params.get("From") or "", default_country=tenant.default_country)[:32]
+    body = params.get("Body") or ""
+    opt_out_type = params.get("OptOutType") or ""
+
+    cfg = compliance_settings_get(tenant=tenant)
+    parsed = parse(body, opt_out_type=opt_out_type, join_keyword=cfg.join_keyword)
+    contact = Contact.objects.filter(tenant=tenant, phone_number=from_number).first() if from_number else None
+    message = _latest_message(tenant=tenant, contact=contact)
+    # With Twilio's Advanced Opt-Out (OptOutType set) Twilio has already answered the
+    # keyword itself; a second confirmation from us would be one text too many.
+    twilio_answered = bool(opt_out_type)
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                tenant=tenant,
+                sid=sid,
+                from_number=from_number,
+                to_number=(params.get("To") or "")[:34],
+                body=body,
+                kind=_KIND_OF_INTENT[parsed.intent],
+                needs_review=parsed.needs_review,
+                review_reason=parsed.review_reason[:200],
+                contact=contact,
+                message=message,
+                campaign=message.campaign if message else None,
+                phone_hash=phone_hash(tenant_id=tenant.pk, phone_number=from_number) if from_number else "",
+            )
+            if not from_number or len(from_number) > MAX_NUMBER_LENGTH:
+                # Not a phone number we could ever text: keep it for a person, act on nothing.
+                if from_number and parsed.intent != Intent.REPLY:
+                    _set(inbound, needs_review=True, review_reason="keyword from a sender that is not a phone number")
+                return InboundResult(inbound, None)
+            reply = _act(tenant=tenant, cfg=cfg, inbound=inbound, intent=parsed.intent, keyword=parsed.keyword)
+    except IntegrityError:
+        # The same MessageSid again (Twilio retried, or two deliveries raced): the
+        # unique (tenant, sid) constraint let only the first one act.
+        return InboundResult(None, None)
+    if inbound.kind == InboundKind.OPT_OUT:
+        _suppress_pending(contact=contact)
+    if twilio_answered and inbound.kind in (InboundKind.OPT_OUT, InboundKind.OPT_IN, InboundKind.HELP):
+        reply = None
+    return InboundResult(inbound, reply)
+
+
+_KIND_OF_INTENT = {
+    Intent.OPT_OUT: InboundKind.OPT_OUT,
+    Intent.OPT_IN: InboundKind.OPT_IN,
+    Intent.HELP: InboundKind.HELP,
+    Intent.JOIN: InboundKind.JOIN,
+    Intent.REPLY: InboundKind.REPLY,
+}
+
+
+def _set(inbound: InboundMessage, **fields) -> None:
+    changed = [name for name, value in fields.items() if getattr(inbound, name) != value]
+    for name in changed:
+        setattr(inbound, name, fields[name])
+    if changed:
+        inbound.save(update_fields=changed)
+
+
+def _act(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, intent: str, keyword: str) -> str | None:
+    number = inbound.from_number
+    if intent == Intent.OPT_OUT:
+        _, created = suppression_ensure(
+            tenant=tenant,
+            phone_number=number,
+            source=SuppressionSource.KEYWORD,
+            note=f"keyword {keyword}",
+            inbound=inbound,
+            contact=inbound.contact,
+        )
+        # Already out: one confirmation only, ever.
+        return render_template(cfg.stop_confirmation, tenant=tenant) if created else None
+
+    if intent == Intent.HELP:
+        _set(inbound, kind=InboundKind.HELP)
+        return render_template(tenant.help_text, tenant=tenant)
+
+    if intent == Intent.JOIN:
+        _set(inbound, kind=InboundKind.JOIN)
+        prompt = render_template(cfg.join_prompt, tenant=tenant)
+        consent_record(
+            tenant=tenant,
+            phone_number=number,
+            kind=ConsentKind.REQUESTED,
+            source=ConsentSource.KEYWORD,
+            disclosure_text=prompt,
+            disclosure_version=cfg.disclosure_version,
+            inbound=inbound,
+            note=f"keyword {keyword}",
+            contact=inbound.contact,
+        )
+        return prompt
+
+    if intent == Intent.OPT_IN:
+        suppression = suppression_get(tenant_id=tenant.pk, phone_number=number)
+        if keyword == "YES" and _join_pending(tenant=tenant, phone_number=number):
+            return _join_confirm(tenant=tenant, cfg=cfg, inbound=inbound, suppression=suppression)
+        if suppression is None:
+            # START with no earlier opt-out: nothing to lift. A bare YES is just a reply.
+            _set(inbound, kind=InboundKind.OPT_IN if keyword != "YES" else InboundKind.REPLY)
+            return None
+        _set(inbound, kind=InboundKind.OPT_IN)
+        if suppression.source != SuppressionSource.KEYWORD:
+            _set(
+                inbound,
+                needs_review=True,
+                review_reason=f"opt-in from a number suppressed by {suppression.get_source_display()}: not lifted",
+            )
+            return None
+        suppression_remove(tenant=tenant, phone_number=number)
+        confirmation = render_template(cfg.start_confirmation, tenant=tenant)
+        consent_record(
+            tenant=tenant,
+            phone_number=number,
+            kind=ConsentKind.GRANTED,
+            source=ConsentSource.KEYWORD,
+            disclosure_text=confirmation,
+            disclosure_version=cfg.disclosure_version,
+            inbound=inbound,
+            note=f"keyword {keyword}",
+            contact=inbound.contact,
+        )
+        return confirmation
+
+    return None  # a plain reply, already kept (and flagged if it needs a person)
+
+
+def _join_confirm(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, suppression) -> str:
+    """YES after JOIN: consent granted (double opt-in), the contact created if new."""
+    number = inbound.from_number
+    _set(inbound, kind=InboundKind.CONFIRM)
+    if suppression is not None and suppression.source == SuppressionSource.KEYWORD:
+        suppression_remove(tenant=tenant, phone_number=number)
+    contact, _ = Contact.objects.get_or_create(tenant=tenant, phone_number=number)
+    if inbound.contact_id is None:
+        _set(inbound, contact=contact)
+    consent_record(
+        tenant=tenant,
+        phone_number=number,
+        kind=ConsentKind.GRANTED,
+        source=ConsentSource.KEYWORD,
+        disclosure_text=render_template(cfg.join_prompt, tenant=tenant),
+        disclosure_version=cfg.disclosure_version,
+        inbound=inbound,
+        note="double opt-in: YES after join keyword",
+        contact=contact,
+    )
+    return render_template(cfg.join_confirmation, tenant=tenant)

@@ -1,0 +1,34 @@
+"""Twilio's incoming-message webhook. Thin: authenticate, hand to ``inbound_receive``, answer TwiML."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.twiml.messaging_response import MessagingResponse
+
+from gateways.signatures import twilio_request_tenant
+
+from .inbound import inbound_receive
+
+logger = logging.getLogger(__name__)
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request):
+    """``POST /webhooks/twilio/inbound/``: 403 (nothing recorded) on a bad signature, else TwiML."""
+    try:
+        tenant = twilio_request_tenant(request)
+    except PermissionDenied:
+        logger.warning("inbound webhook refused: bad or missing Twilio signature")
+        return HttpResponse("Forbidden", status=403, content_type="text/plain")
+    params = {key: request.POST.get(key, "") for key in request.POST}
+    result = inbound_receive(tenant=tenant, params=params)
+    response = MessagingResponse()
+    if result.reply:
+        response.message(result.reply)
+    return HttpResponse(str(response), content_type="application/xml")
