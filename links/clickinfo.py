@@ -174,18 +174,24 @@ def client_ip(meta: dict) -> str:
 
 def ip_truncate(ip: str) -> str:
     """The address as stored: IPv4 to /24, IPv6 to /48, unless LINKS_KEEP_FULL_IP is on."""
+    return _truncate(ip, bool(getattr(settings, "LINKS_KEEP_FULL_IP", False)))
+
+
+@lru_cache(maxsize=16384)
+def _truncate(ip: str, keep: bool) -> str:
     if not ip:
         return ""
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return ""
-    if getattr(settings, "LINKS_KEEP_FULL_IP", False):
+    if keep:
         return str(addr)
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
 
 
+@lru_cache(maxsize=16384)
 def probe_key_for(ip: str) -> str:
     """The unit rate limits count unknown codes by: the IPv4 address, or the IPv6 /64."""
     try:

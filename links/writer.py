@@ -16,6 +16,7 @@ import socket
 import time
 
 from django.conf import settings
+from django.db import DataError, IntegrityError
 
 from .capture import redis_client, stream_key
 from .services import clicks_record
@@ -56,12 +57,29 @@ class ClickWriter:
                 events.append(json.loads(fields["d"]))
             except (KeyError, TypeError, ValueError):
                 logger.warning("links: dropped an unreadable click entry")
-        written = clicks_record(events=events)
+        written = self._record(events)
         ids = [entry_id for entry_id, _ in entries]
         pipe = self.client.pipeline(transaction=False)
         pipe.xack(stream_key(), GROUP, *ids)
         pipe.xdel(stream_key(), *ids)
         pipe.execute()
+        return written
+
+    def _record(self, events: list[dict]) -> int:
+        """Write a batch; a batch the database refuses for its data is written one by one, and the
+        events it still refuses go to the dead-letter list (``<prefix>clicks:dead``) instead of
+        blocking the queue. A database that is down raises: the batch stays pending."""
+        try:
+            return clicks_record(events=events)
+        except (DataError, IntegrityError):
+            logger.exception("links: a click batch was refused; writing it one by one")
+        written = 0
+        for event in events:
+            try:
+                written += clicks_record(events=[event])
+            except (DataError, IntegrityError):
+                logger.exception("links: a click event was refused; moved to the dead-letter list")
+                self.client.rpush(f"{stream_key()}:dead", json.dumps(event))
         return written
 
     def claim_stale(self) -> int:

@@ -129,3 +129,24 @@ def test_redis_down_falls_back_to_writing_directly(settings, tenant_a, db):
     _c, _m, codes = campaign_links(tenant_a, 1)
     click(codes[0])
     assert Click.objects.count() == 1
+
+
+def test_a_refused_event_goes_to_the_dead_letter_list_and_the_rest_is_written(links_redis, tenant_a, monkeypatch):
+    from django.db import DataError
+
+    from links import writer as writer_module
+
+    _c, _m, codes = campaign_links(tenant_a, 2)
+    click(codes[0], 2)
+    click(codes[1], 1)
+    real = writer_module.clicks_record
+
+    def picky(*, events):
+        if any(e["c"] == codes[1] for e in events):
+            raise DataError("value too long")
+        return real(events=events)
+
+    monkeypatch.setattr(writer_module, "clicks_record", picky)
+    assert ClickWriter(consumer="w").drain() == 2
+    assert links_redis.llen(f"{stream_key()}:dead") == 1
+    assert links_redis.xlen(stream_key()) == 0
