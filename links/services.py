@@ -1,21 +1,34 @@
-"""Writes for short links."""
+"""Writes for short links and their clicks."""
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+import logging
 import secrets
 import string
+import uuid
+from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import F
 
 from tenants.models import Tenant
 
-from .models import ShortLink
+from .capture import cache_ttl, cache_value, link_cache_forget, links_cache_warm, redirect_target
+from .clickinfo import country_for, user_agent_info
+from .models import CampaignClickCount, Click, ShortLink
+
+logger = logging.getLogger(__name__)
 
 ALPHABET = string.ascii_letters + string.digits  # base62
 CODE_LENGTH = 8
 MAX_ATTEMPTS = 5
+#: Rows per INSERT and per read-back; tens of thousands of links take a few round trips.
+BULK_CHUNK = 10_000
 
 
 def code_generate() -> str:
@@ -34,33 +47,255 @@ def short_url_length() -> int:
 def short_links_create_for_messages(
     *, tenant: Tenant, campaign_id: int, target_url: str, message_ids: Sequence[int]
 ) -> dict[int, str]:
-    """One new link per message, in bulk; returns ``{message_id: code}``.
+    """One new link per message, in bulk; returns ``{message_id: code}``. Safe to rerun.
 
-    Codes are random; the rare collision (62^8 codes) is retried for the rows it hit.
+    Per chunk of 10,000 messages: one ``INSERT … ON CONFLICT DO NOTHING`` and one
+    read-back. A message that already has a link keeps it; the rare code collision
+    (62^8 codes) leaves its message without a row, and it is retried with a new code.
+    Once committed, the new codes are put in the redirect's lookup cache.
     """
+    from campaigns.models import Campaign
+
+    campaign_name = Campaign.objects.filter(pk=campaign_id).values_list("name", flat=True).first() or ""
+    cached_value = cache_value(
+        target=redirect_target(target_url, campaign_id=campaign_id, campaign_name=campaign_name), expires_at=None
+    )
     result: dict[int, str] = {}
-    pending = list(message_ids)
-    for _attempt in range(MAX_ATTEMPTS):
-        if not pending:
-            return result
-        links = [
-            ShortLink(
-                tenant=tenant, campaign_id=campaign_id, message_id=mid, target_url=target_url, code=code_generate()
+    created: list[str] = []
+    unique_ids = list(dict.fromkeys(message_ids))
+    for start in range(0, len(unique_ids), BULK_CHUNK):
+        pending = unique_ids[start : start + BULK_CHUNK]
+        for _attempt in range(MAX_ATTEMPTS):
+            tried = {mid: code_generate() for mid in pending}
+            ShortLink.objects.bulk_create(
+                [
+                    ShortLink(tenant=tenant, campaign_id=campaign_id, message_id=mid, target_url=target_url, code=code)
+                    for mid, code in tried.items()
+                ],
+                batch_size=BULK_CHUNK,
+                ignore_conflicts=True,
             )
-            for mid in pending
-        ]
-        try:
-            with transaction.atomic():
-                ShortLink.objects.bulk_create(links, batch_size=5000)
-        except IntegrityError:
-            # A code collided, or a message already has its link (a rerun): keep
-            # the links that exist, and try the rest again with new codes.
-            existing = dict(ShortLink.objects.filter(message_id__in=pending).values_list("message_id", "code"))
-            result.update(existing)
-            pending = [mid for mid in pending if mid not in existing]
-            continue
-        result.update({link.message_id: link.code for link in links})
-        pending = []
-    if pending:
-        raise RuntimeError(f"Could not create short links for {len(pending)} messages")
+            rows = ShortLink.objects.filter(message_id__in=pending).values_list("message_id", "code")
+            for mid, code in rows:
+                result[mid] = code
+                if tried.get(mid) == code:
+                    created.append(code)
+            pending = [mid for mid in pending if mid not in result]
+            if not pending:
+                break
+        if pending:
+            raise RuntimeError(f"Could not create short links for {len(pending)} messages")
+    if created:
+        ttl = cache_ttl()
+        entries = [(code, cached_value, ttl) for code in created]
+        transaction.on_commit(lambda: links_cache_warm(entries))
     return result
+
+
+def short_link_create(
+    *, tenant: Tenant, target_url: str, campaign_id: int | None = None, expires_at: dt.datetime | None = None
+) -> ShortLink:
+    """One link outside a campaign fan-out (a test, a one-off), with a fresh code."""
+    for _attempt in range(MAX_ATTEMPTS):
+        code = code_generate()
+        if not ShortLink.objects.filter(code=code).exists():
+            return ShortLink.objects.create(
+                tenant=tenant, code=code, target_url=target_url, campaign_id=campaign_id, expires_at=expires_at
+            )
+    raise RuntimeError("Could not find a free short code")
+
+
+def short_link_changed(*, link: ShortLink) -> None:
+    """Call after a link's target or expiry changed: the redirect stops serving the old one."""
+    transaction.on_commit(lambda: link_cache_forget(link.code))
+
+
+# --- clicks -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _valid_ip(ip: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(ip)) if ip else None
+    except ValueError:
+        return None
+
+
+def _event_time(ts) -> dt.datetime:
+    return dt.datetime.fromtimestamp(float(ts), tz=dt.UTC)
+
+
+CLICK_COLUMNS = (
+    "event_id",
+    "tenant_id",
+    "link_id",
+    "campaign_id",
+    "message_id",
+    "contact_id",
+    "clicked_at",
+    "method",
+    "user_agent",
+    "device_type",
+    "os_family",
+    "os_version",
+    "browser_family",
+    "browser_version",
+    "device_brand",
+    "device_model",
+    "ip_address",
+    "country",
+    "is_bot",
+    "bot_reason",
+    "is_unique",
+)
+
+
+def _clicks_insert(rows: list[dict]) -> None:
+    """Insert click rows: one ``INSERT … VALUES`` per 1,000 on PostgreSQL (no model instances on the hot loop)."""
+    if connection.vendor != "postgresql":
+        Click.objects.bulk_create([Click(**row) for row in rows], batch_size=500)
+        return
+    from psycopg2.extras import execute_values
+
+    with connection.cursor() as cursor:
+        execute_values(
+            cursor.cursor,
+            f"INSERT INTO {Click._meta.db_table} ({', '.join(CLICK_COLUMNS)}) VALUES %s",  # noqa: S608 - constant identifiers, bound values
+            [tuple(str(row[c]) if c == "event_id" else row[c] for c in CLICK_COLUMNS) for row in rows],
+            page_size=1000,
+        )
+
+
+def _link_counters_save(links: list[ShortLink]) -> None:
+    """Store the new counters of locked links: one ``UPDATE … FROM (VALUES …)`` on PostgreSQL."""
+    fields = ["human_clicks", "bot_hits", "first_clicked_at", "last_clicked_at"]
+    if connection.vendor != "postgresql":
+        ShortLink.objects.bulk_update(links, fields, batch_size=500)
+        return
+    from psycopg2.extras import execute_values
+
+    table = ShortLink._meta.db_table
+    with connection.cursor() as cursor:
+        execute_values(
+            cursor.cursor,
+            f"UPDATE {table} AS l SET human_clicks = v.h, bot_hits = v.b, "  # noqa: S608 - constant identifiers
+            "first_clicked_at = v.f::timestamptz, last_clicked_at = v.la::timestamptz "
+            "FROM (VALUES %s) AS v(id, h, b, f, la) WHERE l.id = v.id",
+            [(x.id, x.human_clicks, x.bot_hits, x.first_clicked_at, x.last_clicked_at) for x in links],
+            page_size=1000,
+        )
+
+
+def clicks_record(*, events: Sequence[dict]) -> int:
+    """Write raw click events (as queued by ``links.capture.click_event``); returns how many were new.
+
+    Idempotent: an event already written (same ``e``) is skipped, so a batch
+    replayed after a crash is written once. Link rows are locked in id order, so
+    concurrent writers serialise per link and the first human click of a
+    recipient is marked unique exactly once. Counters of links and campaigns
+    move in the same transaction as the clicks they count.
+    """
+    parsed: dict[uuid.UUID, dict] = {}
+    for event in events:
+        try:
+            parsed[uuid.UUID(hex=str(event["e"]))] = event
+        except (KeyError, ValueError, TypeError):
+            logger.warning("links: dropped a malformed click event")
+    if not parsed:
+        return 0
+    codes = {str(e.get("c", "")) for e in parsed.values()}
+    links = {
+        row["code"]: row
+        for row in ShortLink.objects.filter(code__in=codes).values(
+            "id", "code", "tenant_id", "campaign_id", "message_id", "message__contact_id"
+        )
+    }
+    orphans = [eid for eid, e in parsed.items() if e.get("c") not in links]
+    if orphans:
+        logger.warning("links: dropped %d clicks on codes that no longer exist", len(orphans))
+        for eid in orphans:
+            del parsed[eid]
+    if not parsed:
+        return 0
+
+    link_ids = sorted({links[e["c"]]["id"] for e in parsed.values()})
+    with transaction.atomic():
+        locked = {
+            link.id: link
+            for link in ShortLink.objects.select_for_update()
+            .filter(id__in=link_ids)
+            .order_by("id")
+            .only("id", "human_clicks", "bot_hits", "first_clicked_at", "last_clicked_at")
+        }
+        done = set(Click.objects.filter(event_id__in=list(parsed)).values_list("event_id", flat=True))
+        fresh = sorted(
+            ((eid, e) for eid, e in parsed.items() if eid not in done), key=lambda item: float(item[1].get("ts", 0))
+        )
+        if not fresh:
+            return 0
+        clicks: list[dict] = []
+        per_campaign: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tenant, clicks, unique, bots
+        touched: dict[int, ShortLink] = {}
+        for eid, event in fresh:
+            row = links[event["c"]]
+            link = locked.get(row["id"])
+            if link is None:  # deleted meanwhile
+                continue
+            when = _event_time(event.get("ts", 0))
+            method = "HEAD" if event.get("m") == "HEAD" else "GET"
+            ua = str(event.get("ua", ""))[:512]
+            info = user_agent_info(ua, method)
+            is_unique = False
+            if info.is_bot:
+                link.bot_hits += 1
+            else:
+                is_unique = link.human_clicks == 0
+                link.human_clicks += 1
+                if link.first_clicked_at is None or when < link.first_clicked_at:
+                    link.first_clicked_at = when
+                if link.last_clicked_at is None or when > link.last_clicked_at:
+                    link.last_clicked_at = when
+            touched[link.id] = link
+            if row["campaign_id"]:
+                counts = per_campaign[row["campaign_id"]]
+                counts[0] = row["tenant_id"]
+                counts[1 if not info.is_bot else 3] += 1
+                counts[2] += int(is_unique)
+            ip = _valid_ip(str(event.get("ip", "")))
+            clicks.append(
+                dict(
+                    event_id=eid,
+                    tenant_id=row["tenant_id"],
+                    link_id=row["id"],
+                    campaign_id=row["campaign_id"],
+                    message_id=row["message_id"],
+                    contact_id=row["message__contact_id"],
+                    clicked_at=when,
+                    method=method,
+                    user_agent=ua,
+                    device_type=info.device_type,
+                    os_family=info.os_family,
+                    os_version=info.os_version,
+                    browser_family=info.browser_family,
+                    browser_version=info.browser_version,
+                    device_brand=info.device_brand,
+                    device_model=info.device_model,
+                    ip_address=ip,
+                    country=country_for(ip),
+                    is_bot=info.is_bot,
+                    bot_reason=info.bot_reason,
+                    is_unique=is_unique,
+                )
+            )
+        _clicks_insert(clicks)
+        _link_counters_save(list(touched.values()))
+        if per_campaign:
+            CampaignClickCount.objects.bulk_create(
+                [CampaignClickCount(campaign_id=cid, tenant_id=c[0]) for cid, c in per_campaign.items()],
+                ignore_conflicts=True,
+            )
+            for cid, (_tenant, human, unique, bots) in sorted(per_campaign.items()):
+                CampaignClickCount.objects.filter(campaign_id=cid).update(
+                    clicks=F("clicks") + human, unique_clicks=F("unique_clicks") + unique, bot_hits=F("bot_hits") + bots
+                )
+    return len(clicks)

@@ -185,6 +185,24 @@ CELERY_BEAT_SCHEDULE["tracking-reconcile"] = {
 }
 CELERY_BEAT_SCHEDULE["tracking-orphans-sweep"] = {"task": "tracking.tasks.status_orphans_sweep", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["campaigns-squash-counts"] = {"task": "tracking.tasks.status_counts_squash", "schedule": 30.0}
+# Clicks queued in Redis are written in batches (see links/capture.py).
+CELERY_BEAT_SCHEDULE["links-clicks-write"] = {"task": "links.tasks.clicks_write", "schedule": 5.0}
+
+# Short links and clicks (docs/links.md).
+# "redis": clicks are queued in a Redis stream and written in batches; "direct": written in the request.
+LINKS_CLICK_CAPTURE = env.str("LINKS_CLICK_CAPTURE", default="redis" if REDIS_URL else "direct")
+LINKS_REDIS_PREFIX = env.str("LINKS_REDIS_PREFIX", default="links:")
+LINKS_CACHE_TTL = env.int("LINKS_CACHE_TTL", default=3 * 24 * 3600)  # seconds a code→target stays cached
+LINKS_NEGATIVE_CACHE_TTL = env.int("LINKS_NEGATIVE_CACHE_TTL", default=60)
+LINKS_PROBE_LIMIT = env.int("LINKS_PROBE_LIMIT", default=30)  # unknown codes per address per window → 429
+LINKS_PROBE_WINDOW = env.int("LINKS_PROBE_WINDOW", default=600)
+# Addresses/networks of reverse proxies whose X-Forwarded-For is believed.
+LINKS_TRUSTED_PROXIES = env.list("LINKS_TRUSTED_PROXIES", default=[])
+# Store whole client IPs (only with a lawful basis); by default /24 (IPv4) or /48 (IPv6).
+LINKS_KEEP_FULL_IP = env.bool("LINKS_KEEP_FULL_IP", default=False)
+LINKS_CLICK_BATCH = env.int("LINKS_CLICK_BATCH", default=500)
+LINKS_CLICK_CLAIM_IDLE = env.float("LINKS_CLICK_CLAIM_IDLE", default=60.0)
+LINKS_CLICK_TASK_BUDGET = env.float("LINKS_CLICK_TASK_BUDGET", default=4.0)
 
 # SMS gateway: "twilio", "simulator" or "console".
 SMS_GATEWAY = env.str("SMS_GATEWAY", default="simulator" if DEV_DEFAULTS else "twilio")

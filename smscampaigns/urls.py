@@ -20,6 +20,11 @@ urlpatterns = [
     path("webhooks/twilio/", include("compliance.urls")),
 ]
 
+# Short links last: a root-level SHORT_LINK_BASE_URL must not shadow the routes above.
+from links.urls import redirect_urlpatterns  # noqa: E402
+
+urlpatterns += redirect_urlpatterns()
+
 handler404 = "smscampaigns.views.error_404"
 handler500 = "smscampaigns.views.error_500"
 handler400 = "smscampaigns.views.error_400"

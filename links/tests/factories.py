@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-import factory
+import uuid
 
-from links.models import ShortLink
+import factory
+from django.utils import timezone
+
+from links.models import Click, ShortLink
 from links.services import code_generate
 from tenants.tests.factories import TenantFactory
 
@@ -14,3 +17,17 @@ class ShortLinkFactory(factory.django.DjangoModelFactory):
     tenant = factory.SubFactory(TenantFactory)
     code = factory.LazyFunction(code_generate)
     target_url = "https://shop.example.com/sale"
+
+
+class ClickFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Click
+
+    tenant = factory.SubFactory(TenantFactory)
+    link = factory.SubFactory(ShortLinkFactory, tenant=factory.SelfAttribute("..tenant"))
+    event_id = factory.LazyFunction(uuid.uuid4)
+    clicked_at = factory.LazyFunction(timezone.now)
+    user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)"
+    device_type = "mobile"
+    os_family = "iOS"
+    country = "US"

@@ -20,3 +20,86 @@ def test_bulk_links_one_per_message_and_rerun_safe(tenant_a):
     assert again == codes
     assert ShortLink.objects.count() == 5
     assert short_url("abcdefgh") == "http://127.0.0.1:8000/l/abcdefgh"
+
+
+def test_tens_of_thousands_of_links_in_a_few_round_trips(tenant_a, django_assert_max_num_queries):
+    from campaigns.models import Message
+    from campaigns.tests.factories import CampaignFactory
+
+    campaign = CampaignFactory(tenant=tenant_a)
+    Message.objects.bulk_create(
+        [Message(tenant=tenant_a, campaign=campaign, to=f"+1415{i:07d}", body="x") for i in range(20_000)],
+        batch_size=5000,
+    )
+    ids = list(Message.objects.filter(campaign=campaign).values_list("id", flat=True))
+    from django.db import connection
+
+    # PostgreSQL: the campaign's name + 2 chunks × (INSERT, read-back). SQLite caps parameters per statement.
+    limit = 5 if connection.vendor == "postgresql" else 1000
+    with django_assert_max_num_queries(limit):
+        codes = short_links_create_for_messages(
+            tenant=tenant_a, campaign_id=campaign.pk, target_url="https://x.example/", message_ids=ids
+        )
+    assert len(codes) == 20_000 and len(set(codes.values())) == 20_000
+    assert ShortLink.objects.filter(campaign=campaign, tenant=tenant_a).count() == 20_000
+
+
+def test_code_collision_is_retried_for_the_rows_it_hit(tenant_a, monkeypatch):
+    from links import services
+    from links.tests.factories import ShortLinkFactory
+
+    taken = ShortLinkFactory(tenant=tenant_a, code="Taken123").code
+    messages = MessageFactory.create_batch(3, campaign__tenant=tenant_a, tenant=tenant_a)
+    real = services.code_generate
+    sequence = iter([taken, "Fresh001", "Fresh002", "Fresh003"])
+    monkeypatch.setattr(services, "code_generate", lambda: next(sequence, None) or real())
+    codes = short_links_create_for_messages(
+        tenant=tenant_a,
+        campaign_id=messages[0].campaign_id,
+        target_url="https://x.example/",
+        message_ids=[m.pk for m in messages],
+    )
+    assert taken not in codes.values()
+    assert set(codes) == {m.pk for m in messages}
+    assert ShortLink.objects.get(code=taken).message_id is None
+
+
+def test_codes_are_random_not_sequential():
+    from links.services import code_generate
+
+    codes = {code_generate() for _ in range(2000)}
+    assert len(codes) == 2000
+    assert all(len(c) == 8 and c.isalnum() and c.isascii() for c in codes)
+    first_chars = {c[0] for c in codes}
+    assert len(first_chars) > 50  # spread over the whole base62 alphabet
+
+
+def test_new_links_are_put_in_the_redirect_cache_on_commit(links_redis, tenant_a, django_capture_on_commit_callbacks):
+    from links.capture import link_key
+
+    messages = MessageFactory.create_batch(2, campaign__tenant=tenant_a, campaign__name="Fall Deals", tenant=tenant_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        codes = short_links_create_for_messages(
+            tenant=tenant_a,
+            campaign_id=messages[0].campaign_id,
+            target_url="https://x.example/a?b=1",
+            message_ids=[m.pk for m in messages],
+        )
+    for code in codes.values():
+        value = links_redis.get(link_key(code))
+        assert value == "0|https://x.example/a?b=1&utm_source=sms&utm_medium=sms&utm_campaign=fall-deals"
+        assert 0 < links_redis.ttl(link_key(code)) <= 3 * 24 * 3600
+
+
+def test_message_click_counts_for_many_messages(tenant_a):
+    from links.selectors import message_click_counts
+
+    messages = MessageFactory.create_batch(2, campaign__tenant=tenant_a, tenant=tenant_a)
+    short_links_create_for_messages(
+        tenant=tenant_a,
+        campaign_id=messages[0].campaign_id,
+        target_url="https://x.example/",
+        message_ids=[messages[0].pk],
+    )
+    ShortLink.objects.filter(message=messages[0]).update(human_clicks=7)
+    assert message_click_counts([messages[0].pk, messages[1].pk]) == {messages[0].pk: 7, messages[1].pk: 0}

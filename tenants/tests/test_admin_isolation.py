@@ -30,6 +30,7 @@ FACTORIES = {
     "links.shortlink": "links.tests.factories.ShortLinkFactory",
     "tracking.statusevent": "tracking.tests.factories.StatusEventFactory",
     "tracking.deliveryfailure": "tracking.tests.factories.DeliveryFailureFactory",
+    "links.click": "links.tests.factories.ClickFactory",
 }
 
 

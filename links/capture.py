@@ -1,0 +1,308 @@
+"""The redirect's hot path: resolve a code, record the click, answer.
+
+With Redis (``LINKS_CLICK_CAPTURE = "redis"``, the default when ``REDIS_URL`` is
+set) a cached code costs ONE Redis round trip: a Lua script checks the probe
+counter, reads the cached ``expiry|target``, and appends the raw click to a Redis
+stream, all at once. The click writer (``manage.py links_click_writer`` or the
+Celery beat task ``links.tasks.clicks_write``) reads the stream through a
+consumer group, parses and counts the clicks in batches, commits them, and only
+then acknowledges them: a stopped or crashed writer loses nothing, its unread or
+unacknowledged clicks wait in Redis.
+
+Without Redis (``make run``), or if Redis stops answering, the click is written
+directly in the request (slower, never lost).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .clickinfo import ip_truncate, probe_key_for
+
+logger = logging.getLogger(__name__)
+
+CODE_RE = re.compile(r"[0-9A-Za-z]{4,16}")
+UNKNOWN = "!"  # cached marker of a code that does not exist
+
+OK, MISS, UNKNOWN_CODE, EXPIRED, BLOCKED = "ok", "miss", "unknown", "expired", "blocked"
+
+_RESOLVE_AND_RECORD = """
+local limit = tonumber(ARGV[1])
+local n = tonumber(redis.call('GET', KEYS[2]) or '0')
+if n >= limit then return {'blocked', ''} end
+local v = redis.call('GET', KEYS[1])
+if not v then return {'miss', ''} end
+if v == '!' then
+  n = redis.call('INCR', KEYS[2])
+  if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+  if n > limit then return {'blocked', ''} end
+  return {'unknown', ''}
+end
+local sep = string.find(v, '|', 1, true)
+local exp = tonumber(string.sub(v, 1, sep - 1))
+if exp > 0 and exp <= tonumber(ARGV[2]) then return {'expired', ''} end
+redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
+return {'ok', string.sub(v, sep + 1)}
+"""
+
+_PROBE_INCR = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    target: str = ""
+
+
+# --- settings and keys -------------------------------------------------------
+
+
+def capture_mode() -> str:
+    return settings.LINKS_CLICK_CAPTURE
+
+
+def _prefix() -> str:
+    return settings.LINKS_REDIS_PREFIX
+
+
+def link_key(code: str) -> str:
+    return f"{_prefix()}l:{code}"
+
+
+def probe_key(ip: str) -> str:
+    return f"{_prefix()}p:{probe_key_for(ip)}"
+
+
+def stream_key() -> str:
+    return f"{_prefix()}clicks"
+
+
+@lru_cache(maxsize=4)
+def _client_for(url: str):
+    import redis
+
+    return redis.Redis.from_url(
+        url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    )
+
+
+def redis_client():
+    return _client_for(settings.REDIS_URL)
+
+
+@lru_cache(maxsize=4)
+def _scripts_for(url: str):
+    client = _client_for(url)
+    return client.register_script(_RESOLVE_AND_RECORD), client.register_script(_PROBE_INCR)
+
+
+# --- the redirect target ------------------------------------------------------
+
+
+def utm_campaign_value(campaign_id: int | None, campaign_name: str) -> str:
+    """``utm_campaign``: the slug of the campaign's name (``campaign-<id>`` when the name has no letters)."""
+    return slugify(campaign_name)[:100] or f"campaign-{campaign_id}"
+
+
+def redirect_target(target_url: str, *, campaign_id: int | None, campaign_name: str = "") -> str:
+    """The target with its own query kept verbatim and the UTM parameters it lacks appended."""
+    parts = urlsplit(target_url)
+    present = {pair.split("=", 1)[0] for pair in parts.query.split("&") if pair}
+    extra = [("utm_source", "sms"), ("utm_medium", "sms")]
+    if campaign_id is not None:
+        extra.append(("utm_campaign", utm_campaign_value(campaign_id, campaign_name)))
+    added = urlencode([(k, v) for k, v in extra if k not in present])
+    if not added:
+        return target_url
+    query = f"{parts.query}&{added}" if parts.query else added
+    return parts._replace(query=query).geturl()
+
+
+def cache_value(*, target: str, expires_at) -> str:
+    return f"{int(expires_at.timestamp()) if expires_at else 0}|{target}"
+
+
+def _parse_cache_value(value: str) -> tuple[int, str]:
+    exp, _, target = value.partition("|")
+    return int(exp), target
+
+
+def _load(code: str) -> str:
+    """The cache value for ``code`` from the database ('!' when it does not exist)."""
+    from .models import ShortLink
+
+    row = (
+        ShortLink.objects.filter(code=code)
+        .values_list("target_url", "expires_at", "campaign_id", "campaign__name")
+        .first()
+    )
+    if row is None:
+        return UNKNOWN
+    target_url, expires_at, campaign_id, campaign_name = row
+    if urlsplit(target_url).scheme not in ("http", "https"):
+        return UNKNOWN
+    target = redirect_target(target_url, campaign_id=campaign_id, campaign_name=campaign_name or "")
+    return cache_value(target=target, expires_at=expires_at)
+
+
+def cache_ttl(expires_at=None) -> int:
+    ttl = settings.LINKS_CACHE_TTL
+    if expires_at is not None:
+        # Keep an expired link cached a little while: its friendly page is cheap too.
+        ttl = max(60, min(ttl, int((expires_at - timezone.now()).total_seconds()) + 3600))
+    return ttl
+
+
+def links_cache_warm(entries: list[tuple[str, str, int]]) -> None:
+    """Put ``(code, value, ttl)`` in the lookup cache, in pipelined chunks."""
+    if capture_mode() != "redis" or not entries:
+        return
+    try:
+        client = redis_client()
+        for start in range(0, len(entries), 5000):
+            pipe = client.pipeline(transaction=False)
+            for code, value, ttl in entries[start : start + 5000]:
+                pipe.set(link_key(code), value, ex=ttl)
+            pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - a cold cache is only slower
+        logger.warning("links: cache warm failed (%s); links resolve from the database", type(exc).__name__)
+
+
+def link_cache_forget(code: str) -> None:
+    """Drop a code from the lookup cache (after its target or expiry changed)."""
+    if capture_mode() == "redis":
+        try:
+            redis_client().delete(link_key(code))
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("links: cache forget failed (%s)", type(exc).__name__)
+    _cache_call(cache.delete, link_key(code))
+
+
+# --- the hot path -------------------------------------------------------------
+
+
+def click_event(*, code: str, ip: str, user_agent: str, method: str) -> dict:
+    """The raw click as queued: minted id, time, code, request facts (the IP already truncated)."""
+    return {
+        "e": uuid.uuid4().hex,
+        "ts": time.time(),
+        "c": code,
+        "ua": user_agent[:512],
+        "ip": ip_truncate(ip),
+        "m": "HEAD" if method == "HEAD" else "GET",
+    }
+
+
+def resolve_and_record(*, code: str, ip: str, user_agent: str, method: str) -> Outcome:
+    """Resolve ``code`` and record the click; never raises for Redis trouble (falls back to the database)."""
+    if not CODE_RE.fullmatch(code):
+        return _unknown(ip)
+    if capture_mode() == "redis":
+        try:
+            return _redis_resolve_and_record(code=code, ip=ip, user_agent=user_agent, method=method)
+        except Exception as exc:  # noqa: BLE001 - a click must not be lost because Redis hiccuped
+            logger.warning("links: Redis capture failed (%s); writing the click directly", type(exc).__name__)
+    return _direct_resolve_and_record(code=code, ip=ip, user_agent=user_agent, method=method)
+
+
+def _redis_resolve_and_record(*, code: str, ip: str, user_agent: str, method: str) -> Outcome:
+    resolve, probe = _scripts_for(settings.REDIS_URL)
+    event = click_event(code=code, ip=ip, user_agent=user_agent, method=method)
+    now = event["ts"]
+    keys = [link_key(code), probe_key(ip), stream_key()]
+    args = [settings.LINKS_PROBE_LIMIT, int(now), json.dumps(event, separators=(",", ":")), settings.LINKS_PROBE_WINDOW]
+    status, target = resolve(keys=keys, args=args)
+    if status != MISS:
+        return Outcome(status, target)
+    value = _load(code)
+    client = redis_client()
+    if value == UNKNOWN:
+        client.set(link_key(code), UNKNOWN, ex=settings.LINKS_NEGATIVE_CACHE_TTL)
+        n = probe(keys=[probe_key(ip)], args=[settings.LINKS_PROBE_WINDOW])
+        return Outcome(BLOCKED if int(n) > settings.LINKS_PROBE_LIMIT else UNKNOWN_CODE)
+    exp, target = _parse_cache_value(value)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(link_key(code), value, ex=cache_ttl(_dt(exp)))
+    expired = bool(exp) and exp <= now
+    if not expired:
+        pipe.xadd(stream_key(), {"d": args[2]})
+    pipe.execute()
+    return Outcome(EXPIRED) if expired else Outcome(OK, target)
+
+
+def _dt(epoch: int):
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC) if epoch else None
+
+
+def _unknown(ip: str) -> Outcome:
+    if capture_mode() == "redis":
+        try:
+            _, probe = _scripts_for(settings.REDIS_URL)
+            n = int(probe(keys=[probe_key(ip)], args=[settings.LINKS_PROBE_WINDOW]))
+            return Outcome(BLOCKED if n > settings.LINKS_PROBE_LIMIT else UNKNOWN_CODE)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("links: Redis probe counter failed (%s)", type(exc).__name__)
+    n = _cache_call(_probe_incr_django_cache, ip, default=0)
+    return Outcome(BLOCKED if n > settings.LINKS_PROBE_LIMIT else UNKNOWN_CODE)
+
+
+def _probe_incr_django_cache(ip: str) -> int:
+    key = probe_key(ip)
+    if cache.add(key, 1, timeout=settings.LINKS_PROBE_WINDOW):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.LINKS_PROBE_WINDOW)
+        return 1
+
+
+def _cache_call(fn, *args, default=None, **kwargs):
+    """The Django cache, tolerating its absence (it is Redis too when REDIS_URL is set)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("links: cache unavailable (%s)", type(exc).__name__)
+        return default
+
+
+def _direct_resolve_and_record(*, code: str, ip: str, user_agent: str, method: str) -> Outcome:
+    from .services import clicks_record
+
+    if (_cache_call(cache.get, probe_key(ip)) or 0) >= settings.LINKS_PROBE_LIMIT:
+        return Outcome(BLOCKED)
+    value = _cache_call(cache.get, link_key(code))
+    if value is None:
+        value = _load(code)
+        _cache_call(
+            cache.set,
+            link_key(code),
+            value,
+            timeout=settings.LINKS_NEGATIVE_CACHE_TTL if value == UNKNOWN else min(settings.LINKS_CACHE_TTL, 300),
+        )
+    if value == UNKNOWN:
+        return _unknown(ip)
+    exp, target = _parse_cache_value(value)
+    event = click_event(code=code, ip=ip, user_agent=user_agent, method=method)
+    if exp and exp <= event["ts"]:
+        return Outcome(EXPIRED)
+    clicks_record(events=[event])
+    return Outcome(OK, target)
