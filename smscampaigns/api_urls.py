@@ -13,3 +13,8 @@ router.register("contacts", ContactViewSet, basename="contact")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 
 urlpatterns = router.urls
+
+from contacts.views import ContactImportViewSet  # noqa: E402
+
+router.register("contact-imports", ContactImportViewSet, basename="contact-import")
+urlpatterns = router.urls

@@ -186,6 +186,10 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
 # Seconds the simulator waits before reporting a status back.
 SIMULATOR_REPORT_DELAY = env.float("SIMULATOR_REPORT_DELAY", default=1.0)
+# Authoring: the cost estimate's price of one segment, and imports that run in a worker.
+SMS_PRICE_PER_SEGMENT = env.str("SMS_PRICE_PER_SEGMENT", default="0.0083")
+SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="USD")
+CONTACT_IMPORT_SYNC_MAX_ROWS = env.int("CONTACT_IMPORT_SYNC_MAX_ROWS", default=5000)
 
 LOGGING = {
     "version": 1,
