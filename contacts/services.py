@@ -82,10 +82,14 @@ def contact_update(*, contact: Contact, tags: Iterable[str] | None = None, **fie
     return contact
 
 
-def contact_import_start(*, tenant: Tenant, fileobj: IO[bytes], file_name: str = "", user=None) -> ContactImport:
+def contact_import_start(
+    *, tenant: Tenant, fileobj: IO[bytes], file_name: str = "", user=None, inline_max_rows: int = 0
+) -> ContactImport:
     """Keep the (checked) file in a ``ContactImport`` and hand it to a worker after commit.
 
-    Raises ``ImportFileError`` at once when the file is not a UTF-8 CSV with a phone column.
+    A file of at most ``inline_max_rows`` data rows is imported at once instead (the admin's small
+    uploads), so the record exists either way. Raises ``ImportFileError`` at once when the file is
+    not a UTF-8 CSV with a phone column.
     """
     from .tasks import contact_import_task
 
@@ -97,6 +101,8 @@ def contact_import_start(*, tenant: Tenant, fileobj: IO[bytes], file_name: str =
         total_rows=info.estimated_rows,
         created_by=user if getattr(user, "pk", None) else None,
     )
+    if info.estimated_rows <= inline_max_rows:
+        return contact_import_run(import_id=job.pk) or job
     transaction.on_commit(lambda: contact_import_task.delay(job.pk))
     return job
 

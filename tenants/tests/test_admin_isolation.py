@@ -24,6 +24,7 @@ FACTORIES = {
     "campaigns.message": "campaigns.tests.factories.MessageFactory",
     "compliance.suppression": "compliance.tests.factories.SuppressionFactory",
     "links.shortlink": "links.tests.factories.ShortLinkFactory",
+    "contacts.contactimport": "contacts.tests.factories.ContactImportFactory",
 }
 
 
