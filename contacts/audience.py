@@ -22,8 +22,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.apps import apps
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -156,7 +157,9 @@ def apply_audience(qs: QuerySet, *, tenant_id: int, audience: dict) -> QuerySet:
         kind = rule.get("type")
         if kind == "field_equals":
             alias = f"_cf{n}"
-            qs = qs.alias(**{alias: KeyTextTransform(rule["field"], "custom_fields")}).filter(
+            # Compared as text: "2" matches 2, on PostgreSQL and SQLite alike.
+            text = Cast(KeyTextTransform(rule["field"], "custom_fields"), output_field=TextField())
+            qs = qs.alias(**{alias: text}).filter(
                 **{alias: str(rule["value"])}
             )
         elif kind == "created_since":
