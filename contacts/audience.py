@@ -159,9 +159,7 @@ def apply_audience(qs: QuerySet, *, tenant_id: int, audience: dict) -> QuerySet:
             alias = f"_cf{n}"
             # Compared as text: "2" matches 2, on PostgreSQL and SQLite alike.
             text = Cast(KeyTextTransform(rule["field"], "custom_fields"), output_field=TextField())
-            qs = qs.alias(**{alias: text}).filter(
-                **{alias: str(rule["value"])}
-            )
+            qs = qs.alias(**{alias: text}).filter(**{alias: str(rule["value"])})
         elif kind == "created_since":
             qs = qs.filter(created_at__gte=_since(rule["value"]))
         elif kind in ("clicked", "not_clicked"):

@@ -27,8 +27,9 @@ def sync_import_max_rows() -> int:
     return getattr(settings, "CONTACT_IMPORT_SYNC_MAX_ROWS", 5000)
 
 
-IMPORT_TIME_LIMIT = 3600  # seconds; 100,000 rows take well under a minute
-STALE_RUN_SECONDS = IMPORT_TIME_LIMIT + 300
+IMPORT_TIME_LIMIT = 1800  # seconds; 100,000 rows take well under a minute
+# Under the broker's visibility timeout (3600 s), so a redelivered task finds the dead run stale.
+STALE_RUN_SECONDS = IMPORT_TIME_LIMIT + 60
 
 
 class DuplicateContact(ValueError):

@@ -178,3 +178,20 @@ def test_import_isolation_api(api_alice, api_bob, api_charlie, tenant_a, tenant_
     assert api_alice.get(f"/api/v1/contact-imports/{theirs.pk}/").status_code == 404
     assert api_charlie.get("/api/v1/contact-imports/").json()["results"] == []
     assert api_bob.get(f"/api/v1/contact-imports/{job.pk}/").status_code == 404
+
+
+def test_a_dead_run_is_taken_again_but_a_live_one_is_not(tenant_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    data = b"phone_number\n+14155550100\n"
+    live = ContactImport.objects.create(
+        tenant=tenant_a, data=data, status=ImportStatus.RUNNING, started_at=timezone.now()
+    )
+    assert contact_import_run(import_id=live.pk) is None
+    dead = ContactImport.objects.create(
+        tenant=tenant_a, data=data, status=ImportStatus.RUNNING, started_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    job = contact_import_run(import_id=dead.pk)
+    assert job.status == ImportStatus.DONE and job.created == 1
