@@ -1,23 +1,245 @@
 from __future__ import annotations
 
+import json
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.urls import path
+from django.views.decorators.http import require_POST
 
-from tenants.admin_scoping import TenantScopedAdmin
+from contacts.models import Tag
+from tenants.admin_scoping import TenantScopedAdmin, request_tenant
+from tenants.models import Tenant
 
-from .models import Campaign, Message
+from .authoring import CampaignError, campaign_check, campaign_preview
+from .models import Campaign, CampaignStatus, Message
+
+AUDIENCE_FIELDS = (
+    "audience_tags",
+    "exclude_tags",
+    "field_name",
+    "field_value",
+    "created_since",
+    "clicked_campaign",
+    "not_clicked_campaign",
+)
+
+
+class CampaignForm(forms.ModelForm):
+    """The authoring form: body, link, A/B variants and an audience builder that writes ``audience``."""
+
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        strip=False,
+        help_text="Merge fields: {{first_name}}, {{last_name}}, {{link}}; a fallback: {{first_name|there}}.",
+    )
+    variants = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text='Optional A/B test: [{"body": "…", "percent": 50}, {"body": "…", "percent": 50}] (2-4, '
+        "adding up to 100). The body above is then variant A's.",
+    )
+    audience_tags = forms.ModelMultipleChoiceField(
+        queryset=Tag.objects.none(), required=False, label="Any of these tags", help_text="None = every contact."
+    )
+    exclude_tags = forms.ModelMultipleChoiceField(
+        queryset=Tag.objects.none(), required=False, label="Except contacts tagged"
+    )
+    field_name = forms.CharField(required=False, label="Custom field", help_text="e.g. city")
+    field_value = forms.CharField(required=False, label="equals")
+    created_since = forms.DateField(required=False, label="Added since", widget=forms.DateInput(attrs={"type": "date"}))
+    clicked_campaign = forms.ModelChoiceField(
+        queryset=Campaign.objects.none(), required=False, label="Clicked the link of"
+    )
+    not_clicked_campaign = forms.ModelChoiceField(
+        queryset=Campaign.objects.none(), required=False, label="Got but did not click"
+    )
+
+    request_tenant: Tenant | None = None
+
+    class Meta:
+        model = Campaign
+        fields = ["tenant", "name", "body", "link_url", "variants"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self._initial_audience(self.instance.audience or {})
+
+    def _initial_audience(self, audience: dict) -> None:
+        tags = Tag.objects.filter(tenant_id=self.instance.tenant_id)
+        self.initial["audience_tags"] = list(tags.filter(name__in=audience.get("tags") or []))
+        self.initial["exclude_tags"] = list(tags.filter(name__in=audience.get("exclude_tags") or []))
+        for rule in audience.get("rules") or []:
+            kind = rule.get("type")
+            if kind == "field_equals":
+                self.initial.setdefault("field_name", rule.get("field"))
+                self.initial.setdefault("field_value", rule.get("value"))
+            elif kind == "created_since":
+                self.initial.setdefault("created_since", str(rule.get("value"))[:10])
+            elif kind in ("clicked", "not_clicked"):
+                self.initial.setdefault(f"{kind}_campaign", rule.get("campaign"))
+
+    def audience(self) -> dict:
+        data = self.cleaned_data
+        audience: dict = {}
+        if data.get("audience_tags"):
+            audience["tags"] = [t.name for t in data["audience_tags"]]
+        rules = []
+        if data.get("field_name"):
+            rules.append({"type": "field_equals", "field": data["field_name"], "value": data.get("field_value", "")})
+        if data.get("created_since"):
+            rules.append({"type": "created_since", "value": data["created_since"].isoformat()})
+        for kind in ("clicked", "not_clicked"):
+            if data.get(f"{kind}_campaign"):
+                rules.append({"type": kind, "campaign": data[f"{kind}_campaign"].pk})
+        if rules:
+            audience["rules"] = rules
+        if data.get("exclude_tags"):
+            audience["exclude_tags"] = [t.name for t in data["exclude_tags"]]
+        return audience
+
+    def tenant_for_checks(self) -> Tenant | None:
+        return self.request_tenant or self.cleaned_data.get("tenant") or getattr(self.instance, "tenant", None)
+
+    def clean(self):
+        data = super().clean()
+        tenant = self.tenant_for_checks()
+        if tenant is None:
+            return data
+        given = {
+            "body": data.get("body") or "",
+            "link_url": data.get("link_url") or "",
+            "variants": data.get("variants") or [],
+            "audience": self.audience(),
+        }
+        try:
+            checked = campaign_check(tenant=tenant, data=given)
+        except CampaignError as exc:
+            for name, messages in exc.errors.items():
+                self.add_error(name if name in self.fields else None, messages)
+            return data
+        data.update(body=checked["body"], variants=checked["variants"])
+        self.instance.audience = checked["audience"]
+        return data
 
 
 @admin.register(Campaign)
 class CampaignAdmin(TenantScopedAdmin):
+    form = CampaignForm
     list_display = ("name", "status", "send_at", "created_at")
     list_filter = ("status",)
     search_fields = ("name",)
     readonly_fields = ("status", "started_at", "finished_at", "paused_reason", "created_by", "created_at")
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+
+    class Media:
+        js = ("campaigns/campaign_preview.js",)
+        css = {"all": ("campaigns/campaign_preview.css",)}
+
+    def _editable(self, request, obj) -> bool:
+        return obj is None or self.has_change_permission(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        status = ("Status", {"fields": list(self.readonly_fields), "classes": ("collapse",)})
+        if not self._editable(request, obj):
+            return ((None, {"fields": ["name", "body", "link_url", "variants", "audience_summary"]}), status)
+        main = ["name", "body", "link_url", "variants"]
+        if request.user.is_superuser:
+            main.insert(0, "tenant")
+        return ((None, {"fields": main}), ("Audience", {"fields": list(AUDIENCE_FIELDS)}), status)
+
+    def has_change_permission(self, request, obj=None):
+        # Scheduled, sending or sent: what goes out is a record, not a draft.
+        if obj is not None and obj.status != CampaignStatus.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description="audience")
+    def audience_summary(self, obj: Campaign) -> str:
+        return json.dumps(obj.audience or {}, ensure_ascii=False) if obj.audience else "Every contact"
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not self._editable(request, obj):
+            return form
+        tenant = request_tenant(request)
+        tags = Tag.objects.all() if tenant is None else Tag.objects.filter(tenant=tenant)
+        campaigns = Campaign.objects.exclude(status=CampaignStatus.DRAFT)
+        campaigns = campaigns if tenant is None else campaigns.filter(tenant=tenant)
+        if obj is not None:
+            tags = tags.filter(tenant_id=obj.tenant_id)
+            campaigns = campaigns.filter(tenant_id=obj.tenant_id).exclude(pk=obj.pk)
+
+        class Scoped(form):
+            request_tenant = tenant
+
+        # Fresh fields per request: the declared ones are shared by every form class.
+        for name in ("audience_tags", "exclude_tags"):
+            old = Scoped.base_fields[name]
+            Scoped.base_fields[name] = forms.ModelMultipleChoiceField(
+                queryset=tags, required=False, label=old.label, help_text=old.help_text
+            )
+        for name in ("clicked_campaign", "not_clicked_campaign"):
+            old = Scoped.base_fields[name]
+            Scoped.base_fields[name] = forms.ModelChoiceField(queryset=campaigns, required=False, label=old.label)
+        return Scoped
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.status != CampaignStatus.DRAFT and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_urls(self):
+        urls = [
+            path(
+                "preview/",
+                self.admin_site.admin_view(require_POST(self.preview_view)),
+                name="campaigns_campaign_preview",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def preview_view(self, request):
+        """The live calculator behind the form: JSON for the posted form's body, link, variants and audience."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        tenant = request_tenant(request)
+        if tenant is None:  # a superuser: the form's tenant
+            tenant_id = request.POST.get("tenant", "")
+            tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id.isdigit() else None
+            if tenant is None:
+                return JsonResponse({"errors": {"tenant": ["Pick the tenant first."]}}, status=400)
+        form = self.get_form(request)(data=request.POST)
+        form.request_tenant = tenant
+        form.is_valid()
+        errors = {name: [str(m) for m in msgs] for name, msgs in form.errors.items() if name != "name"}
+        data = getattr(form, "cleaned_data", {})
+        variants = data.get("variants") if "variants" not in errors else []
+        # An audience the checks refused (errors under __all__) is previewed as everyone, with the error.
+        audience = {} if "__all__" in errors else form.audience()
+        raw_body = request.POST.get("body", "")
+        if isinstance(variants, list) and variants and "variants" not in errors:
+            raw_body = variants[0].get("body", raw_body)
+        else:
+            variants = []
+        sample = request.POST.get("sample_contact", "")
+        preview = campaign_preview(
+            tenant=tenant,
+            body=raw_body,
+            link_url=request.POST.get("link_url", ""),
+            audience=audience,
+            variants=variants or None,
+            sample_contact_id=int(sample) if sample.isdigit() else None,
+        )
+        return JsonResponse({"errors": errors, **json.loads(json.dumps(preview.as_dict()))})
 
 
 @admin.register(Message)

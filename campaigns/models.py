@@ -29,6 +29,11 @@ class Campaign(TenantOwned):
     body = models.TextField(help_text="Merge fields: {{first_name}}, {{last_name}}, {{link}}, {{first_name|there}}")
     link_url = models.URLField(max_length=2000, blank=True)
     audience = models.JSONField(default=dict, blank=True, help_text='{"tags": ["vip"]}; empty = all contacts')
+    variants = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='A/B test: 2-4 {"body", "percent"} summing to 100; Message.variant is the index. Empty = one body.',
+    )
     status = models.CharField(
         max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT, db_index=True
     )

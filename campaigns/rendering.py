@@ -6,13 +6,16 @@ import re
 
 MERGE_FIELDS = ("first_name", "last_name", "link")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:\|([^}]*))?\}\}")
+ANY_BRACES = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
 def unknown_fields(template: str) -> list[str]:
     """Placeholders in ``template`` that are not merge fields, in order of appearance."""
     seen: list[str] = []
-    for match in PLACEHOLDER.finditer(template):
-        name = match.group(1)
+    for match in ANY_BRACES.finditer(template):
+        known = PLACEHOLDER.fullmatch(match.group(0))
+        # A malformed placeholder ("{{first name}}") would go out as typed: name it too.
+        name = known.group(1) if known else match.group(1).strip()
         if name not in MERGE_FIELDS and name not in seen:
             seen.append(name)
     return seen

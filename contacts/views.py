@@ -1,11 +1,87 @@
 from __future__ import annotations
 
-from tenants.api import TenantScopedViewSet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
 
-from .models import Contact
-from .serializers import ContactSerializer
+from tenants.api import TenantScopedReadOnlyViewSet, TenantScopedViewSet
+
+from .importing import ImportFileError, contacts_import, import_file_check
+from .models import Contact, ContactImport
+from .selectors import contacts_search
+from .serializers import ContactImportSerializer, ContactSerializer
+from .services import (
+    DuplicateContact,
+    contact_create,
+    contact_import_start,
+    contact_update,
+    sync_import_max_rows,
+)
 
 
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("tag", str, many=True, description="Contacts with any of these tags"),
+        OpenApiParameter("search", str, description="Part of the number, a name or the email"),
+    ]
+)
 class ContactViewSet(TenantScopedViewSet):
-    queryset = Contact.objects.prefetch_related("tags")
+    queryset = Contact.objects.all()
     serializer_class = ContactSerializer
+
+    def get_queryset(self):
+        if self.action != "list":
+            return super().get_queryset().prefetch_related("tags")
+        params = self.request.query_params
+        tags = [t for value in params.getlist("tag") for t in value.split(",") if t.strip()]
+        qs = contacts_search(tenant_id=self.tenant.pk, tag=tags, search=params.get("search", ""))
+        return qs.prefetch_related("tags").order_by("-created_at", "-id")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        try:
+            serializer.instance = contact_create(tenant=self.tenant, **data)
+        except DuplicateContact as exc:
+            raise serializers.ValidationError({"phone_number": [str(exc)]}) from None
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        tags = data.pop("tags", None)
+        try:
+            serializer.instance = contact_update(contact=serializer.instance, tags=tags, **data)
+        except DuplicateContact as exc:
+            raise serializers.ValidationError({"phone_number": [str(exc)]}) from None
+
+    @extend_schema(request={"multipart/form-data": ImportUploadSerializer}, responses={200: dict, 202: dict})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_csv(self, request):
+        """A CSV with a header row. Small files answer at once; large ones (202) run in a worker."""
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"file": ["Upload a CSV file in the multipart field 'file'."]}, status=400)
+        try:
+            info = import_file_check(upload)
+            if info.estimated_rows > sync_import_max_rows():
+                job = contact_import_start(
+                    tenant=self.tenant, fileobj=upload, file_name=upload.name or "", user=request.user
+                )
+                body = ContactImportSerializer(job).data
+                body["url"] = request.build_absolute_uri(f"/api/v1/contact-imports/{job.pk}/")
+                return Response(body, status=status.HTTP_202_ACCEPTED)
+            result = contacts_import(tenant=self.tenant, fileobj=upload)
+        except ImportFileError as exc:
+            return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(result.as_dict(), status=status.HTTP_200_OK)
+
+
+class ContactImportViewSet(TenantScopedReadOnlyViewSet):
+    """Background imports and their progress."""
+
+    queryset = ContactImport.objects.defer("data")
+    serializer_class = ContactImportSerializer

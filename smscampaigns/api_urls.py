@@ -22,3 +22,8 @@ urlpatterns += [
     path("privacy/export/", PrivacyExportView.as_view(), name="privacy-export"),
     path("privacy/erase/", PrivacyEraseView.as_view(), name="privacy-erase"),
 ]
+
+from contacts.views import ContactImportViewSet  # noqa: E402
+
+router.register("contact-imports", ContactImportViewSet, basename="contact-import")
+urlpatterns = router.urls

@@ -218,6 +218,10 @@ TRACKING_RECONCILE_AFTER = env.int("TRACKING_RECONCILE_AFTER", default=1800)
 TRACKING_RECONCILE_RECHECK = env.int("TRACKING_RECONCILE_RECHECK", default=3600)
 TRACKING_RECONCILE_MAX_AGE = env.int("TRACKING_RECONCILE_MAX_AGE", default=3 * 24 * 3600)
 TRACKING_RECONCILE_BATCH = env.int("TRACKING_RECONCILE_BATCH", default=200)
+# Authoring: the cost estimate's price of one segment, and imports that run in a worker.
+SMS_PRICE_PER_SEGMENT = env.str("SMS_PRICE_PER_SEGMENT", default="0.0083")
+SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="USD")
+CONTACT_IMPORT_SYNC_MAX_ROWS = env.int("CONTACT_IMPORT_SYNC_MAX_ROWS", default=5000)
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import factory
 
-from contacts.models import Contact, Tag
+from contacts.models import Contact, ContactImport, Tag
 from tenants.tests.factories import TenantFactory
 
 
@@ -22,3 +22,11 @@ class ContactFactory(factory.django.DjangoModelFactory):
     phone_number = factory.Sequence(lambda n: f"+1415555{n % 10000:04d}")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
+
+
+class ContactImportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactImport
+
+    tenant = factory.SubFactory(TenantFactory)
+    file_name = factory.Sequence(lambda n: f"upload-{n}.csv")

@@ -31,6 +31,7 @@ FACTORIES = {
     "tracking.statusevent": "tracking.tests.factories.StatusEventFactory",
     "tracking.deliveryfailure": "tracking.tests.factories.DeliveryFailureFactory",
     "links.click": "links.tests.factories.ClickFactory",
+    "contacts.contactimport": "contacts.tests.factories.ContactImportFactory",
 }
 
 

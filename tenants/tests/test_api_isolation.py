@@ -6,11 +6,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from campaigns.tests.factories import CampaignFactory
-from contacts.tests.factories import ContactFactory
+from contacts.tests.factories import ContactFactory, ContactImportFactory
 
 LIST_ENDPOINTS = {
     "contacts": ContactFactory,
     "campaigns": CampaignFactory,
+}
+READ_ONLY_ENDPOINTS = {
+    "contact-imports": ContactImportFactory,
 }
 
 
@@ -33,7 +36,21 @@ def test_list_and_detail_are_scoped(resource, tenant_a, tenant_b, api_alice, api
     assert [r["id"] for r in api_bob.get(f"/api/v1/{resource}/").json()["results"]] == [theirs.pk]
 
 
-@pytest.mark.parametrize("resource", LIST_ENDPOINTS)
+@pytest.mark.parametrize("resource", READ_ONLY_ENDPOINTS)
+def test_read_only_list_and_detail_are_scoped(resource, tenant_a, tenant_b, api_alice, api_bob, api_charlie):
+    factory = READ_ONLY_ENDPOINTS[resource]
+    mine = factory(tenant=tenant_a)
+    theirs = factory(tenant=tenant_b)
+    assert [row["id"] for row in api_alice.get(f"/api/v1/{resource}/").json()["results"]] == [mine.pk]
+    assert api_alice.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 200
+    assert api_alice.get(f"/api/v1/{resource}/{theirs.pk}/").status_code == 404
+    assert api_alice.delete(f"/api/v1/{resource}/{mine.pk}/").status_code == 405
+    assert api_charlie.get(f"/api/v1/{resource}/").json()["results"] == []
+    assert api_charlie.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 404
+    assert [r["id"] for r in api_bob.get(f"/api/v1/{resource}/").json()["results"]] == [theirs.pk]
+
+
+@pytest.mark.parametrize("resource", [*LIST_ENDPOINTS, *READ_ONLY_ENDPOINTS])
 def test_no_auth_is_401_json(resource, db):
     resp = APIClient().get(f"/api/v1/{resource}/")
     assert resp.status_code == 401

@@ -1,0 +1,120 @@
+/* Live preview for the campaign form: posts the form to the admin's preview URL while the author types,
+   shows the message for a sample recipient, its encoding and segments, the characters that force UCS-2
+   (with a one-click swap for GSM look-alikes), the recipient count and the estimated cost. No libraries. */
+(function () {
+  "use strict";
+
+  function ready(fn) {
+    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function describe(ch) {
+    var code = ch.codePointAt(0).toString(16).toUpperCase();
+    var shown = /\s/.test(ch) || code === "200B" || code === "FEFF" ? "␣" : ch;
+    return shown + " (U+" + ("0000" + code).slice(-4) + ")";
+  }
+
+  ready(function () {
+    var panel = document.getElementById("campaign-preview");
+    var form = panel && panel.closest("form");
+    if (!panel || !form) { return; }
+    var url = panel.getAttribute("data-url");
+    var body = form.querySelector("#id_body");
+    var variants = form.querySelector("#id_variants");
+    var timer = null;
+    var seq = 0;
+
+    function q(sel) { return panel.querySelector(sel); }
+
+    function replaceIn(field, table) {
+      if (!field) { return; }
+      var text = field.value;
+      Object.keys(table).forEach(function (ch) { text = text.split(ch).join(table[ch]); });
+      field.value = text;
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+
+    function showVariant(v, index, many) {
+      var box = el("div", { "class": "cp-variant" });
+      if (many) { box.appendChild(el("h3", {}, "Variant " + v.label + " · " + v.percent + "%")); }
+      box.appendChild(el("div", { "class": "cp-phone" }, v.sample || "(empty)"));
+      var meta = el("p", { "class": "cp-meta" });
+      meta.textContent = v.encoding + " · " + v.units + (v.encoding === "GSM-7" ? " septets" : " UTF-16 units") +
+        " · " + v.segments + (v.segments === 1 ? " segment" : " segments") + " for this recipient";
+      if (v.segments_max && v.segments_max !== v.segments_min) {
+        meta.textContent += " (" + v.segments_min + "–" + v.segments_max + " across the audience)";
+      }
+      box.appendChild(meta);
+      if (v.non_gsm && v.non_gsm.length) {
+        var warn = el("p", { "class": "cp-warn" });
+        warn.textContent = "These characters make every message UCS-2 (70 characters a segment): " +
+          v.non_gsm.map(describe).join(", ") + ". ";
+        var fixable = Object.keys(v.replacements || {});
+        if (fixable.length) {
+          var fix = el("button", { "type": "button", "class": "button cp-fix" },
+            "Replace with GSM equivalents (" + v.replaced_segments + (v.replaced_segments === 1 ? " segment)" : " segments)"));
+          fix.addEventListener("click", function () {
+            if (many && variants) {
+              replaceIn(variants, v.replacements);
+            } else {
+              replaceIn(body, v.replacements);
+            }
+          });
+          warn.appendChild(fix);
+        }
+        box.appendChild(warn);
+      }
+      return box;
+    }
+
+    function show(data) {
+      var errors = q(".cp-errors");
+      var messages = [];
+      Object.keys(data.errors || {}).forEach(function (name) {
+        (data.errors[name] || []).forEach(function (m) { messages.push((name === "__all__" ? "" : name + ": ") + m); });
+      });
+      errors.hidden = messages.length === 0;
+      errors.textContent = messages.join(" ");
+      if (!data.bodies) { return; }
+      var list = q(".cp-variants");
+      list.textContent = "";
+      var many = (data.bodies || []).length > 1;
+      (data.bodies || []).forEach(function (v, i) { list.appendChild(showVariant(v, i, many)); });
+      var sample = data.sample_contact;
+      q(".cp-status").textContent = sample
+        ? "As " + ([sample.first_name, sample.last_name].join(" ").trim() || "a recipient without a name") + " will see it:"
+        : "No contact matches this audience yet; shown with the fallbacks.";
+      q(".cp-recipients").textContent = data.recipients;
+      q(".cp-suppressed").textContent = data.suppressed;
+      q(".cp-segments").textContent = data.total_segments + (data.extrapolated ? " (estimated)" : "");
+      q(".cp-cost").textContent = data.estimated_cost + " " + data.currency + " at " + data.price_per_segment +
+        " a segment";
+    }
+
+    function refresh() {
+      var mine = ++seq;
+      var payload = new FormData(form);
+      fetch(url, { method: "POST", body: payload, credentials: "same-origin",
+                   headers: { "X-Requested-With": "XMLHttpRequest" } })
+        .then(function (r) { return r.json(); })
+        .then(function (data) { if (mine === seq) { show(data); } })
+        .catch(function () { q(".cp-status").textContent = "The preview is unavailable right now."; });
+    }
+
+    function later() {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 250);
+    }
+
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    refresh();
+  });
+})();

@@ -1,0 +1,157 @@
+"""Writes for contacts: create and update one, start and run a background import."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from collections.abc import Iterable
+from typing import IO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tenants.models import Tenant
+
+from .importing import ImportResult, contacts_import, import_file_check
+from .models import ConsentStatus, Contact, ContactImport, ImportStatus, Tag
+from .phone import timezone_for_number
+
+logger = logging.getLogger(__name__)
+
+
+def sync_import_max_rows() -> int:
+    """Imports with more data rows than this run in a Celery worker (``CONTACT_IMPORT_SYNC_MAX_ROWS``)."""
+    return getattr(settings, "CONTACT_IMPORT_SYNC_MAX_ROWS", 5000)
+
+
+IMPORT_TIME_LIMIT = 1800  # seconds; 100,000 rows take well under a minute
+# Under the broker's visibility timeout (3600 s), so a redelivered task finds the dead run stale.
+STALE_RUN_SECONDS = IMPORT_TIME_LIMIT + 60
+
+
+class DuplicateContact(ValueError):
+    pass
+
+
+def tags_get_or_create(*, tenant: Tenant, names: Iterable[str]) -> list[Tag]:
+    names = sorted({n.strip() for n in names if n and n.strip()})
+    if not names:
+        return []
+    Tag.objects.bulk_create([Tag(tenant=tenant, name=n) for n in names], ignore_conflicts=True)
+    return list(Tag.objects.filter(tenant=tenant, name__in=names))
+
+
+def _consent_defaults(contact: Contact, fields: dict) -> None:
+    status = fields.get("consent_status")
+    if status and status != ConsentStatus.UNKNOWN and not fields.get("consent_at"):
+        contact.consent_at = timezone.now()
+
+
+def contact_create(*, tenant: Tenant, phone_number: str, tags: Iterable[str] = (), **fields) -> Contact:
+    """A new contact; ``phone_number`` is already E.164. An empty timezone is derived from the number."""
+    contact = Contact(tenant=tenant, phone_number=phone_number, **fields)
+    if not contact.timezone:
+        contact.timezone = timezone_for_number(phone_number)
+    _consent_defaults(contact, fields)
+    try:
+        with transaction.atomic():
+            contact.save()
+            contact.tags.set(tags_get_or_create(tenant=tenant, names=tags))
+    except IntegrityError as exc:
+        raise DuplicateContact("A contact with this phone number already exists.") from exc
+    return contact
+
+
+def contact_update(*, contact: Contact, tags: Iterable[str] | None = None, **fields) -> Contact:
+    """Change ``fields`` of ``contact``; ``tags`` (when given) replaces its tags."""
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    if "phone_number" in fields and "timezone" not in fields and not contact.timezone:
+        contact.timezone = timezone_for_number(contact.phone_number)
+    if "consent_status" in fields:
+        _consent_defaults(contact, fields)
+    try:
+        with transaction.atomic():
+            contact.save()
+            if tags is not None:
+                contact.tags.set(tags_get_or_create(tenant=contact.tenant, names=tags))
+    except IntegrityError as exc:
+        raise DuplicateContact("A contact with this phone number already exists.") from exc
+    return contact
+
+
+def contact_import_start(
+    *, tenant: Tenant, fileobj: IO[bytes], file_name: str = "", user=None, inline_max_rows: int = 0
+) -> ContactImport:
+    """Keep the (checked) file in a ``ContactImport`` and hand it to a worker after commit.
+
+    A file of at most ``inline_max_rows`` data rows is imported at once instead (the admin's small
+    uploads), so the record exists either way. Raises ``ImportFileError`` at once when the file is
+    not a UTF-8 CSV with a phone column.
+    """
+    from .tasks import contact_import_task
+
+    info = import_file_check(fileobj)
+    job = ContactImport.objects.create(
+        tenant=tenant,
+        file_name=file_name[:255],
+        data=fileobj.read(),
+        total_rows=info.estimated_rows,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    if info.estimated_rows <= inline_max_rows:
+        return contact_import_run(import_id=job.pk) or job
+    transaction.on_commit(lambda: contact_import_task.delay(job.pk))
+    return job
+
+
+def contact_import_run(*, import_id: int) -> ContactImport | None:
+    """Run a queued import (the worker's side). Claims it first, so a redelivered task is a no-op."""
+    now = timezone.now()
+    # A run whose worker died (older than any task may live) may be taken again: the upsert is idempotent.
+    stale = Q(status=ImportStatus.RUNNING, started_at__lt=now - dt.timedelta(seconds=STALE_RUN_SECONDS))
+    claimed = (
+        ContactImport.objects.filter(pk=import_id)
+        .filter(Q(status=ImportStatus.PENDING) | stale)
+        .update(status=ImportStatus.RUNNING, started_at=now)
+    )
+    if not claimed:
+        return None
+    job = ContactImport.objects.select_related("tenant").get(pk=import_id)
+
+    def progress(result: ImportResult) -> None:
+        ContactImport.objects.filter(pk=job.pk).update(
+            processed_rows=result.rows,
+            created=result.created,
+            updated=result.updated,
+            error_count=result.error_count,
+        )
+
+    try:
+        result = contacts_import(
+            tenant=job.tenant,
+            fileobj=io.BytesIO(bytes(job.data)),
+            progress=progress,
+            max_errors=ContactImport.MAX_KEPT_ERRORS,
+        )
+    except Exception as exc:  # recorded for the admin; the task does not retry a broken file
+        logger.exception("Contact import %s failed", job.pk)
+        ContactImport.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED, failure=str(exc)[:500], finished_at=timezone.now(), data=b""
+        )
+        return ContactImport.objects.get(pk=job.pk)
+    ContactImport.objects.filter(pk=job.pk).update(
+        status=ImportStatus.DONE,
+        processed_rows=result.rows,
+        total_rows=result.rows,
+        created=result.created,
+        updated=result.updated,
+        error_count=result.error_count,
+        errors=result.errors,
+        finished_at=timezone.now(),
+        data=b"",
+    )
+    return ContactImport.objects.get(pk=job.pk)
