@@ -71,3 +71,14 @@ def test_unknown_api_path_is_json_404(api_alice):
     resp = api_alice.get("/api/v1/nope/")
     assert resp.status_code == 404
     assert resp["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("action", ["send", "pause", "resume", "cancel"])
+def test_campaign_sending_actions_are_scoped(action, tenant_a, api_bob, api_charlie):
+    from campaigns.models import Campaign
+
+    campaign = CampaignFactory(tenant=tenant_a, status="paused" if action == "resume" else "draft")
+    for client in (api_bob, api_charlie):
+        assert client.post(f"/api/v1/campaigns/{campaign.pk}/{action}/", {}, format="json").status_code == 404
+    assert Campaign.objects.get(pk=campaign.pk).status == campaign.status
+    assert APIClient().post(f"/api/v1/campaigns/{campaign.pk}/{action}/").status_code == 401
