@@ -224,3 +224,7 @@ CELERY_BEAT_SCHEDULE["campaigns-sending-tick"] = {
     "task": "campaigns.tasks.sending_tick",
     "schedule": SENDING_TICK_SECONDS,
 }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # How often a worker sweeps for tasks whose worker died (kombu's default is every ~100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10)
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10)
