@@ -228,3 +228,5 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # How often a worker sweeps for tasks whose worker died (kombu's default is every ~100 s).
     CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10)
     CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10)
+# gateways is a package, not an installed app: register its tasks (the simulator's reports) explicitly.
+CELERY_IMPORTS = ("gateways.tasks",)
