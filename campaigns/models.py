@@ -41,6 +41,9 @@ class Campaign(TenantOwned):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     paused_reason = models.CharField(max_length=300, blank=True)
+    fanned_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="When every recipient had its message (the fan-out finished)"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -142,6 +145,10 @@ class Message(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="Handed to the gateway")
+    hold_until = models.DateTimeField(
+        null=True, blank=True, help_text="Held by quiet hours: goes when the recipient's window opens"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Gateway attempts refused as retryable (429)")
     delivered_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -153,7 +160,17 @@ class Message(TenantOwned):
                 condition=models.Q(status__in=[s.value for s in MessageStatus]), name="message_status_valid"
             ),
         ]
-        indexes = [models.Index(fields=["campaign", "status"], name="message_campaign_status")]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="message_campaign_status"),
+            # The sender's reads: held messages due, the current rate, first contact.
+            models.Index(
+                fields=["hold_until"],
+                name="message_held",
+                condition=models.Q(status="pending", hold_until__isnull=False),
+            ),
+            models.Index(fields=["campaign", "sent_at"], name="message_campaign_sent_at"),
+            models.Index(fields=["tenant", "to"], name="message_tenant_to"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.to} · {self.get_status_display()}"

@@ -32,3 +32,22 @@ def simulator_report(*, tenant_id: int, sid: str, to: str, status: str, error_co
     if error_code:
         params["ErrorCode"] = str(error_code)
     receive(tenant=tenant, params=params)
+
+
+PHONE_USER_AGENT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+
+
+@shared_task(ignore_result=True)
+def simulator_click(*, url: str) -> int | None:
+    """A simulated recipient taps their link: a real GET through the redirect view, as a phone would."""
+    import requests
+
+    try:
+        resp = requests.get(url, headers={"User-Agent": PHONE_USER_AGENT}, allow_redirects=False, timeout=5)
+    except requests.RequestException as exc:
+        logger.info("Simulated click on %s went nowhere (%s): is the web server running?", url, type(exc).__name__)
+        return None
+    return resp.status_code

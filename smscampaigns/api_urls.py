@@ -27,3 +27,15 @@ from contacts.views import ContactImportViewSet  # noqa: E402
 
 router.register("contact-imports", ContactImportViewSet, basename="contact-import")
 urlpatterns = router.urls
+
+# Sending actions (campaigns/views_sending.py): explicit paths, before the router's.
+from django.urls import path  # noqa: E402
+
+from campaigns import views_sending  # noqa: E402
+
+urlpatterns = [
+    path("campaigns/<int:pk>/send/", views_sending.CampaignSendView.as_view(), name="campaign-send"),
+    path("campaigns/<int:pk>/pause/", views_sending.CampaignPauseView.as_view(), name="campaign-pause"),
+    path("campaigns/<int:pk>/resume/", views_sending.CampaignResumeView.as_view(), name="campaign-resume"),
+    path("campaigns/<int:pk>/cancel/", views_sending.CampaignCancelView.as_view(), name="campaign-cancel"),
+] + urlpatterns

@@ -240,3 +240,29 @@ if not DEBUG and not TESTING:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PUBLIC_BASE_URL.startswith("https"))
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Sending (campaigns.sending / dispatch / throttle).
+SENDING_THROTTLE_ENABLED = env.bool("SENDING_THROTTLE_ENABLED", default=True)
+# Gateway calls one worker process keeps in flight (threads, no database use).
+SENDING_CONCURRENCY = env.int("SENDING_CONCURRENCY", default=64)
+SENDING_BATCH_SIZE = env.int("SENDING_BATCH_SIZE", default=250)
+# A batch should take about this long at the sender's rate (keeps tasks well inside the time limit).
+SENDING_BATCH_SECONDS = env.int("SENDING_BATCH_SECONDS", default=120)
+SENDING_CLAIM_TIMEOUT = env.int("SENDING_CLAIM_TIMEOUT", default=int(TWILIO_HTTP_TIMEOUT * 3) + 30)
+SENDING_PARKED_STALE_SECONDS = env.int("SENDING_PARKED_STALE_SECONDS", default=600)
+SENDING_MAX_ATTEMPTS = env.int("SENDING_MAX_ATTEMPTS", default=8)
+SENDING_RELEASE_LIMIT = env.int("SENDING_RELEASE_LIMIT", default=50000)
+SENDING_TICK_SECONDS = env.float("SENDING_TICK_SECONDS", default=15.0)
+SENDING_TICK_LOCK_SECONDS = env.int("SENDING_TICK_LOCK_SECONDS", default=300)
+FANOUT_CHUNK_SIZE = env.int("FANOUT_CHUNK_SIZE", default=5000)
+SMS_OPT_OUT_FOOTER = env.str("SMS_OPT_OUT_FOOTER", default="Reply STOP to opt out")
+CELERY_BEAT_SCHEDULE["campaigns-sending-tick"] = {
+    "task": "campaigns.tasks.sending_tick",
+    "schedule": SENDING_TICK_SECONDS,
+}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # How often a worker sweeps for tasks whose worker died (kombu's default is every ~100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10)
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10)
+# gateways is a package, not an installed app: register its tasks (the simulator's reports) explicitly.
+CELERY_IMPORTS = ("gateways.tasks",)

@@ -121,3 +121,12 @@ def test_opt_out_post_is_stamped_with_the_callers_tenant(api_alice, tenant_a, te
     resp = api_alice.post("/api/v1/opt-outs/", {"phone_number": "+14155550100", "tenant": tenant_b.pk}, format="json")
     assert resp.status_code == 201
     assert Suppression.objects.get(pk=resp.json()["id"]).tenant == tenant_a
+@pytest.mark.parametrize("action", ["send", "pause", "resume", "cancel"])
+def test_campaign_sending_actions_are_scoped(action, tenant_a, api_bob, api_charlie):
+    from campaigns.models import Campaign
+
+    campaign = CampaignFactory(tenant=tenant_a, status="paused" if action == "resume" else "draft")
+    for client in (api_bob, api_charlie):
+        assert client.post(f"/api/v1/campaigns/{campaign.pk}/{action}/", {}, format="json").status_code == 404
+    assert Campaign.objects.get(pk=campaign.pk).status == campaign.status
+    assert APIClient().post(f"/api/v1/campaigns/{campaign.pk}/{action}/").status_code == 401

@@ -1,0 +1,127 @@
+"""Sending in the admin: actions and live progress, as a mixin for ``CampaignAdmin``.
+
+``class CampaignAdmin(CampaignSendingAdminMixin, TenantScopedAdmin)`` adds the
+actions send now / schedule / pause / resume / cancel (for roles that may
+change campaigns; the queryset is the changelist's, already tenant-scoped)
+and read-only progress fields: sent/total, current rate and time left.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from . import sending
+from .models import CampaignStatus
+
+SENDING_READONLY_FIELDS = ("sending_progress", "sending_rate", "sending_time_left")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class CampaignSendingAdminMixin:
+    """Mix into the campaign admin (before ``TenantScopedAdmin``)."""
+
+    sending_actions = ("send_now", "schedule", "pause", "resume", "cancel")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields + [f for f in SENDING_READONLY_FIELDS if f not in fields]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for name in self.sending_actions:
+            func, action_name, description = self.get_action(name)
+            if self._may_send(request):
+                actions[action_name] = (func, action_name, description)
+        return actions
+
+    def _may_send(self, request) -> bool:
+        return self.has_change_permission(request)
+
+    # --- progress --------------------------------------------------------------
+
+    def _progress(self, obj):
+        cache = getattr(self, "_progress_cache", None)
+        if cache is None or cache[0] != obj.pk:
+            cache = (obj.pk, sending.campaign_progress(campaign=obj))
+            self._progress_cache = cache
+        return cache[1]
+
+    @admin.display(description="Sent / total")
+    def sending_progress(self, obj) -> str:
+        if obj is None or obj.pk is None or obj.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+            return "—"
+        p = self._progress(obj)
+        return f"{p.handed_over:,} / {p.total:,}"
+
+    @admin.display(description="Current rate")
+    def sending_rate(self, obj) -> str:
+        if obj is None or obj.pk is None or obj.status != CampaignStatus.SENDING:
+            return "—"
+        return f"{self._progress(obj).rate:.1f} messages/s"
+
+    @admin.display(description="Time left")
+    def sending_time_left(self, obj) -> str:
+        if obj is None or obj.pk is None or obj.status not in (CampaignStatus.SENDING, CampaignStatus.PAUSED):
+            return "—"
+        return _duration(self._progress(obj).seconds_left)
+
+    # --- actions ---------------------------------------------------------------
+
+    def _each(self, request, queryset, verb: str, do) -> None:
+        done, refused = [], []
+        for campaign in queryset.select_related("tenant"):
+            (done if do(campaign) else refused).append(campaign.name)
+        if done:
+            self.message_user(request, f"{verb}: {', '.join(done)}", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request, f"Not {verb.lower()} (not in a state that allows it): {', '.join(refused)}", messages.WARNING
+            )
+
+    @admin.action(description="Send now", permissions=["change"])
+    def send_now(self, request, queryset):
+        def do(campaign):
+            try:
+                sending.campaign_send(campaign=campaign, user=request.user)
+            except sending.CampaignStateError:
+                return False
+            return True
+
+        self._each(request, queryset, "Sending", do)
+
+    @admin.action(description="Schedule for its send time", permissions=["change"])
+    def schedule(self, request, queryset):
+        def do(campaign):
+            if not campaign.send_at or campaign.send_at <= timezone.now():
+                return False
+            try:
+                sending.campaign_send(campaign=campaign, send_at=campaign.send_at, user=request.user)
+            except sending.CampaignStateError:
+                return False
+            return True
+
+        self._each(request, queryset, "Scheduled", do)
+
+    @admin.action(description="Pause", permissions=["change"])
+    def pause(self, request, queryset):
+        reason = f"Paused by {request.user.email}"
+        self._each(request, queryset, "Paused", lambda c: sending.campaign_pause(campaign=c, reason=reason))
+
+    @admin.action(description="Resume", permissions=["change"])
+    def resume(self, request, queryset):
+        self._each(request, queryset, "Resumed", lambda c: sending.campaign_resume(campaign=c, user=request.user))
+
+    @admin.action(description="Cancel", permissions=["change"])
+    def cancel(self, request, queryset):
+        self._each(request, queryset, "Canceled", lambda c: sending.campaign_cancel(campaign=c, user=request.user))

@@ -1,0 +1,287 @@
+"""Fan-out: one message per recipient, with its own short link, in bulk.
+
+Recipients stream from a server-side cursor (``.iterator(chunk_size=…)``) so
+memory stays flat whatever the audience. Each chunk is one transaction:
+
+1. drop contacts that already have their message (a rerun after a crash);
+2. look up, for the whole chunk at once, who is suppressed (recorded as
+   ``suppressed``, never sent) and who was never texted by the tenant (they
+   get the opt-out footer);
+3. on PostgreSQL, take the message ids from the table's sequence first, so the
+   short links (``links.services.short_links_create_for_messages``) can be made
+   before the messages (the foreign key is checked at commit), the bodies are
+   rendered with their link once, and the rows go in with one ``COPY``;
+   elsewhere (SQLite for ``make run``) ``bulk_create`` then ``bulk_update``;
+4. add the counts in the same transaction.
+
+The unique (campaign, contact) constraint is the final word: a concurrent
+rerun makes the chunk's transaction fail and the chunk is tried again.
+After each chunk commits, its pending messages are handed to send batches.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from compliance.selectors import suppressed_among
+from contacts.selectors import contacts_for_audience
+from links.services import short_links_create_for_messages, short_url
+
+from .models import Campaign, CampaignStatus, Message, MessageStatus
+from .rendering import PLACEHOLDER, render
+from .segments import GSM7_BASIC, count_segments
+from .transitions import counts_add
+
+logger = logging.getLogger(__name__)
+
+OPT_OUT_FOOTER = "Reply STOP to opt out"
+_GSM_ASCII = frozenset(c for c in GSM7_BASIC if c.isascii())
+
+Row = tuple[int, str, str, str]  # contact id, phone number, first name, last name
+
+
+@dataclass
+class FanoutResult:
+    created: int = 0
+    pending: int = 0
+    suppressed: int = 0
+    skipped_existing: int = 0
+    stopped: bool = False
+
+
+def segments_of(text: str) -> int:
+    """``count_segments(text).segments``, with a fast path for plain GSM-7 ASCII text."""
+    if text.isascii() and _GSM_ASCII.issuperset(text):
+        n = len(text)
+        return (1 if n else 0) if n <= 160 else math.ceil(n / 153)
+    return count_segments(text).segments
+
+
+def has_opt_out_line(body: str) -> bool:
+    return "stop" in body.lower()
+
+
+def with_footer(body: str) -> str:
+    """The first-contact opt-out line, unless the body already says how to stop."""
+    if has_opt_out_line(body):
+        return body
+    return f"{body}\n{settings.SMS_OPT_OUT_FOOTER}"
+
+
+def uses_link(template: str) -> bool:
+    return any(m.group(1) == "link" for m in PLACEHOLDER.finditer(template))
+
+
+def _chunks(it: Iterable, size: int) -> Iterator[list]:
+    it = iter(it)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def numbers_already_texted(*, tenant_id: int, phone_numbers: Sequence[str], campaign_id: int) -> set[str]:
+    """Numbers the tenant has handed a message to before (another campaign)."""
+    if not phone_numbers:
+        return set()
+    return set(
+        Message.objects.filter(tenant_id=tenant_id, to__in=phone_numbers, sent_at__isnull=False)
+        .exclude(campaign_id=campaign_id)
+        .values_list("to", flat=True)
+        .distinct()
+    )
+
+
+def campaign_fanout(
+    *,
+    campaign_id: int,
+    on_pending: Callable[[Campaign, list[int]], None] | None = None,
+    chunk_size: int | None = None,
+) -> FanoutResult:
+    """Materialise the campaign's messages; ``on_pending`` gets each committed chunk's pending ids."""
+    chunk_size = chunk_size or settings.FANOUT_CHUNK_SIZE
+    campaign = Campaign.objects.select_related("tenant").get(pk=campaign_id)
+    result = FanoutResult()
+    if campaign.status != CampaignStatus.SENDING or campaign.fanned_out_at:
+        return result
+    recipients = (
+        contacts_for_audience(tenant_id=campaign.tenant_id, audience=campaign.audience)
+        .values_list("id", "phone_number", "first_name", "last_name")
+        .iterator(chunk_size=chunk_size)
+    )
+    for chunk in _chunks(recipients, chunk_size):
+        status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+        if status != CampaignStatus.SENDING:  # paused or canceled: resume runs the fan-out again
+            result.stopped = True
+            return result
+        for attempt in range(3):
+            try:
+                pending_ids = _materialise_chunk(campaign, chunk, result)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                logger.warning("Fan-out chunk of campaign %s collided with a rerun; trying again", campaign_id)
+        if pending_ids and on_pending is not None:
+            on_pending(campaign, pending_ids)
+    Campaign.objects.filter(pk=campaign_id, fanned_out_at__isnull=True).update(fanned_out_at=timezone.now())
+    return result
+
+
+def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResult) -> list[int]:
+    tenant = campaign.tenant
+    with transaction.atomic():
+        existing = set(
+            Message.objects.filter(campaign_id=campaign.pk, contact_id__in=[r[0] for r in chunk]).values_list(
+                "contact_id", flat=True
+            )
+        )
+        rows = [r for r in chunk if r[0] not in existing] if existing else chunk
+        result.skipped_existing += len(chunk) - len(rows)
+        if not rows:
+            return []
+        numbers = [r[1] for r in rows]
+        suppressed = suppressed_among(tenant_id=tenant.pk, phone_numbers=numbers)
+        # HOOK (frequency cap, compliance issue): contacts over the cap are recorded
+        # as ``capped`` here, e.g. ``compliance.rules.contacts_over_cap(...)``.
+        capped: set[int] = set()
+        texted = numbers_already_texted(tenant_id=tenant.pk, phone_numbers=numbers, campaign_id=campaign.pk)
+        # HOOK (A/B variants, authoring issue): choose the variant and its template
+        # per recipient here; ``variant = None`` means the campaign's one body.
+        variant = None
+        template = campaign.body
+        needs_link = bool(campaign.link_url) and uses_link(template)
+
+        statuses = [
+            MessageStatus.SUPPRESSED if r[1] in suppressed else MessageStatus.CAPPED if r[0] in capped else None
+            for r in rows
+        ]
+        if _can_copy():
+            ids = _ids_allocate(len(rows))
+            codes = _links(campaign, ids, statuses) if needs_link else {}
+            messages = _messages(campaign, rows, ids, statuses, codes, texted, template, variant)
+            _copy_messages(messages)
+        else:
+            ids = _insert_generic(campaign, rows, statuses, variant)
+            codes = _links(campaign, ids, statuses) if needs_link else {}
+            messages = _messages(campaign, rows, ids, statuses, codes, texted, template, variant)
+            Message.objects.bulk_update(
+                [Message(pk=m["id"], body=m["body"], segments=m["segments"]) for m in messages],
+                ["body", "segments"],
+                batch_size=500,
+            )
+        n_supp = sum(1 for s in statuses if s == MessageStatus.SUPPRESSED)
+        n_capped = sum(1 for s in statuses if s == MessageStatus.CAPPED)
+        n_pending = len(rows) - n_supp - n_capped
+        counts_add(
+            campaign_id=campaign.pk,
+            deltas={MessageStatus.PENDING: n_pending, MessageStatus.SUPPRESSED: n_supp, MessageStatus.CAPPED: n_capped},
+        )
+    result.created += len(rows)
+    result.pending += n_pending
+    result.suppressed += n_supp
+    return [i for i, s in zip(ids, statuses, strict=True) if s is None]
+
+
+def _can_copy() -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        return hasattr(cursor.cursor, "copy_expert")  # psycopg2
+
+
+def _ids_allocate(n: int) -> list[int]:
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, n])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _links(campaign: Campaign, ids: list[int], statuses: list) -> dict[int, str]:
+    """Links only for messages that will be sent."""
+    wanted = [i for i, s in zip(ids, statuses, strict=True) if s is None]
+    if not wanted:
+        return {}
+    return short_links_create_for_messages(
+        tenant=campaign.tenant, campaign_id=campaign.pk, target_url=campaign.link_url, message_ids=wanted
+    )
+
+
+def _messages(campaign, rows, ids, statuses, codes, texted, template, variant) -> list[dict]:
+    out = []
+    now = timezone.now()
+    for (contact_id, phone, first, last), mid, status in zip(rows, ids, statuses, strict=True):
+        code = codes.get(mid)
+        body = render(template, first_name=first, last_name=last, link=short_url(code) if code else "")
+        if phone not in texted:
+            body = with_footer(body)
+        out.append(
+            {
+                "id": mid,
+                "tenant_id": campaign.tenant_id,
+                "campaign_id": campaign.pk,
+                "contact_id": contact_id,
+                "to": phone,
+                "body": body,
+                "variant": variant,
+                "segments": segments_of(body),
+                "status": status or MessageStatus.PENDING,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return out
+
+
+def _insert_generic(campaign: Campaign, rows: list[Row], statuses: list, variant) -> list[int]:
+    objs = Message.objects.bulk_create(
+        [
+            Message(
+                tenant_id=campaign.tenant_id,
+                campaign_id=campaign.pk,
+                contact_id=contact_id,
+                to=phone,
+                body="",
+                variant=variant,
+                status=status or MessageStatus.PENDING,
+            )
+            for (contact_id, phone, _f, _l), status in zip(rows, statuses, strict=True)
+        ],
+        batch_size=500,
+    )
+    return [o.pk for o in objs]
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_messages(messages: list[dict]) -> None:
+    """One COPY for the chunk. Columns come from the model, so fields others add keep their defaults."""
+    columns = list(Message._meta.concrete_fields)
+    defaults = {f.attname: f.get_default() for f in columns if f.attname not in messages[0]}
+    buf = io.StringIO()
+    write = buf.write
+    for m in messages:
+        write("\t".join(_copy_value(m[f.attname] if f.attname in m else defaults.get(f.attname)) for f in columns))
+        write("\n")
+    buf.seek(0)
+    column_sql = ", ".join(connection.ops.quote_name(f.column) for f in columns)
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {connection.ops.quote_name(Message._meta.db_table)} ({column_sql}) FROM STDIN", buf)

@@ -1,0 +1,353 @@
+"""Sending a campaign: start, schedule, pause, resume, cancel, finish, and the beat tick.
+
+Campaign status moves are compare-and-set UPDATEs, so two clicks (or an API
+call racing the admin) cannot both start a send. Work is enqueued with
+``transaction.on_commit`` so a worker never looks for rows not yet committed.
+The pieces: ``campaigns.fanout`` (materialise messages), ``campaigns.dispatch``
+(send batches), ``campaigns.throttle`` (per-sender rate), ``campaigns.tasks``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tenants.models import Tenant
+
+from .models import Campaign, CampaignStatus, Message, MessageStatus
+from .transitions import counts_add, message_move
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_MESSAGE_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING)
+
+
+class CampaignStateError(Exception):
+    """The campaign is not in a state that allows this (the API answers 409)."""
+
+
+# --- control ---------------------------------------------------------------------
+
+
+def campaign_send(*, campaign: Campaign, send_at: dt.datetime | None = None, user=None) -> Campaign:
+    """Start sending now, or schedule it for ``send_at``. Only a draft can be sent (once)."""
+    now = timezone.now()
+    if send_at is not None and timezone.is_naive(send_at):
+        send_at = timezone.make_aware(send_at, dt.UTC)
+    scheduled = send_at is not None and send_at > now
+    with transaction.atomic():
+        if scheduled:
+            won = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).update(
+                status=CampaignStatus.SCHEDULED, send_at=send_at, paused_reason=""
+            )
+        else:
+            won = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).update(
+                status=CampaignStatus.SENDING, send_at=send_at or now, started_at=now, paused_reason=""
+            )
+        if not won:
+            campaign.refresh_from_db(fields=["status"])
+            raise CampaignStateError(f"The campaign is {campaign.status}: only a draft can be sent.")
+        if not scheduled:
+            _enqueue_fanout(campaign.pk)
+    logger.info("Campaign %s %s by %s", campaign.pk, "scheduled" if scheduled else "started", user or "system")
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_pause(*, campaign: Campaign, reason: str = "", user=None) -> bool:
+    """Stop handing messages to the gateway; pending ones wait for ``campaign_resume``."""
+    won = Campaign.objects.filter(pk=campaign.pk, status__in=[CampaignStatus.SENDING, CampaignStatus.SCHEDULED]).update(
+        status=CampaignStatus.PAUSED, paused_reason=(reason or "Paused")[:300]
+    )
+    campaign.refresh_from_db(fields=["status", "paused_reason"])
+    return bool(won)
+
+
+def campaign_resume(*, campaign: Campaign, user=None) -> bool:
+    """Carry on where it stopped. Resuming also lifts a tenant-wide pause (fixed credentials)."""
+    now = timezone.now()
+    with transaction.atomic():
+        not_started = campaign.started_at is None and campaign.send_at is not None and campaign.send_at > now
+        to = CampaignStatus.SCHEDULED if not_started else CampaignStatus.SENDING
+        fields: dict = {"status": to, "paused_reason": ""}
+        if to == CampaignStatus.SENDING and campaign.started_at is None:
+            fields["started_at"] = now
+        won = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.PAUSED).update(**fields)
+        if not won:
+            return False
+        Tenant.objects.filter(pk=campaign.tenant_id).exclude(sending_paused_reason="").update(sending_paused_reason="")
+        if to == CampaignStatus.SENDING:
+            _enqueue_kick(campaign.pk)
+    campaign.refresh_from_db()
+    return True
+
+
+def campaign_cancel(*, campaign: Campaign, user=None) -> bool:
+    """Stop for good: waiting messages become ``canceled``; sent ones keep their status."""
+    with transaction.atomic():
+        won = Campaign.objects.filter(
+            pk=campaign.pk,
+            status__in=[CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED],
+        ).update(status=CampaignStatus.CANCELED, finished_at=timezone.now())
+    if won:
+        messages_cancel_waiting(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return bool(won)
+
+
+def messages_cancel_waiting(*, campaign_id: int) -> int:
+    """``pending`` → ``canceled`` in bulk (one conditional UPDATE and its counts, per chunk).
+
+    The same compare-and-set ``message_move`` does, for up to millions of rows:
+    a message a worker claimed first is not pending any more and is left alone.
+    Parked messages (claimed, never sent) are canceled one by one.
+    """
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Message.objects.filter(campaign_id=campaign_id, status=MessageStatus.PENDING).values_list(
+                    "pk", flat=True
+                )[:5000]
+            )
+            if not ids:
+                break
+            n = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(status=MessageStatus.CANCELED)
+            counts_add(campaign_id=campaign_id, deltas={MessageStatus.PENDING: -n, MessageStatus.CANCELED: n})
+            total += n
+    for mid in Message.objects.filter(
+        campaign_id=campaign_id, status=MessageStatus.SENDING, claimed_at__isnull=True
+    ).values_list("pk", flat=True):
+        if message_move(message_id=mid, to=MessageStatus.CANCELED, allowed_from=[MessageStatus.SENDING]):
+            total += 1
+    return total
+
+
+def tenant_sending_pause(*, tenant: Tenant, reason: str) -> None:
+    Tenant.objects.filter(pk=tenant.pk).update(sending_paused_reason=reason[:300])
+    tenant.sending_paused_reason = reason[:300]
+
+
+def campaign_complete_if_done(*, campaign_id: int) -> bool:
+    """``sending`` → ``sent`` once the fan-out is over and nothing waits for the gateway."""
+    campaign = Campaign.objects.filter(pk=campaign_id).values_list("status", "fanned_out_at").first()
+    if not campaign or campaign[0] != CampaignStatus.SENDING or campaign[1] is None:
+        return False
+    if Message.objects.filter(campaign_id=campaign_id, status__in=ACTIVE_MESSAGE_STATUSES).exists():
+        return False
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+            status=CampaignStatus.SENT, finished_at=timezone.now()
+        )
+    )
+
+
+def campaign_kick(*, campaign_id: int) -> int:
+    """(Re)start a sending campaign's work: the fan-out if unfinished, its waiting messages, parked ones."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != CampaignStatus.SENDING:
+        return 0
+    if campaign.fanned_out_at is None:
+        _enqueue_fanout(campaign_id)
+    now = timezone.now()
+    due = (
+        Message.objects.filter(campaign_id=campaign_id, status=MessageStatus.PENDING)
+        .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
+        .values_list("pk", flat=True)
+        .order_by("pk")
+        .iterator(chunk_size=5000)
+    )
+    n = enqueue_send_batches(campaign=campaign, message_ids=due)
+    for mid, attempts in Message.objects.filter(
+        campaign_id=campaign_id, status=MessageStatus.SENDING, claimed_at__isnull=True
+    ).values_list("pk", "attempts"):
+        from .dispatch import message_resend_enqueue
+
+        message_resend_enqueue(message_id=mid, attempt=attempts)
+        n += 1
+    campaign_complete_if_done(campaign_id=campaign_id)
+    return n
+
+
+# --- enqueueing --------------------------------------------------------------------
+
+
+def batch_size_for(campaign: Campaign) -> int:
+    """A few hundred per task, fewer on slow senders so a batch ends well inside the task time limit."""
+    rate = campaign.tenant.effective_sending_rate if settings.SENDING_THROTTLE_ENABLED else 1e9
+    return max(10, min(settings.SENDING_BATCH_SIZE, int(rate * settings.SENDING_BATCH_SECONDS)))
+
+
+def enqueue_send_batches(*, campaign: Campaign, message_ids: Iterable[int]) -> int:
+    from .tasks import messages_send
+
+    size = batch_size_for(campaign)
+    it = iter(message_ids)
+    n = 0
+    while batch := list(islice(it, size)):
+        transaction.on_commit(lambda b=batch: messages_send.delay(message_ids=b))
+        n += len(batch)
+    return n
+
+
+def _enqueue_fanout(campaign_id: int) -> None:
+    from .tasks import campaign_fanout
+
+    transaction.on_commit(lambda: campaign_fanout.delay(campaign_id=campaign_id))
+
+
+def _enqueue_kick(campaign_id: int) -> None:
+    from .tasks import campaign_kick as kick_task
+
+    transaction.on_commit(lambda: kick_task.delay(campaign_id=campaign_id))
+
+
+def fanout_run(*, campaign_id: int):
+    """The fan-out task's body: materialise, sending each committed chunk on its way."""
+    from .fanout import campaign_fanout
+
+    result = campaign_fanout(
+        campaign_id=campaign_id,
+        on_pending=lambda campaign, ids: enqueue_send_batches(campaign=campaign, message_ids=ids),
+    )
+    campaign_complete_if_done(campaign_id=campaign_id)
+    return result
+
+
+# --- the beat tick -----------------------------------------------------------------
+
+
+@dataclass
+class TickResult:
+    started: int = 0
+    released: int = 0
+    reaped: int = 0
+    rekicked: int = 0
+    finished: int = 0
+    locked: bool = False
+
+
+def sending_tick(*, now: dt.datetime | None = None) -> TickResult:
+    """Start due scheduled campaigns, release held messages, reap lost claims, finish campaigns.
+
+    Takes a lock so two ticks never overlap; returns what it did.
+    """
+    result = TickResult()
+    lock = "smsc:lock:sending_tick"
+    if not cache.add(lock, "1", timeout=settings.SENDING_TICK_LOCK_SECONDS):
+        result.locked = True
+        return result
+    try:
+        now = now or timezone.now()
+        _start_scheduled(now, result)
+        _release_held(now, result)
+        _reap_lost_claims(now, result)
+        _rekick_parked(now, result)
+        for cid in Campaign.objects.filter(status=CampaignStatus.SENDING, fanned_out_at__isnull=False).values_list(
+            "pk", flat=True
+        ):
+            result.finished += campaign_complete_if_done(campaign_id=cid)
+    finally:
+        cache.delete(lock)
+    return result
+
+
+def _start_scheduled(now: dt.datetime, result: TickResult) -> None:
+    for cid in Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=now).values_list("pk", flat=True):
+        with transaction.atomic():
+            if Campaign.objects.filter(pk=cid, status=CampaignStatus.SCHEDULED).update(
+                status=CampaignStatus.SENDING, started_at=now
+            ):
+                _enqueue_fanout(cid)
+                result.started += 1
+
+
+def _release_held(now: dt.datetime, result: TickResult) -> None:
+    sending = Campaign.objects.filter(status=CampaignStatus.SENDING)
+    ids = list(
+        Message.objects.filter(
+            status=MessageStatus.PENDING, hold_until__isnull=False, hold_until__lte=now, campaign__in=sending
+        ).values_list("pk", "campaign_id")[: settings.SENDING_RELEASE_LIMIT]
+    )
+    by_campaign: dict[int, list[int]] = {}
+    for mid, cid in ids:
+        by_campaign.setdefault(cid, []).append(mid)
+    for cid, mids in by_campaign.items():
+        with transaction.atomic():
+            Message.objects.filter(pk__in=mids, status=MessageStatus.PENDING).update(hold_until=None)
+            campaign = Campaign.objects.select_related("tenant").get(pk=cid)
+            result.released += enqueue_send_batches(campaign=campaign, message_ids=mids)
+
+
+def _reap_lost_claims(now: dt.datetime, result: TickResult) -> None:
+    """A claim older than the timeout lost its worker: it may have reached Twilio. Never resend it."""
+    cutoff = now - dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
+    campaigns = set()
+    for mid, cid in Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=cutoff).values_list(
+        "pk", "campaign_id"
+    )[:10000]:
+        if message_move(
+            message_id=mid,
+            to=MessageStatus.UNKNOWN,
+            allowed_from=[MessageStatus.SENDING],
+            error_message="The worker was lost during the gateway call; not resent.",
+        ):
+            result.reaped += 1
+            campaigns.add(cid)
+
+
+def _rekick_parked(now: dt.datetime, result: TickResult) -> None:
+    """Parked messages whose resend got lost (broker restart): enqueue another, the CAS keeps it single."""
+    from .dispatch import message_resend_enqueue
+
+    cutoff = now - dt.timedelta(seconds=settings.SENDING_PARKED_STALE_SECONDS)
+    for mid, attempts in Message.objects.filter(
+        status=MessageStatus.SENDING,
+        claimed_at__isnull=True,
+        updated_at__lt=cutoff,
+        campaign__status=CampaignStatus.SENDING,
+    ).values_list("pk", "attempts")[:1000]:
+        message_resend_enqueue(message_id=mid, attempt=attempts)
+        result.rekicked += 1
+
+
+# --- progress (admin) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    handed_over: int
+    waiting: int
+    rate: float  # messages per second over the last minute
+    seconds_left: float | None
+
+
+def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> Progress:
+    from .selectors import campaign_status_counts
+
+    now = now or timezone.now()
+    counts = campaign_status_counts(campaign.pk)
+    total = sum(counts.values())
+    waiting = counts[MessageStatus.PENDING] + counts[MessageStatus.SENDING]
+    skipped = counts[MessageStatus.SUPPRESSED] + counts[MessageStatus.CAPPED] + counts[MessageStatus.CANCELED]
+    handed = total - waiting - skipped
+    window = 60
+    recent = Message.objects.filter(campaign_id=campaign.pk, sent_at__gte=now - dt.timedelta(seconds=window)).count()
+    rate = recent / window
+    if not waiting:
+        left = 0.0
+    elif campaign.status != CampaignStatus.SENDING:
+        left = None
+    else:
+        left = waiting / (rate or campaign.tenant.effective_sending_rate)
+    return Progress(total=total, handed_over=handed, waiting=waiting, rate=rate, seconds_left=left)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+
+from campaigns.fanout import campaign_fanout, segments_of
+from campaigns.models import CampaignStatus, Message, MessageStatus
+from campaigns.segments import count_segments
+from campaigns.selectors import campaign_status_counts
+from campaigns.tests.factories import CampaignFactory, MessageFactory
+from compliance.tests.factories import SuppressionFactory
+from contacts.tests.factories import ContactFactory, TagFactory
+from links.models import ShortLink
+from links.services import short_url
+
+
+def _sending_campaign(tenant, **kw):
+    return CampaignFactory(tenant=tenant, status=CampaignStatus.SENDING, **kw)
+
+
+def test_one_message_per_recipient_with_its_own_link(tenant_a, tenant_b):
+    contacts = [ContactFactory(tenant=tenant_a, first_name=f"N{i}") for i in range(7)]
+    ContactFactory(tenant=tenant_b)  # another tenant's contact is never in the audience
+    campaign = _sending_campaign(tenant_a, body="Hi {{first_name}}: {{link}}")
+    pending = []
+    result = campaign_fanout(campaign_id=campaign.pk, on_pending=lambda c, ids: pending.extend(ids), chunk_size=3)
+    assert (result.created, result.pending, result.suppressed) == (7, 7, 0)
+    messages = list(Message.objects.filter(campaign=campaign).select_related("short_link", "contact"))
+    assert sorted(pending) == sorted(m.pk for m in messages)
+    assert {m.contact_id for m in messages} == {c.pk for c in contacts}
+    codes = {m.short_link.code for m in messages}
+    assert len(codes) == 7
+    for m in messages:
+        assert m.tenant_id == tenant_a.pk and m.status == MessageStatus.PENDING
+        assert m.body.startswith(f"Hi {m.contact.first_name}: {short_url(m.short_link.code)}")
+        assert m.body.endswith("\nReply STOP to opt out")  # first contact
+        assert m.segments == count_segments(m.body).segments
+        assert m.short_link.target_url == campaign.link_url and m.short_link.tenant_id == tenant_a.pk
+    assert campaign_status_counts(campaign.pk)["pending"] == 7
+    campaign.refresh_from_db()
+    assert campaign.fanned_out_at is not None
+
+
+def test_rerun_never_doubles(tenant_a):
+    for _ in range(5):
+        ContactFactory(tenant=tenant_a)
+    campaign = _sending_campaign(tenant_a)
+    campaign_fanout(campaign_id=campaign.pk)
+    # a crash before fanned_out_at was written: the task runs again
+    type(campaign).objects.filter(pk=campaign.pk).update(fanned_out_at=None)
+    again = campaign_fanout(campaign_id=campaign.pk)
+    assert (again.created, again.skipped_existing) == (0, 5)
+    assert Message.objects.filter(campaign=campaign).count() == 5
+    assert ShortLink.objects.filter(campaign=campaign).count() == 5
+    assert campaign_status_counts(campaign.pk)["pending"] == 5
+
+
+def test_suppressed_recipients_are_recorded_not_linked(tenant_a, tenant_b):
+    keep = ContactFactory(tenant=tenant_a)
+    gone = ContactFactory(tenant=tenant_a)
+    SuppressionFactory(tenant=tenant_a, phone_number=gone.phone_number)
+    SuppressionFactory(tenant=tenant_b, phone_number=keep.phone_number)  # another tenant's opt-out
+    campaign = _sending_campaign(tenant_a)
+    pending = []
+    campaign_fanout(campaign_id=campaign.pk, on_pending=lambda c, ids: pending.extend(ids))
+    statuses = dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "status"))
+    assert statuses == {keep.pk: "pending", gone.pk: "suppressed"}
+    assert len(pending) == 1
+    assert ShortLink.objects.filter(message__contact=gone).count() == 0
+    counts = campaign_status_counts(campaign.pk)
+    assert (counts["pending"], counts["suppressed"]) == (1, 1)
+
+
+def test_audience_by_tag_and_footer_only_on_first_contact(tenant_a):
+    vip = TagFactory(tenant=tenant_a, name="vip")
+    old, new, other = (ContactFactory(tenant=tenant_a) for _ in range(3))
+    old.tags.add(vip)
+    new.tags.add(vip)
+    earlier = MessageFactory(campaign__tenant=tenant_a, contact=old, status="delivered")
+    Message.objects.filter(pk=earlier.pk).update(sent_at=earlier.created_at)
+    campaign = _sending_campaign(tenant_a, audience={"tags": ["vip"]}, body="Sale {{link}}")
+    campaign_fanout(campaign_id=campaign.pk)
+    bodies = dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "body"))
+    assert set(bodies) == {old.pk, new.pk}
+    assert "STOP" not in bodies[old.pk]
+    assert bodies[new.pk].endswith("Reply STOP to opt out")
+
+
+def test_body_with_its_own_stop_line_gets_no_footer(tenant_a):
+    ContactFactory(tenant=tenant_a)
+    campaign = _sending_campaign(tenant_a, body="Hi! Text STOP to quit.", link_url="")
+    campaign_fanout(campaign_id=campaign.pk)
+    assert Message.objects.get(campaign=campaign).body == "Hi! Text STOP to quit."
+    assert ShortLink.objects.count() == 0
+
+
+def test_paused_campaign_stops_the_fanout(tenant_a):
+    ContactFactory(tenant=tenant_a)
+    campaign = CampaignFactory(tenant=tenant_a, status=CampaignStatus.PAUSED)
+    assert campaign_fanout(campaign_id=campaign.pk).created == 0
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a" * 160, "a" * 161, "a" * 306, "a" * 307, "curly {x}", "café", "smart ’quote", "emoji 😀" * 30, "tab\there"],
+)
+def test_fast_segment_count_agrees(text):
+    assert segments_of(text) == count_segments(text).segments

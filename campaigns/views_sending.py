@@ -1,0 +1,83 @@
+"""API actions that send a campaign: send (202, a second send is 409), pause, resume, cancel.
+
+Explicit paths (registered in ``smscampaigns/api_urls.py``) over the tenant's
+own campaigns: another tenant's campaign is a 404.
+"""
+
+from __future__ import annotations
+
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from tenants.api import TenantScopedMixin
+
+from . import sending
+from .models import Campaign
+
+
+class SendSerializer(serializers.Serializer):
+    send_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class CampaignStateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Campaign
+        fields = ["id", "status", "send_at", "started_at", "finished_at", "paused_reason"]
+
+
+class _CampaignAction(TenantScopedMixin, generics.GenericAPIView):
+    queryset = Campaign.objects.select_related("tenant")
+    serializer_class = CampaignStateSerializer
+
+    def _answer(self, campaign: Campaign, code: int) -> Response:
+        return Response(CampaignStateSerializer(campaign).data, status=code)
+
+    def _conflict(self, campaign: Campaign, action: str) -> Response:
+        campaign.refresh_from_db(fields=["status"])
+        return Response(
+            {"detail": f"A {campaign.status} campaign cannot be {action}.", "status": campaign.status},
+            status=status.HTTP_409_CONFLICT,
+        )
+
+
+class CampaignSendView(_CampaignAction):
+    """``{"send_at"?: ISO-8601}`` → 202, the campaign ``scheduled`` or ``sending``."""
+
+    serializer_class = SendSerializer
+
+    def post(self, request, pk: int):
+        campaign = self.get_object()
+        body = SendSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            campaign = sending.campaign_send(
+                campaign=campaign, send_at=body.validated_data.get("send_at"), user=request.user
+            )
+        except sending.CampaignStateError:
+            return self._conflict(campaign, "sent again")
+        return self._answer(campaign, status.HTTP_202_ACCEPTED)
+
+
+class CampaignPauseView(_CampaignAction):
+    def post(self, request, pk: int):
+        campaign = self.get_object()
+        reason = f"Paused by {request.user.email}"
+        if not sending.campaign_pause(campaign=campaign, reason=reason, user=request.user):
+            return self._conflict(campaign, "paused")
+        return self._answer(campaign, status.HTTP_200_OK)
+
+
+class CampaignResumeView(_CampaignAction):
+    def post(self, request, pk: int):
+        campaign = self.get_object()
+        if not sending.campaign_resume(campaign=campaign, user=request.user):
+            return self._conflict(campaign, "resumed")
+        return self._answer(campaign, status.HTTP_202_ACCEPTED)
+
+
+class CampaignCancelView(_CampaignAction):
+    def post(self, request, pk: int):
+        campaign = self.get_object()
+        if not sending.campaign_cancel(campaign=campaign, user=request.user):
+            return self._conflict(campaign, "canceled")
+        return self._answer(campaign, status.HTTP_200_OK)
