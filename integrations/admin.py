@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from tenants.admin_scoping import TenantScopedAdmin
+from tenants.admin_scoping import TenantScopedAdmin, scope_queryset
 
 from . import outbound, services
 from .models import Conversion, DeliveryAttempt, Event, EventDelivery, EventSubscription, EventType
@@ -77,10 +77,20 @@ class DeliveryAttemptInline(admin.TabularInline):
     fields = ("number", "started_at", "succeeded", "status_code", "latency_ms", "error", "response_excerpt")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request)
+
+    def has_view_permission(self, request, obj=None):
+        # Shown inside a delivery the user may already see (the parent admin is scoped).
+        return request.user.is_superuser or (request.user.is_staff and request.user.tenant_id is not None)
+
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

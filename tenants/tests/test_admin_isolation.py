@@ -24,6 +24,10 @@ FACTORIES = {
     "campaigns.message": "campaigns.tests.factories.MessageFactory",
     "compliance.suppression": "compliance.tests.factories.SuppressionFactory",
     "links.shortlink": "links.tests.factories.ShortLinkFactory",
+    "integrations.eventsubscription": "integrations.tests.factories.EventSubscriptionFactory",
+    "integrations.event": "integrations.tests.factories.EventFactory",
+    "integrations.eventdelivery": "integrations.tests.factories.EventDeliveryFactory",
+    "integrations.conversion": "integrations.tests.factories.ConversionFactory",
 }
 
 

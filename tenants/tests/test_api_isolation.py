@@ -7,10 +7,17 @@ from rest_framework.test import APIClient
 
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory
+from integrations.tests.factories import ConversionFactory, EventDeliveryFactory, EventSubscriptionFactory
 
 LIST_ENDPOINTS = {
     "contacts": ContactFactory,
     "campaigns": CampaignFactory,
+    "webhooks": EventSubscriptionFactory,
+}
+# Endpoints without PATCH/DELETE (read-only or create-only): list and detail are scoped.
+READ_ENDPOINTS = {
+    "webhook-deliveries": EventDeliveryFactory,
+    "conversions": ConversionFactory,
 }
 
 
@@ -71,3 +78,18 @@ def test_unknown_api_path_is_json_404(api_alice):
     resp = api_alice.get("/api/v1/nope/")
     assert resp.status_code == 404
     assert resp["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("resource", READ_ENDPOINTS)
+def test_read_endpoints_are_scoped(resource, tenant_a, tenant_b, api_alice, api_bob, api_charlie):
+    factory = READ_ENDPOINTS[resource]
+    mine = factory(tenant=tenant_a)
+    theirs = factory(tenant=tenant_b)
+    assert [row["id"] for row in api_alice.get(f"/api/v1/{resource}/").json()["results"]] == [mine.pk]
+    assert api_alice.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 200
+    resp = api_alice.get(f"/api/v1/{resource}/{theirs.pk}/")
+    assert resp.status_code == 404 and resp.json() == {"detail": "Not found."}
+    assert api_charlie.get(f"/api/v1/{resource}/").json()["results"] == []
+    assert api_charlie.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 404
+    assert [r["id"] for r in api_bob.get(f"/api/v1/{resource}/").json()["results"]] == [theirs.pk]
+    assert APIClient().get(f"/api/v1/{resource}/").status_code == 401
