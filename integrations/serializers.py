@@ -88,7 +88,11 @@ class ConversionSerializer(serializers.ModelSerializer):
         required=False, allow_blank=False, max_length=16, help_text="The short-link code the buyer came through."
     )
     contact = serializers.IntegerField(
-        required=False, min_value=1, help_text="A contact id, when the code is not known.", source="contact_id"
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="A contact id, when the code is not known.",
+        source="contact_id",
     )
     value = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", help_text="ISO 4217 code, e.g. USD")

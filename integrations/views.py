@@ -178,7 +178,14 @@ class EventDeliveryViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
         summary="Send this delivery again now (same webhook-id)",
         request=None,
         responses={202: EventDeliverySerializer, 409: OpenApiResponse(description="Endpoint disabled or in flight")},
-        examples=[OpenApiExample("Queued again", value={**DELIVERY_EXAMPLE, "status": "pending"}, response_only=True)],
+        examples=[
+            OpenApiExample(
+                "Queued again",
+                value={**DELIVERY_EXAMPLE, "status": "pending"},
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
     )
     @action(detail=True, methods=["post"])
     def replay(self, request, pk=None):
