@@ -8,11 +8,15 @@ from rest_framework.routers import DefaultRouter
 from campaigns.views import CampaignViewSet
 from compliance.api import ConsentEventViewSet, OptOutViewSet, PrivacyEraseView, PrivacyExportView
 from contacts.views import ContactViewSet
+from integrations.views import ConversionViewSet, EventDeliveryViewSet, EventSubscriptionViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("webhooks", EventSubscriptionViewSet, basename="webhook")
+router.register("webhook-deliveries", EventDeliveryViewSet, basename="webhook-delivery")
+router.register("conversions", ConversionViewSet, basename="conversion")
 
 router.register("opt-outs", OptOutViewSet, basename="opt-out")
 router.register("consent-events", ConsentEventViewSet, basename="consent-event")

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "links",
     "tracking",
     "compliance",
+    "drf_spectacular_sidecar",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +153,22 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
+# /api/docs/ renders the schema with Swagger UI served from our own static files (no CDN).
+SPECTACULAR_SETTINGS.update(
+    {
+        "DESCRIPTION": "Multi-tenant SMS campaigns: contacts, campaigns, stats, opt-outs, webhooks, conversions. "
+        "Authenticate with `Authorization: Token <api_token>`.",
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "COMPONENT_SPLIT_REQUEST": True,
+        "APPEND_COMPONENTS": {
+            "securitySchemes": {
+                "tokenAuth": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Token <key>"}
+            }
+        },
+    }
+)
 
 # Celery. Without a broker URL (make run) a filesystem broker needs no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -203,6 +221,33 @@ LINKS_KEEP_FULL_IP = env.bool("LINKS_KEEP_FULL_IP", default=False)
 LINKS_CLICK_BATCH = env.int("LINKS_CLICK_BATCH", default=500)
 LINKS_CLICK_CLAIM_IDLE = env.float("LINKS_CLICK_CLAIM_IDLE", default=60.0)
 LINKS_CLICK_TASK_BUDGET = env.float("LINKS_CLICK_TASK_BUDGET", default=4.0)
+
+# Outbound event webhooks (integrations app). Deliveries run on their own queue
+# so a slow CRM never delays sending; a worker started without -Q consumes both.
+WEBHOOKS_QUEUE = env.str("WEBHOOKS_QUEUE", default="webhooks")
+from kombu import Queue  # noqa: E402
+
+CELERY_TASK_QUEUES = (Queue("celery"), Queue(WEBHOOKS_QUEUE))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Only public addresses are called unless this is on (development and tests only).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=64 * 1024)
+# Retries: base * 2^(n-1), capped, for WEBHOOKS_RETRY_WINDOW_SECONDS after the first try (about a day).
+WEBHOOKS_RETRY_BASE_SECONDS = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOKS_RETRY_MAX_DELAY_SECONDS = env.float("WEBHOOKS_RETRY_MAX_DELAY_SECONDS", default=6 * 3600.0)
+WEBHOOKS_RETRY_WINDOW_SECONDS = env.float("WEBHOOKS_RETRY_WINDOW_SECONDS", default=24 * 3600.0)
+# An endpoint that has failed every try for this long is disabled, with the reason shown.
+WEBHOOKS_DISABLE_AFTER_SECONDS = env.float("WEBHOOKS_DISABLE_AFTER_SECONDS", default=24 * 3600.0)
+# How often beat looks for due retries (and for work whose enqueue was lost).
+WEBHOOKS_DISPATCH_INTERVAL_SECONDS = env.float("WEBHOOKS_DISPATCH_INTERVAL_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE["webhooks-dispatch"] = {
+    "task": "integrations.tasks.webhook_deliveries_dispatch",
+    "schedule": WEBHOOKS_DISPATCH_INTERVAL_SECONDS,
+    "options": {"queue": WEBHOOKS_QUEUE, "expires": WEBHOOKS_DISPATCH_INTERVAL_SECONDS * 3},
+}
+# A conversion counts for a campaign within this many days after the recipient's click.
+CONVERSION_ATTRIBUTION_WINDOW_DAYS = env.int("CONVERSION_ATTRIBUTION_WINDOW_DAYS", default=5)
 
 # SMS gateway: "twilio", "simulator" or "console".
 SMS_GATEWAY = env.str("SMS_GATEWAY", default="simulator" if DEV_DEFAULTS else "twilio")

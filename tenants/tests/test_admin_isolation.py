@@ -32,6 +32,10 @@ FACTORIES = {
     "tracking.deliveryfailure": "tracking.tests.factories.DeliveryFailureFactory",
     "links.click": "links.tests.factories.ClickFactory",
     "contacts.contactimport": "contacts.tests.factories.ContactImportFactory",
+    "integrations.eventsubscription": "integrations.tests.factories.EventSubscriptionFactory",
+    "integrations.event": "integrations.tests.factories.EventFactory",
+    "integrations.eventdelivery": "integrations.tests.factories.EventDeliveryFactory",
+    "integrations.conversion": "integrations.tests.factories.ConversionFactory",
 }
 
 

@@ -7,10 +7,18 @@ from rest_framework.test import APIClient
 
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory, ContactImportFactory
+from contacts.tests.factories import ContactFactory
+from integrations.tests.factories import ConversionFactory, EventDeliveryFactory, EventSubscriptionFactory
 
 LIST_ENDPOINTS = {
     "contacts": ContactFactory,
     "campaigns": CampaignFactory,
+    "webhooks": EventSubscriptionFactory,
+}
+# Endpoints without PATCH/DELETE (read-only or create-only): list and detail are scoped.
+READ_ENDPOINTS = {
+    "webhook-deliveries": EventDeliveryFactory,
+    "conversions": ConversionFactory,
 }
 READ_ONLY_ENDPOINTS = {
     "contact-imports": ContactImportFactory,
@@ -106,6 +114,12 @@ def test_compliance_read_endpoints_are_scoped(
     mine = factory(tenant=tenant_a)
     theirs = factory(tenant=tenant_b)
     assert [r["id"] for r in api_alice.get(f"/api/v1/{resource}/").json()["results"]] == [mine.pk]
+@pytest.mark.parametrize("resource", READ_ENDPOINTS)
+def test_read_endpoints_are_scoped(resource, tenant_a, tenant_b, api_alice, api_bob, api_charlie):
+    factory = READ_ENDPOINTS[resource]
+    mine = factory(tenant=tenant_a)
+    theirs = factory(tenant=tenant_b)
+    assert [row["id"] for row in api_alice.get(f"/api/v1/{resource}/").json()["results"]] == [mine.pk]
     assert api_alice.get(f"/api/v1/{resource}/{mine.pk}/").status_code == 200
     resp = api_alice.get(f"/api/v1/{resource}/{theirs.pk}/")
     assert resp.status_code == 404 and resp.json() == {"detail": "Not found."}
