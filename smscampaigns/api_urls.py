@@ -5,41 +5,30 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from campaigns import views_sending
 from campaigns.views import CampaignViewSet
 from compliance.api import ConsentEventViewSet, OptOutViewSet, PrivacyEraseView, PrivacyExportView
-from contacts.views import ContactViewSet
+from contacts.views import ContactImportViewSet, ContactViewSet
 from integrations.views import ConversionViewSet, EventDeliveryViewSet, EventSubscriptionViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("contacts", ContactViewSet, basename="contact")
+router.register("contact-imports", ContactImportViewSet, basename="contact-import")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("opt-outs", OptOutViewSet, basename="opt-out")
+router.register("consent-events", ConsentEventViewSet, basename="consent-event")
 router.register("webhooks", EventSubscriptionViewSet, basename="webhook")
 router.register("webhook-deliveries", EventDeliveryViewSet, basename="webhook-delivery")
 router.register("conversions", ConversionViewSet, basename="conversion")
 
-router.register("opt-outs", OptOutViewSet, basename="opt-out")
-router.register("consent-events", ConsentEventViewSet, basename="consent-event")
-
-urlpatterns = router.urls
-urlpatterns += [
-    path("privacy/export/", PrivacyExportView.as_view(), name="privacy-export"),
-    path("privacy/erase/", PrivacyEraseView.as_view(), name="privacy-erase"),
-]
-
-from contacts.views import ContactImportViewSet  # noqa: E402
-
-router.register("contact-imports", ContactImportViewSet, basename="contact-import")
-urlpatterns = router.urls
-
-# Sending actions (campaigns/views_sending.py): explicit paths, before the router's.
-from django.urls import path  # noqa: E402
-
-from campaigns import views_sending  # noqa: E402
-
 urlpatterns = [
+    # Sending actions (campaigns/views_sending.py): explicit paths, before the router's.
     path("campaigns/<int:pk>/send/", views_sending.CampaignSendView.as_view(), name="campaign-send"),
     path("campaigns/<int:pk>/pause/", views_sending.CampaignPauseView.as_view(), name="campaign-pause"),
     path("campaigns/<int:pk>/resume/", views_sending.CampaignResumeView.as_view(), name="campaign-resume"),
     path("campaigns/<int:pk>/cancel/", views_sending.CampaignCancelView.as_view(), name="campaign-cancel"),
-] + urlpatterns
+    path("privacy/export/", PrivacyExportView.as_view(), name="privacy-export"),
+    path("privacy/erase/", PrivacyEraseView.as_view(), name="privacy-erase"),
+    *router.urls,
+]

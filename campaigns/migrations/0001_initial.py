@@ -4,53 +4,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('body', models.TextField(help_text='Merge fields: {{first_name}}, {{last_name}}, {{link}}, {{first_name|there}}')),
-                ('link_url', models.URLField(blank=True, max_length=2000)),
-                ('audience', models.JSONField(blank=True, default=dict, help_text='{"tags": ["vip"]}; empty = all contacts')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('sending', 'Sending'), ('paused', 'Paused'), ('sent', 'Sent'), ('canceled', 'Canceled')], db_index=True, default='draft', max_length=10)),
-                ('send_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('paused_reason', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "body",
+                    models.TextField(
+                        help_text="Merge fields: {{first_name}}, {{last_name}}, {{link}}, {{first_name|there}}"
+                    ),
+                ),
+                ("link_url", models.URLField(blank=True, max_length=2000)),
+                (
+                    "audience",
+                    models.JSONField(blank=True, default=dict, help_text='{"tags": ["vip"]}; empty = all contacts'),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("scheduled", "Scheduled"),
+                            ("sending", "Sending"),
+                            ("paused", "Paused"),
+                            ("sent", "Sent"),
+                            ("canceled", "Canceled"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("send_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("paused_reason", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('to', models.CharField(max_length=16)),
-                ('body', models.TextField()),
-                ('variant', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('segments', models.PositiveSmallIntegerField(default=1)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending (claimed)'), ('unknown', 'Outcome unknown'), ('accepted', 'Accepted'), ('scheduled', 'Scheduled'), ('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('undelivered', 'Undelivered'), ('failed', 'Failed'), ('read', 'Read'), ('canceled', 'Canceled'), ('suppressed', 'Suppressed (opted out)'), ('capped', 'Skipped (frequency cap)')], default='pending', max_length=12)),
-                ('sid', models.CharField(blank=True, max_length=34, null=True, unique=True)),
-                ('error_code', models.IntegerField(blank=True, db_index=True, null=True)),
-                ('error_message', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, help_text='Handed to the gateway', null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("to", models.CharField(max_length=16)),
+                ("body", models.TextField()),
+                ("variant", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("segments", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending (claimed)"),
+                            ("unknown", "Outcome unknown"),
+                            ("accepted", "Accepted"),
+                            ("scheduled", "Scheduled"),
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("undelivered", "Undelivered"),
+                            ("failed", "Failed"),
+                            ("read", "Read"),
+                            ("canceled", "Canceled"),
+                            ("suppressed", "Suppressed (opted out)"),
+                            ("capped", "Skipped (frequency cap)"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("sid", models.CharField(blank=True, max_length=34, null=True, unique=True)),
+                ("error_code", models.IntegerField(blank=True, db_index=True, null=True)),
+                ("error_message", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, help_text="Handed to the gateway", null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
     ]

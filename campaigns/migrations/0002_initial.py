@@ -6,52 +6,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('contacts', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("campaigns", "0001_initial"),
+        ("contacts", "0001_initial"),
+        ("tenants", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="campaign",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="campaign",
+            name="tenant",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"),
         ),
         migrations.AddField(
-            model_name='message',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='campaigns.campaign'),
+            model_name="message",
+            name="campaign",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="messages", to="campaigns.campaign"
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='contact',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='contacts.contact'),
+            model_name="message",
+            name="contact",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="messages",
+                to="contacts.contact",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="message",
+            name="tenant",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['campaign', 'status'], name='message_campaign_status'),
+            model_name="message",
+            index=models.Index(fields=["campaign", "status"], name="message_campaign_status"),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(fields=('campaign', 'contact'), name='message_unique_per_campaign_contact'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "contact"), name="message_unique_per_campaign_contact"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'sending', 'unknown', 'accepted', 'scheduled', 'queued', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'canceled', 'suppressed', 'capped'])), name='message_status_valid'),
+            model_name="message",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "pending",
+                            "sending",
+                            "unknown",
+                            "accepted",
+                            "scheduled",
+                            "queued",
+                            "sent",
+                            "delivered",
+                            "undelivered",
+                            "failed",
+                            "read",
+                            "canceled",
+                            "suppressed",
+                            "capped",
+                        ],
+                    )
+                ),
+                name="message_status_valid",
+            ),
         ),
     ]

@@ -5,23 +5,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0002_initial'),
+        ("campaigns", "0002_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MessageStatusCount',
+            name="MessageStatusCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending (claimed)'), ('unknown', 'Outcome unknown'), ('accepted', 'Accepted'), ('scheduled', 'Scheduled'), ('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('undelivered', 'Undelivered'), ('failed', 'Failed'), ('read', 'Read'), ('canceled', 'Canceled'), ('suppressed', 'Suppressed (opted out)'), ('capped', 'Skipped (frequency cap)')], max_length=12)),
-                ('count', models.IntegerField()),
-                ('is_squashed', models.BooleanField(default=False)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending (claimed)"),
+                            ("unknown", "Outcome unknown"),
+                            ("accepted", "Accepted"),
+                            ("scheduled", "Scheduled"),
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("undelivered", "Undelivered"),
+                            ("failed", "Failed"),
+                            ("read", "Read"),
+                            ("canceled", "Canceled"),
+                            ("suppressed", "Suppressed (opted out)"),
+                            ("capped", "Skipped (frequency cap)"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("count", models.IntegerField()),
+                ("is_squashed", models.BooleanField(default=False)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="campaigns.campaign"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['campaign', 'status'], name='msgcount_campaign_status'), models.Index(condition=models.Q(('is_squashed', False)), fields=['is_squashed'], name='msgcount_unsquashed')],
+                "indexes": [
+                    models.Index(fields=["campaign", "status"], name="msgcount_campaign_status"),
+                    models.Index(
+                        condition=models.Q(("is_squashed", False)), fields=["is_squashed"], name="msgcount_unsquashed"
+                    ),
+                ],
             },
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0003_messagestatuscount'),
+        ("campaigns", "0003_messagestatuscount"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='variants',
-            field=models.JSONField(blank=True, default=list, help_text='A/B test: 2-4 {"body", "percent"} summing to 100; Message.variant is the index. Empty = one body.'),
+            model_name="campaign",
+            name="variants",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text='A/B test: 2-4 {"body", "percent"} summing to 100; Message.variant is the index. Empty = one body.',
+            ),
         ),
     ]

@@ -5,27 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone_number', models.CharField(help_text='E.164', max_length=16)),
-                ('source', models.CharField(choices=[('keyword', 'Keyword (STOP)'), ('carrier', 'Carrier / Twilio 21610'), ('admin', 'Admin'), ('api', 'API'), ('import', 'Import')], max_length=10)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("phone_number", models.CharField(help_text="E.164", max_length=16)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("keyword", "Keyword (STOP)"),
+                            ("carrier", "Carrier / Twilio 21610"),
+                            ("admin", "Admin"),
+                            ("api", "API"),
+                            ("import", "Import"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'phone_number'), name='suppression_unique_per_tenant')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant", "phone_number"), name="suppression_unique_per_tenant")
+                ],
             },
         ),
     ]

@@ -4,42 +4,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone_number', models.CharField(help_text='E.164', max_length=16)),
-                ('first_name', models.CharField(blank=True, max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('timezone', models.CharField(blank=True, help_text='IANA zone; empty = derived from the number', max_length=64)),
-                ('custom_fields', models.JSONField(blank=True, default=dict)),
-                ('consent_status', models.CharField(choices=[('unknown', 'Unknown'), ('granted', 'Granted'), ('revoked', 'Revoked')], default='unknown', max_length=10)),
-                ('consent_source', models.CharField(blank=True, max_length=200)),
-                ('consent_at', models.DateTimeField(blank=True, null=True)),
-                ('consent_text', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("phone_number", models.CharField(help_text="E.164", max_length=16)),
+                ("first_name", models.CharField(blank=True, max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "timezone",
+                    models.CharField(blank=True, help_text="IANA zone; empty = derived from the number", max_length=64),
+                ),
+                ("custom_fields", models.JSONField(blank=True, default=dict)),
+                (
+                    "consent_status",
+                    models.CharField(
+                        choices=[("unknown", "Unknown"), ("granted", "Granted"), ("revoked", "Revoked")],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("consent_source", models.CharField(blank=True, max_length=200)),
+                ("consent_at", models.DateTimeField(blank=True, null=True)),
+                ("consent_text", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=64)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]

@@ -5,36 +5,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contacts', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("contacts", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='contact',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="contact",
+            name="tenant",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"),
         ),
         migrations.AddField(
-            model_name='tag',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="tag",
+            name="tenant",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"),
         ),
         migrations.AddField(
-            model_name='contact',
-            name='tags',
-            field=models.ManyToManyField(blank=True, related_name='contacts', to='contacts.tag'),
+            model_name="contact",
+            name="tags",
+            field=models.ManyToManyField(blank=True, related_name="contacts", to="contacts.tag"),
         ),
         migrations.AddConstraint(
-            model_name='tag',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='tag_unique_per_tenant'),
+            model_name="tag",
+            constraint=models.UniqueConstraint(fields=("tenant", "name"), name="tag_unique_per_tenant"),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(fields=('tenant', 'phone_number'), name='contact_phone_unique_per_tenant'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "phone_number"), name="contact_phone_unique_per_tenant"
+            ),
         ),
     ]

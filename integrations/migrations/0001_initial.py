@@ -9,132 +9,254 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0003_messagestatuscount'),
-        ('contacts', '0002_initial'),
-        ('links', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("campaigns", "0003_messagestatuscount"),
+        ("contacts", "0002_initial"),
+        ("links", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('type', models.CharField(choices=[('message.sent', 'Message sent'), ('message.delivered', 'Message delivered'), ('message.failed', 'Message failed'), ('link.clicked', 'Link clicked (humans only)'), ('contact.opted_out', 'Contact opted out'), ('contact.opted_in', 'Contact opted in'), ('reply.received', 'Reply received'), ('campaign.finished', 'Campaign finished')], db_index=True, max_length=32)),
-                ('payload', models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('contact_id', models.BigIntegerField(blank=True, help_text='Events of one contact go out in order.', null=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("message.sent", "Message sent"),
+                            ("message.delivered", "Message delivered"),
+                            ("message.failed", "Message failed"),
+                            ("link.clicked", "Link clicked (humans only)"),
+                            ("contact.opted_out", "Contact opted out"),
+                            ("contact.opted_in", "Contact opted in"),
+                            ("reply.received", "Reply received"),
+                            ("campaign.finished", "Campaign finished"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                    ),
+                ),
+                ("payload", models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
+                (
+                    "contact_id",
+                    models.BigIntegerField(blank=True, help_text="Events of one contact go out in order.", null=True),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='EventDelivery',
+            name="EventDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('contact_id', models.BigIntegerField(blank=True, null=True)),
-                ('event_created_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('delivering', 'Delivering (claimed)'), ('succeeded', 'Succeeded'), ('failed', 'Failed (given up)')], db_index=True, default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('first_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('replays', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='integrations.event')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("contact_id", models.BigIntegerField(blank=True, null=True)),
+                ("event_created_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("delivering", "Delivering (claimed)"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed (given up)"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("first_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("replays", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="integrations.event"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'event deliveries',
-                'ordering': ['-id'],
+                "verbose_name_plural": "event deliveries",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField()),
-                ('succeeded', models.BooleanField(default=False)),
-                ('status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('latency_ms', models.PositiveIntegerField(default=0)),
-                ('response_excerpt', models.TextField(blank=True)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='integrations.eventdelivery')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField()),
+                ("succeeded", models.BooleanField(default=False)),
+                ("status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("latency_ms", models.PositiveIntegerField(default=0)),
+                ("response_excerpt", models.TextField(blank=True)),
+                ("error", models.CharField(blank=True, max_length=500)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="integrations.eventdelivery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['delivery_id', 'number'],
+                "ordering": ["delivery_id", "number"],
             },
         ),
         migrations.CreateModel(
-            name='EventSubscription',
+            name="EventSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=2000, verbose_name='URL')),
-                ('secret', tenants.crypto.EncryptedTextField(help_text='whsec_… (Standard Webhooks). Stored encrypted, shown once.')),
-                ('event_types', models.JSONField(default=list, help_text='Event types this endpoint wants.')),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('active', models.BooleanField(default=True)),
-                ('disabled_reason', models.CharField(blank=True, max_length=500)),
-                ('failing_since', models.DateTimeField(blank=True, help_text='First failure since the last success.', null=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('paused_until', models.DateTimeField(blank=True, help_text='Endpoint back-off: no delivery is tried before this time.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("url", models.URLField(max_length=2000, verbose_name="URL")),
+                (
+                    "secret",
+                    tenants.crypto.EncryptedTextField(
+                        help_text="whsec_… (Standard Webhooks). Stored encrypted, shown once."
+                    ),
+                ),
+                ("event_types", models.JSONField(default=list, help_text="Event types this endpoint wants.")),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("active", models.BooleanField(default=True)),
+                ("disabled_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "failing_since",
+                    models.DateTimeField(blank=True, help_text="First failure since the last success.", null=True),
+                ),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                (
+                    "paused_until",
+                    models.DateTimeField(
+                        blank=True, help_text="Endpoint back-off: no delivery is tried before this time.", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='eventdelivery',
-            name='subscription',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='integrations.eventsubscription'),
+            model_name="eventdelivery",
+            name="subscription",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="deliveries",
+                to="integrations.eventsubscription",
+            ),
         ),
         migrations.CreateModel(
-            name='Conversion',
+            name="Conversion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(max_length=100)),
-                ('value', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('currency', models.CharField(help_text='ISO 4217, e.g. USD', max_length=3)),
-                ('code', models.CharField(blank=True, help_text='The short-link code it was reported with.', max_length=16)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.campaign')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.contact')),
-                ('link', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='links.shortlink')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order_id", models.CharField(max_length=100)),
+                ("value", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("currency", models.CharField(help_text="ISO 4217, e.g. USD", max_length=3)),
+                (
+                    "code",
+                    models.CharField(blank=True, help_text="The short-link code it was reported with.", max_length=16),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "link",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="links.shortlink",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'order_id'), name='conversion_unique_order')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [models.UniqueConstraint(fields=("tenant", "order_id"), name="conversion_unique_order")],
             },
         ),
         migrations.AddIndex(
-            model_name='eventdelivery',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='delivery_due_idx'),
+            model_name="eventdelivery",
+            index=models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='eventdelivery',
-            index=models.Index(fields=['subscription', 'contact_id', 'event_created_at'], name='delivery_contact_order_idx'),
+            model_name="eventdelivery",
+            index=models.Index(
+                fields=["subscription", "contact_id", "event_created_at"], name="delivery_contact_order_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='eventdelivery',
-            constraint=models.UniqueConstraint(fields=('event', 'subscription'), name='delivery_unique_per_event_subscription'),
+            model_name="eventdelivery",
+            constraint=models.UniqueConstraint(
+                fields=("event", "subscription"), name="delivery_unique_per_event_subscription"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='eventdelivery',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'delivering', 'succeeded', 'failed'])), name='delivery_status_valid'),
+            model_name="eventdelivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "delivering", "succeeded", "failed"])),
+                name="delivery_status_valid",
+            ),
         ),
     ]

@@ -5,78 +5,155 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0003_messagestatuscount'),
-        ('contacts', '0002_initial'),
-        ('links', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("campaigns", "0003_messagestatuscount"),
+        ("contacts", "0002_initial"),
+        ("links", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='shortlink',
-            name='bot_hits',
+            model_name="shortlink",
+            name="bot_hits",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='shortlink',
-            name='first_clicked_at',
-            field=models.DateTimeField(blank=True, help_text='First human click', null=True),
+            model_name="shortlink",
+            name="first_clicked_at",
+            field=models.DateTimeField(blank=True, help_text="First human click", null=True),
         ),
         migrations.AddField(
-            model_name='shortlink',
-            name='human_clicks',
+            model_name="shortlink",
+            name="human_clicks",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='shortlink',
-            name='last_clicked_at',
-            field=models.DateTimeField(blank=True, help_text='Last human click', null=True),
+            model_name="shortlink",
+            name="last_clicked_at",
+            field=models.DateTimeField(blank=True, help_text="Last human click", null=True),
         ),
         migrations.CreateModel(
-            name='CampaignClickCount',
+            name="CampaignClickCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clicks', models.PositiveIntegerField(default=0, help_text='Human clicks')),
-                ('unique_clicks', models.PositiveIntegerField(default=0, help_text='Recipients who clicked at least once')),
-                ('bot_hits', models.PositiveIntegerField(default=0)),
-                ('campaign', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("clicks", models.PositiveIntegerField(default=0, help_text="Human clicks")),
+                (
+                    "unique_clicks",
+                    models.PositiveIntegerField(default=0, help_text="Recipients who clicked at least once"),
+                ),
+                ("bot_hits", models.PositiveIntegerField(default=0)),
+                (
+                    "campaign",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="campaigns.campaign"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Click',
+            name="Click",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.UUIDField(unique=True)),
-                ('clicked_at', models.DateTimeField()),
-                ('method', models.CharField(default='GET', max_length=8)),
-                ('user_agent', models.CharField(blank=True, max_length=512)),
-                ('device_type', models.CharField(choices=[('mobile', 'Mobile'), ('tablet', 'Tablet'), ('desktop', 'Desktop'), ('other', 'Other')], default='other', max_length=8)),
-                ('os_family', models.CharField(blank=True, max_length=64, verbose_name='OS')),
-                ('os_version', models.CharField(blank=True, max_length=32)),
-                ('browser_family', models.CharField(blank=True, max_length=64, verbose_name='browser')),
-                ('browser_version', models.CharField(blank=True, max_length=32)),
-                ('device_brand', models.CharField(blank=True, max_length=64)),
-                ('device_model', models.CharField(blank=True, max_length=64)),
-                ('ip_address', models.GenericIPAddressField(blank=True, help_text='Truncated (/24, /48) unless LINKS_KEEP_FULL_IP is on', null=True)),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('is_bot', models.BooleanField(default=False)),
-                ('bot_reason', models.CharField(blank=True, max_length=100)),
-                ('is_unique', models.BooleanField(default=False, help_text="The recipient's first human click")),
-                ('campaign', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clicks', to='contacts.contact')),
-                ('link', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='clicks', to='links.shortlink')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='clicks', to='campaigns.message')),
-                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event_id", models.UUIDField(unique=True)),
+                ("clicked_at", models.DateTimeField()),
+                ("method", models.CharField(default="GET", max_length=8)),
+                ("user_agent", models.CharField(blank=True, max_length=512)),
+                (
+                    "device_type",
+                    models.CharField(
+                        choices=[
+                            ("mobile", "Mobile"),
+                            ("tablet", "Tablet"),
+                            ("desktop", "Desktop"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=8,
+                    ),
+                ),
+                ("os_family", models.CharField(blank=True, max_length=64, verbose_name="OS")),
+                ("os_version", models.CharField(blank=True, max_length=32)),
+                ("browser_family", models.CharField(blank=True, max_length=64, verbose_name="browser")),
+                ("browser_version", models.CharField(blank=True, max_length=32)),
+                ("device_brand", models.CharField(blank=True, max_length=64)),
+                ("device_model", models.CharField(blank=True, max_length=64)),
+                (
+                    "ip_address",
+                    models.GenericIPAddressField(
+                        blank=True, help_text="Truncated (/24, /48) unless LINKS_KEEP_FULL_IP is on", null=True
+                    ),
+                ),
+                ("country", models.CharField(blank=True, max_length=2)),
+                ("is_bot", models.BooleanField(default=False)),
+                ("bot_reason", models.CharField(blank=True, max_length=100)),
+                ("is_unique", models.BooleanField(default=False, help_text="The recipient's first human click")),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="clicks",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "link",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clicks",
+                        to="links.shortlink",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clicks",
+                        to="campaigns.message",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-clicked_at', '-id'],
-                'indexes': [models.Index(fields=['tenant', 'clicked_at'], name='click_tenant_time'), models.Index(fields=['campaign', 'clicked_at'], name='click_campaign_time'), models.Index(fields=['link', 'clicked_at'], name='click_link_time')],
+                "ordering": ["-clicked_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["tenant", "clicked_at"], name="click_tenant_time"),
+                    models.Index(fields=["campaign", "clicked_at"], name="click_campaign_time"),
+                    models.Index(fields=["link", "clicked_at"], name="click_link_time"),
+                ],
             },
         ),
     ]

@@ -10,60 +10,182 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tenant',
+            name="Tenant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('twilio_account_sid', models.CharField(blank=True, db_index=True, max_length=34, validators=[django.core.validators.RegexValidator('^AC[0-9a-fA-F]{32}$', 'An Account SID is AC followed by 32 hex digits.')], verbose_name='Twilio Account SID')),
-                ('twilio_auth_token', tenants.crypto.EncryptedTextField(blank=True, default='', verbose_name='Twilio auth token')),
-                ('sender', models.CharField(blank=True, help_text='E.164 sender number (+1…) or Messaging Service SID (MG…).', max_length=34, validators=[django.core.validators.RegexValidator('^(\\+[1-9]\\d{1,14}|MG[0-9a-fA-F]{32}|[0-9]{5,6})$', 'A sender is an E.164 number, a short code or a Messaging Service SID (MG…).')])),
-                ('sender_type', models.CharField(choices=[('long_code', 'Long code (10DLC / local)'), ('toll_free', 'Toll-free'), ('short_code', 'Short code'), ('messaging_service', 'Messaging Service')], default='long_code', max_length=20)),
-                ('sending_rate', models.FloatField(blank=True, help_text='Segments per second; empty = the default for the sender type.', null=True)),
-                ('default_country', models.CharField(default='US', help_text='ISO country for national numbers.', max_length=2)),
-                ('help_text', models.TextField(default='{brand}: for help reply HELP or contact support. Msg&data rates may apply. Reply STOP to opt out.', help_text='Answer to HELP/INFO. {brand} is the tenant name.')),
-                ('quiet_hours_start', models.TimeField(default=datetime.time(8, 0), help_text='Earliest local send time.')),
-                ('quiet_hours_end', models.TimeField(default=datetime.time(21, 0), help_text='Latest local send time.')),
-                ('sending_paused_reason', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                (
+                    "twilio_account_sid",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        max_length=34,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^AC[0-9a-fA-F]{32}$", "An Account SID is AC followed by 32 hex digits."
+                            )
+                        ],
+                        verbose_name="Twilio Account SID",
+                    ),
+                ),
+                (
+                    "twilio_auth_token",
+                    tenants.crypto.EncryptedTextField(blank=True, default="", verbose_name="Twilio auth token"),
+                ),
+                (
+                    "sender",
+                    models.CharField(
+                        blank=True,
+                        help_text="E.164 sender number (+1…) or Messaging Service SID (MG…).",
+                        max_length=34,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^(\\+[1-9]\\d{1,14}|MG[0-9a-fA-F]{32}|[0-9]{5,6})$",
+                                "A sender is an E.164 number, a short code or a Messaging Service SID (MG…).",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "sender_type",
+                    models.CharField(
+                        choices=[
+                            ("long_code", "Long code (10DLC / local)"),
+                            ("toll_free", "Toll-free"),
+                            ("short_code", "Short code"),
+                            ("messaging_service", "Messaging Service"),
+                        ],
+                        default="long_code",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "sending_rate",
+                    models.FloatField(
+                        blank=True, help_text="Segments per second; empty = the default for the sender type.", null=True
+                    ),
+                ),
+                (
+                    "default_country",
+                    models.CharField(default="US", help_text="ISO country for national numbers.", max_length=2),
+                ),
+                (
+                    "help_text",
+                    models.TextField(
+                        default="{brand}: for help reply HELP or contact support. Msg&data rates may apply. Reply STOP to opt out.",
+                        help_text="Answer to HELP/INFO. {brand} is the tenant name.",
+                    ),
+                ),
+                (
+                    "quiet_hours_start",
+                    models.TimeField(default=datetime.time(8, 0), help_text="Earliest local send time."),
+                ),
+                (
+                    "quiet_hours_end",
+                    models.TimeField(default=datetime.time(21, 0), help_text="Latest local send time."),
+                ),
+                ("sending_paused_reason", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('email', models.EmailField(max_length=254, unique=True)),
-                ('role', models.CharField(choices=[('admin', 'Admin'), ('marketer', 'Marketer'), ('viewer', 'Viewer')], default='marketer', max_length=10)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
-                ('tenant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='users', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                ("last_login", models.DateTimeField(blank=True, null=True, verbose_name="last login")),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=150, verbose_name="first name")),
+                ("last_name", models.CharField(blank=True, max_length=150, verbose_name="last name")),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                ("date_joined", models.DateTimeField(default=django.utils.timezone.now, verbose_name="date joined")),
+                ("email", models.EmailField(max_length=254, unique=True)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("admin", "Admin"), ("marketer", "Marketer"), ("viewer", "Viewer")],
+                        default="marketer",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="users",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['email'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('is_superuser', True), ('tenant__isnull', False), _connector='OR'), name='user_has_tenant_unless_superuser')],
+                "ordering": ["email"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("is_superuser", True), ("tenant__isnull", False), _connector="OR"),
+                        name="user_has_tenant_unless_superuser",
+                    )
+                ],
             },
             managers=[
-                ('objects', tenants.models.UserManager()),
+                ("objects", tenants.models.UserManager()),
             ],
         ),
     ]

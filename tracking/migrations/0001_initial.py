@@ -6,45 +6,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0003_messagestatuscount'),
-        ('tenants', '0001_initial'),
+        ("campaigns", "0003_messagestatuscount"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeliveryFailure',
-            fields=[
-            ],
+            name="DeliveryFailure",
+            fields=[],
             options={
-                'verbose_name': 'delivery failure',
-                'verbose_name_plural': 'delivery failures',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "delivery failure",
+                "verbose_name_plural": "delivery failures",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('campaigns.message',),
+            bases=("campaigns.message",),
         ),
         migrations.CreateModel(
-            name='StatusEvent',
+            name="StatusEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sid', models.CharField(max_length=34, verbose_name='Message SID')),
-                ('status', models.CharField(max_length=20)),
-                ('error_code', models.IntegerField(blank=True, null=True)),
-                ('fields', models.JSONField(blank=True, default=dict)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('applied_at', models.DateTimeField(blank=True, help_text='When an orphan was matched to its message and applied', null=True)),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.message')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sid", models.CharField(max_length=34, verbose_name="Message SID")),
+                ("status", models.CharField(max_length=20)),
+                ("error_code", models.IntegerField(blank=True, null=True)),
+                ("fields", models.JSONField(blank=True, default=dict)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "applied_at",
+                    models.DateTimeField(
+                        blank=True, help_text="When an orphan was matched to its message and applied", null=True
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.message",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
-                'indexes': [models.Index(condition=models.Q(('message', None)), fields=['tenant', 'sid'], name='statusevent_orphans'), models.Index(fields=['received_at'], name='statusevent_received')],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'sid', 'status'), name='statusevent_unique_tenant_sid_status')],
+                "ordering": ["-received_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("message", None)), fields=["tenant", "sid"], name="statusevent_orphans"
+                    ),
+                    models.Index(fields=["received_at"], name="statusevent_received"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "sid", "status"), name="statusevent_unique_tenant_sid_status"
+                    )
+                ],
             },
         ),
     ]
