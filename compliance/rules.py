@@ -125,6 +125,8 @@ def _is_us(parsed) -> bool:
 
 
 def _valid_zone(zone: str) -> bool:
+    if not zone:
+        return False
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -170,7 +172,7 @@ def recipient_zones(*, phone_number: str, timezone: str = "") -> list[str]:
     return zones or list(UNKNOWN_US_ZONES)
 
 
-def window_for(*, states: set[str], weekday: int, tenant: Tenant | None = None) -> Window | None:
+def window_for(*, states: set[str] | frozenset[str], weekday: int, tenant: Tenant | None = None) -> Window | None:
     """The sending window on ``weekday`` (0 = Monday) for a recipient in any of ``states``."""
     rules = [FEDERAL]
     for state in states:
@@ -188,7 +190,7 @@ def window_for(*, states: set[str], weekday: int, tenant: Tenant | None = None) 
     return Window(start, end) if start < end else None
 
 
-def _next_open_in_zone(*, zone: str, states: set[str], tenant: Tenant, at: dt.datetime) -> dt.datetime | None:
+def _next_open_in_zone(*, zone: str, states: frozenset[str], tenant: Tenant, at: dt.datetime) -> dt.datetime | None:
     tz = ZoneInfo(zone)
     local = at.astimezone(tz)
     for offset in range(8):
@@ -205,14 +207,39 @@ def _next_open_in_zone(*, zone: str, states: set[str], tenant: Tenant, at: dt.da
     return None
 
 
+_PROFILES: dict[tuple[str, str], tuple[tuple[str, ...], frozenset[str]]] = {}
+_PROFILES_MAX = 50_000
+
+
+def recipient_profile(*, phone_number: str, timezone: str = "") -> tuple[tuple[str, ...], frozenset[str]]:
+    """(candidate zones, states) of a recipient, memoised.
+
+    For a NANP number both depend only on +1 NPA-NXX (the finest prefix in
+    phonenumbers' geocoding and time-zone data), so a fan-out of 100k numbers
+    computes them a few hundred times, not 100k.
+    """
+    nanp = phone_number.startswith("+1") and len(phone_number) == 12
+    key = (phone_number[:8] if nanp else phone_number, timezone)
+    profile = _PROFILES.get(key)
+    if profile is None:
+        if len(_PROFILES) >= _PROFILES_MAX:
+            _PROFILES.clear()
+        zone = timezone if _valid_zone(timezone) else ""
+        profile = (
+            tuple(recipient_zones(phone_number=phone_number, timezone=zone)),
+            frozenset(recipient_state(phone_number=phone_number, timezone=zone)),
+        )
+        _PROFILES[key] = profile
+    return profile
+
+
 def next_send_time(*, tenant: Tenant, phone_number: str, timezone: str = "", now: dt.datetime) -> dt.datetime:
     """``now`` if the recipient may be texted now, else when their window next opens (aware UTC).
 
     Every candidate zone must be inside the window at once; the search steps to the
     latest opening until all agree.
     """
-    zones = recipient_zones(phone_number=phone_number, timezone=timezone)
-    states = recipient_state(phone_number=phone_number, timezone=timezone if _valid_zone(timezone) else "")
+    zones, states = recipient_profile(phone_number=phone_number, timezone=timezone)
     at = now
     for _ in range(20):
         opens = [_next_open_in_zone(zone=z, states=states, tenant=tenant, at=at) for z in zones]
