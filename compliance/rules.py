@@ -19,6 +19,7 @@ Holidays are not modelled. This table is engineering, not legal advice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -124,8 +125,9 @@ def _is_us(parsed) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _valid_zone(zone: str) -> bool:
-    if not zone:
+    if not zone or "/" not in zone:
         return False
     try:
         ZoneInfo(zone)
@@ -134,25 +136,41 @@ def _valid_zone(zone: str) -> bool:
     return True
 
 
+def _analyse(phone_number: str, timezone: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(candidate zones, states) of a recipient, with one parse and one geocoder lookup."""
+    zone = timezone if _valid_zone(timezone) else ""
+    parsed = _parse(phone_number)
+    nanp = parsed is not None and parsed.country_code == 1
+    description = geocoder.description_for_valid_number(parsed, "en") if nanp else ""
+
+    states: set[str] = set()
+    tail = description.rsplit(", ", 1)[-1] if description else ""
+    if tail in _STATE_CODES:
+        states.add(tail)
+    elif description in US_STATES:
+        states.add(US_STATES[description])
+    if zone in ZONE_STATE:
+        states.add(ZONE_STATE[zone])
+    if not states and (parsed is None or _is_us(parsed)):
+        states.add(UNKNOWN_STATE)
+
+    if zone:
+        zones = [zone]
+    elif nanp and description:
+        zones = [z for z in pn_timezone.time_zones_for_geographical_number(parsed) if _valid_zone(z)]
+    elif parsed is not None and not nanp:
+        zones = [z for z in pn_timezone.time_zones_for_number(parsed) if _valid_zone(z)]
+    else:
+        zones = []
+    return tuple(zones or UNKNOWN_US_ZONES), frozenset(states)
+
+
 def recipient_state(*, phone_number: str, timezone: str = "") -> set[str]:
     """US states the recipient may be in: from the area code and the contact's zone.
 
     ``{"??"}`` for a US number whose state cannot be told; empty for a non-US number.
     """
-    parsed = _parse(phone_number)
-    states: set[str] = set()
-    if parsed is not None and parsed.country_code == 1:
-        description = geocoder.description_for_number(parsed, "en")
-        tail = description.rsplit(", ", 1)[-1] if description else ""
-        if tail in _STATE_CODES:
-            states.add(tail)
-        elif description in US_STATES:
-            states.add(US_STATES[description])
-    if timezone in ZONE_STATE:
-        states.add(ZONE_STATE[timezone])
-    if not states and (parsed is None or _is_us(parsed)):
-        states.add(UNKNOWN_STATE)
-    return states
+    return set(recipient_profile(phone_number=phone_number, timezone=timezone)[1])
 
 
 def recipient_zones(*, phone_number: str, timezone: str = "") -> list[str]:
@@ -161,15 +179,7 @@ def recipient_zones(*, phone_number: str, timezone: str = "") -> list[str]:
     A number whose zone cannot be told (toll-free, non-geographic, unparseable) gets
     every US zone: the message may go only when it is inside the window in all of them.
     """
-    if timezone and _valid_zone(timezone):
-        return [timezone]
-    parsed = _parse(phone_number)
-    zones: list[str] = []
-    if parsed is not None:
-        geographic = parsed.country_code != 1 or bool(geocoder.description_for_number(parsed, "en"))
-        if geographic:
-            zones = [z for z in pn_timezone.time_zones_for_number(parsed) if "/" in z and _valid_zone(z)]
-    return zones or list(UNKNOWN_US_ZONES)
+    return list(recipient_profile(phone_number=phone_number, timezone=timezone)[0])
 
 
 def window_for(*, states: set[str] | frozenset[str], weekday: int, tenant: Tenant | None = None) -> Window | None:
@@ -224,12 +234,7 @@ def recipient_profile(*, phone_number: str, timezone: str = "") -> tuple[tuple[s
     if profile is None:
         if len(_PROFILES) >= _PROFILES_MAX:
             _PROFILES.clear()
-        zone = timezone if _valid_zone(timezone) else ""
-        profile = (
-            tuple(recipient_zones(phone_number=phone_number, timezone=zone)),
-            frozenset(recipient_state(phone_number=phone_number, timezone=zone)),
-        )
-        _PROFILES[key] = profile
+        profile = _PROFILES[key] = _analyse(phone_number, timezone)
     return profile
 
 
