@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -43,6 +45,7 @@ class OptOutViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
     queryset = Suppression.objects.all()
     serializer_class = OptOutSerializer
 
+    @extend_schema(responses={201: OptOutSerializer, 200: OptOutSerializer})
     def create(self, request, *args, **kwargs):
         data = request.data if isinstance(request.data, dict) else {}
         number = _phone_from(request, data.get("phone_number"))
@@ -134,6 +137,7 @@ class ConsentEventViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
             )
         return qs.order_by("created_at", "id")
 
+    @extend_schema(request=ConsentRecordSerializer, responses={201: ConsentEventSerializer})
     def create(self, request, *args, **kwargs):
         incoming = ConsentRecordSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -164,6 +168,7 @@ class ConsentEventViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request):
         """CSV of the ledger: the whole tenant's, or one contact's / number's."""
@@ -188,9 +193,16 @@ class _AdminOnly:
             raise PermissionDenied("Privacy requests need the admin role.")
 
 
+class PhoneNumberSerializer(serializers.Serializer):
+    phone_number = serializers.CharField()
+
+
 class PrivacyExportView(_AdminOnly, APIView):
     """``GET /api/v1/privacy/export/?phone_number=…``: everything held about a number (JSON)."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("phone_number", str, required=True)], responses={200: OpenApiTypes.OBJECT}
+    )
     def get(self, request):
         self.check_admin(request)
         number = _phone_from(request, request.query_params.get("phone_number"))
@@ -209,6 +221,7 @@ class PrivacyExportView(_AdminOnly, APIView):
 class PrivacyEraseView(_AdminOnly, APIView):
     """``POST /api/v1/privacy/erase/`` ``{"phone_number"}``: erase the contact; a suppression stays as a hash."""
 
+    @extend_schema(request=PhoneNumberSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
         self.check_admin(request)
         data = request.data if isinstance(request.data, dict) else {}

@@ -19,6 +19,7 @@ Holidays are not modelled. This table is engineering, not legal advice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -124,7 +125,10 @@ def _is_us(parsed) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _valid_zone(zone: str) -> bool:
+    if not zone or "/" not in zone:
+        return False
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -132,25 +136,41 @@ def _valid_zone(zone: str) -> bool:
     return True
 
 
+def _analyse(phone_number: str, timezone: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(candidate zones, states) of a recipient, with one parse and one geocoder lookup."""
+    zone = timezone if _valid_zone(timezone) else ""
+    parsed = _parse(phone_number)
+    nanp = parsed is not None and parsed.country_code == 1
+    description = geocoder.description_for_valid_number(parsed, "en") if nanp else ""
+
+    states: set[str] = set()
+    tail = description.rsplit(", ", 1)[-1] if description else ""
+    if tail in _STATE_CODES:
+        states.add(tail)
+    elif description in US_STATES:
+        states.add(US_STATES[description])
+    if zone in ZONE_STATE:
+        states.add(ZONE_STATE[zone])
+    if not states and (parsed is None or _is_us(parsed)):
+        states.add(UNKNOWN_STATE)
+
+    if zone:
+        zones = [zone]
+    elif nanp and description:
+        zones = [z for z in pn_timezone.time_zones_for_geographical_number(parsed) if _valid_zone(z)]
+    elif parsed is not None and not nanp:
+        zones = [z for z in pn_timezone.time_zones_for_number(parsed) if _valid_zone(z)]
+    else:
+        zones = []
+    return tuple(zones or UNKNOWN_US_ZONES), frozenset(states)
+
+
 def recipient_state(*, phone_number: str, timezone: str = "") -> set[str]:
     """US states the recipient may be in: from the area code and the contact's zone.
 
     ``{"??"}`` for a US number whose state cannot be told; empty for a non-US number.
     """
-    parsed = _parse(phone_number)
-    states: set[str] = set()
-    if parsed is not None and parsed.country_code == 1:
-        description = geocoder.description_for_number(parsed, "en")
-        tail = description.rsplit(", ", 1)[-1] if description else ""
-        if tail in _STATE_CODES:
-            states.add(tail)
-        elif description in US_STATES:
-            states.add(US_STATES[description])
-    if timezone in ZONE_STATE:
-        states.add(ZONE_STATE[timezone])
-    if not states and (parsed is None or _is_us(parsed)):
-        states.add(UNKNOWN_STATE)
-    return states
+    return set(recipient_profile(phone_number=phone_number, timezone=timezone)[1])
 
 
 def recipient_zones(*, phone_number: str, timezone: str = "") -> list[str]:
@@ -159,18 +179,10 @@ def recipient_zones(*, phone_number: str, timezone: str = "") -> list[str]:
     A number whose zone cannot be told (toll-free, non-geographic, unparseable) gets
     every US zone: the message may go only when it is inside the window in all of them.
     """
-    if timezone and _valid_zone(timezone):
-        return [timezone]
-    parsed = _parse(phone_number)
-    zones: list[str] = []
-    if parsed is not None:
-        geographic = parsed.country_code != 1 or bool(geocoder.description_for_number(parsed, "en"))
-        if geographic:
-            zones = [z for z in pn_timezone.time_zones_for_number(parsed) if "/" in z and _valid_zone(z)]
-    return zones or list(UNKNOWN_US_ZONES)
+    return list(recipient_profile(phone_number=phone_number, timezone=timezone)[0])
 
 
-def window_for(*, states: set[str], weekday: int, tenant: Tenant | None = None) -> Window | None:
+def window_for(*, states: set[str] | frozenset[str], weekday: int, tenant: Tenant | None = None) -> Window | None:
     """The sending window on ``weekday`` (0 = Monday) for a recipient in any of ``states``."""
     rules = [FEDERAL]
     for state in states:
@@ -188,7 +200,7 @@ def window_for(*, states: set[str], weekday: int, tenant: Tenant | None = None) 
     return Window(start, end) if start < end else None
 
 
-def _next_open_in_zone(*, zone: str, states: set[str], tenant: Tenant, at: dt.datetime) -> dt.datetime | None:
+def _next_open_in_zone(*, zone: str, states: frozenset[str], tenant: Tenant, at: dt.datetime) -> dt.datetime | None:
     tz = ZoneInfo(zone)
     local = at.astimezone(tz)
     for offset in range(8):
@@ -205,14 +217,34 @@ def _next_open_in_zone(*, zone: str, states: set[str], tenant: Tenant, at: dt.da
     return None
 
 
+_PROFILES: dict[tuple[str, str], tuple[tuple[str, ...], frozenset[str]]] = {}
+_PROFILES_MAX = 50_000
+
+
+def recipient_profile(*, phone_number: str, timezone: str = "") -> tuple[tuple[str, ...], frozenset[str]]:
+    """(candidate zones, states) of a recipient, memoised.
+
+    For a NANP number both depend only on +1 NPA-NXX (the finest prefix in
+    phonenumbers' geocoding and time-zone data), so a fan-out of 100k numbers
+    computes them a few hundred times, not 100k.
+    """
+    nanp = phone_number.startswith("+1") and len(phone_number) == 12
+    key = (phone_number[:8] if nanp else phone_number, timezone)
+    profile = _PROFILES.get(key)
+    if profile is None:
+        if len(_PROFILES) >= _PROFILES_MAX:
+            _PROFILES.clear()
+        profile = _PROFILES[key] = _analyse(phone_number, timezone)
+    return profile
+
+
 def next_send_time(*, tenant: Tenant, phone_number: str, timezone: str = "", now: dt.datetime) -> dt.datetime:
     """``now`` if the recipient may be texted now, else when their window next opens (aware UTC).
 
     Every candidate zone must be inside the window at once; the search steps to the
     latest opening until all agree.
     """
-    zones = recipient_zones(phone_number=phone_number, timezone=timezone)
-    states = recipient_state(phone_number=phone_number, timezone=timezone if _valid_zone(timezone) else "")
+    zones, states = recipient_profile(phone_number=phone_number, timezone=timezone)
     at = now
     for _ in range(20):
         opens = [_next_open_in_zone(zone=z, states=states, tenant=tenant, at=at) for z in zones]

@@ -10,7 +10,8 @@ a ceiling measured in the same run:
    replaced (which cannot see erased numbers);
 2. ``is_suppressed`` (per-message claim) vs a plain ``exists()`` on the number;
 3. the inbound webhook acting on STOP vs the same webhook refusing a forged
-   signature (authentication only, nothing written).
+   signature (authentication only, nothing written);
+4. ``next_send_time`` for 15,000 recipients vs the same without its memo.
 
 Each pair runs interleaved, best of three rounds.
 """
@@ -158,6 +159,26 @@ def run(args) -> None:
     stop_s, _, refuse_s, _ = _best(lambda: webhooks(False), lambda: webhooks(True))
     assert is_suppressed(tenant_id=tenant.pk, phone_number="+12121000000")
 
+    # Quiet hours, per recipient, as the sender asks at fan-out.
+    import datetime as dt
+
+    from compliance import rules
+
+    evening = dt.datetime(2026, 7, 15, 23, 30, tzinfo=dt.UTC)
+    area_codes = [205, 206, 212, 214, 305, 312, 401, 405, 415, 504, 601, 617, 702, 801, 800]
+    recipients = [f"+1{ac}{n:07d}" for ac in area_codes for n in range(2_000_000, 9_000_000, 7_000)]
+
+    def uncached():
+        for number in recipients:
+            rules._PROFILES.clear()
+            rules.next_send_time(tenant=tenant, phone_number=number, now=evening)
+
+    def memoised():
+        for number in recipients:
+            rules.next_send_time(tenant=tenant, phone_number=number, now=evening)
+
+    quiet_s, _, quiet_ceiling_s, _ = _best(memoised, uncached)
+
     print(
         f"database: {connection.vendor}; {args.suppressions} suppressions ({args.suppressions // 5} erased, hash only)"
     )
@@ -176,6 +197,10 @@ def run(args) -> None:
         f"inbound STOP webhook: {args.webhooks / stop_s:,.0f} req/s "
         f"(ceiling, forged request refused after the signature check: {args.webhooks / refuse_s:,.0f} req/s; "
         f"ratio {refuse_s / stop_s:.2f})"
+    )
+    print(
+        f"next_send_time: {len(recipients) / quiet_s:,.0f} recipients/s over {len(area_codes)} area codes "
+        f"(without the NPA-NXX memo: {len(recipients) / quiet_ceiling_s:,.0f}/s; ratio {quiet_ceiling_s / quiet_s:.1f})"
     )
 
 

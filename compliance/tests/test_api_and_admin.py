@@ -276,3 +276,9 @@ def test_api_revocation_suppresses_and_a_grant_never_lifts_it(api_alice, tenant_
     resp = api_alice.post("/api/v1/consent-events/", {"phone_number": NUMBER, "kind": "granted"}, format="json")
     assert resp.status_code == 201 and resp.json()["suppressed"] is True
     assert is_suppressed(tenant_id=tenant_a.pk, phone_number=NUMBER)
+
+
+def test_openapi_schema_lists_the_compliance_endpoints(db):
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").content.decode()
+    for path in ("/api/v1/opt-outs/", "/api/v1/consent-events/export/", "/api/v1/privacy/erase/"):
+        assert path in schema
