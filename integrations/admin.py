@@ -16,7 +16,8 @@ class EventSubscriptionForm(forms.ModelForm):
 
     class Meta:
         model = EventSubscription
-        fields = ["url", "event_types", "description", "active"]
+        # "tenant" is for superusers; TenantScopedAdmin removes it for tenant users.
+        fields = ["tenant", "url", "event_types", "description", "active"]
 
     def clean_url(self):
         url = self.cleaned_data["url"]

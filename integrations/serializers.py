@@ -29,6 +29,9 @@ class EventSubscriptionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "secret_masked", "disabled_reason", "failing_since", "created_at"]
 
+    def validate_event_types(self, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
     def validate_url(self, value: str) -> str:
         try:
             outbound.url_check_syntax(value)

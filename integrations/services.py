@@ -104,7 +104,8 @@ def retry_delay(attempt: int) -> dt.timedelta:
     """Wait after the ``attempt``-th failure: base * 2^(attempt-1), capped."""
     base = float(settings.WEBHOOKS_RETRY_BASE_SECONDS)
     cap = float(settings.WEBHOOKS_RETRY_MAX_DELAY_SECONDS)
-    return dt.timedelta(seconds=min(base * 2 ** max(attempt - 1, 0), cap))
+    exponent = min(max(attempt - 1, 0), 40)  # past 2^40 the cap has long applied
+    return dt.timedelta(seconds=min(base * 2**exponent, cap))
 
 
 def event_body(event: Event) -> bytes:

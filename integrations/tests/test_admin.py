@@ -87,3 +87,12 @@ def test_viewer_cannot_replay(tenant_a):
     )
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
+
+
+def test_superuser_creates_an_endpoint_for_a_tenant(tenant_b, django_user_model):
+    root = django_user_model.objects.create_superuser("root@example.com", "pw-123456")
+    login(root).post(
+        reverse("admin:integrations_eventsubscription_add"),
+        {"tenant": tenant_b.pk, "url": "https://crm.example.com/h", "event_types": ["link.clicked"], "active": "on"},
+    )
+    assert EventSubscription.objects.get().tenant == tenant_b

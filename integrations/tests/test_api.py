@@ -213,3 +213,15 @@ def test_viewer_cannot_write(tenant_a):
     delivery = EventDeliveryFactory(tenant=tenant_a)
     assert client.post(f"/api/v1/webhook-deliveries/{delivery.pk}/replay/").status_code == 403
     assert EventDelivery.objects.get(pk=delivery.pk).replays == 0
+
+
+def test_update_keeps_event_types_clean_and_urls_public(api_alice, tenant_a):
+    sub = EventSubscriptionFactory(tenant=tenant_a)
+    resp = api_alice.patch(
+        f"/api/v1/webhooks/{sub.pk}/",
+        {"event_types": ["reply.received", "link.clicked", "link.clicked"]},
+        format="json",
+    )
+    assert resp.status_code == 200 and resp.json()["event_types"] == ["link.clicked", "reply.received"]
+    resp = api_alice.patch(f"/api/v1/webhooks/{sub.pk}/", {"url": "http://[::1]:8000/"}, format="json")
+    assert resp.status_code == 400 and "url" in resp.json()

@@ -246,3 +246,10 @@ def test_private_target_refused_at_delivery_time(tenant_a, settings):
     delivery = delivery_of(emit(tenant_a))
     assert services.delivery_attempt(delivery_id=delivery.pk) == "retry"
     assert DeliveryAttempt.objects.get().error.startswith("Refused:")
+
+
+def test_retry_delay_is_capped_even_after_many_failures(settings):
+    settings.WEBHOOKS_RETRY_BASE_SECONDS = 30
+    settings.WEBHOOKS_RETRY_MAX_DELAY_SECONDS = 21600
+    assert services.retry_delay(1) == dt.timedelta(seconds=30)
+    assert services.retry_delay(100_000) == dt.timedelta(hours=6)

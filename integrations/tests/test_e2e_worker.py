@@ -106,6 +106,11 @@ def worker(redis_url, settings, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()
 
 
 @pytest.mark.e2e

@@ -164,3 +164,80 @@ def test_dead_endpoint_is_a_failed_attempt_not_an_exception(settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
     result = webhook_post(f"http://127.0.0.1:{free_port()}/x", body=b"{}", headers={})
     assert not result.ok and result.error == "Connection refused."
+
+
+def _self_signed(tmp_path, host: str):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{host}.pem", tmp_path / f"{host}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_pinned_https_verifies_the_certificate_for_the_host_name(settings, tmp_path, monkeypatch):
+    """The socket goes to the checked address, TLS is still verified against the URL's host name."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    cert_path, key_path = _self_signed(tmp_path, "hooks.test")
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            hits.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_path, key_path)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 3
+    fake_dns(monkeypatch, {"hooks.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    try:
+        # Not trusted (self-signed): refused.
+        result = webhook_post(f"https://hooks.test:{port}/h", body=b"{}", headers={})
+        assert not result.ok and result.error.startswith("TLS error"), result
+        # Trusted, right name: delivered, with SNI/Host for the name.
+        trusting = ssl.create_default_context(cafile=str(cert_path))
+        monkeypatch.setattr(outbound.ssl, "create_default_context", lambda: trusting)
+        result = webhook_post(f"https://hooks.test:{port}/h", body=b"{}", headers={})
+        assert result.ok and result.status_code == 204, result
+        assert hits == [f"hooks.test:{port}"]
+        # Trusted certificate, but for another name than the URL's: refused.
+        result = webhook_post(f"https://other.test:{port}/h", body=b"{}", headers={})
+        assert not result.ok and result.error.startswith("TLS error"), result
+        assert len(hits) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -15,8 +15,6 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-
 from integrations import services
 from integrations.tests.factories import EventSubscriptionFactory
 
@@ -43,7 +41,6 @@ def doc_snippet_verify():
     return namespace["verify"]
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_receiver_written_from_the_docs_accepts_our_deliveries(tenant_a, receiver):
     sub = EventSubscriptionFactory(tenant=tenant_a, url=receiver.url, event_types=["link.clicked"])
     event = services.event_emit(

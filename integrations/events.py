@@ -1,0 +1,104 @@
+"""One-line emitters for the places where events happen, so every event type has one payload shape.
+
+Each builds the documented ``data`` (docs/integrations.md) and calls
+``services.event_emit``; like it, they never raise and never make HTTP requests.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .models import Event, EventType
+from .services import event_emit
+
+logger = logging.getLogger(__name__)
+
+#: Message status → event type (statuses not listed emit nothing).
+MESSAGE_EVENTS = {
+    "sent": EventType.MESSAGE_SENT,
+    "delivered": EventType.MESSAGE_DELIVERED,
+    "read": EventType.MESSAGE_DELIVERED,
+    "failed": EventType.MESSAGE_FAILED,
+    "undelivered": EventType.MESSAGE_FAILED,
+}
+
+
+def message_event_emit(*, message, status: str | None = None) -> Event | None:
+    """``message.sent`` / ``message.delivered`` / ``message.failed`` for a message that reached ``status``."""
+    try:
+        status = status or message.status
+        event_type = MESSAGE_EVENTS.get(status)
+        if event_type is None:
+            return None
+        payload = {
+            "message_id": message.pk,
+            "campaign_id": message.campaign_id,
+            "contact_id": message.contact_id,
+            "to": message.to,
+            "status": status,
+            "sid": message.sid,
+        }
+        if event_type == EventType.MESSAGE_FAILED:
+            payload["error_code"] = message.error_code
+        return event_emit(tenant_id=message.tenant_id, type=event_type, payload=payload, contact_id=message.contact_id)
+    except Exception:  # noqa: BLE001 - never break the caller
+        logger.exception("message_event_emit failed")
+        return None
+
+
+def click_event_emit(*, click) -> Event | None:
+    """``link.clicked`` for a human click (bots and previews emit nothing).
+
+    Reads ``click.link`` (a ShortLink) and, where the click has them, ``device_type``,
+    ``os``, ``browser``, ``country`` and ``created_at``.
+    """
+    try:
+        if getattr(click, "is_bot", False):
+            return None
+        link = click.link
+        message = link.message if link.message_id else None
+        contact_id = message.contact_id if message is not None else None
+        payload = {
+            "code": link.code,
+            "campaign_id": link.campaign_id,
+            "message_id": link.message_id,
+            "contact_id": contact_id,
+            "clicked_at": getattr(click, "created_at", None),
+        }
+        for field in ("device_type", "os", "browser", "country"):
+            payload[field] = getattr(click, field, None)
+        return event_emit(tenant_id=link.tenant_id, type=EventType.LINK_CLICKED, payload=payload, contact_id=contact_id)
+    except Exception:  # noqa: BLE001 - never break the redirect
+        logger.exception("click_event_emit failed")
+        return None
+
+
+def contact_opt_event_emit(
+    *, tenant_id: int, phone_number: str, opted_out: bool, source: str, contact_id: int | None = None
+) -> Event | None:
+    """``contact.opted_out`` or ``contact.opted_in``."""
+    return event_emit(
+        tenant_id=tenant_id,
+        type=EventType.CONTACT_OPTED_OUT if opted_out else EventType.CONTACT_OPTED_IN,
+        payload={"contact_id": contact_id, "phone_number": phone_number, "source": source},
+        contact_id=contact_id,
+    )
+
+
+def reply_event_emit(*, tenant_id: int, from_number: str, body: str, contact_id: int | None = None) -> Event | None:
+    """``reply.received`` for an inbound message."""
+    return event_emit(
+        tenant_id=tenant_id,
+        type=EventType.REPLY_RECEIVED,
+        payload={"contact_id": contact_id, "from": from_number, "body": body},
+        contact_id=contact_id,
+    )
+
+
+def campaign_finished_event_emit(*, campaign, stats: dict | None = None) -> Event | None:
+    """``campaign.finished`` (no contact: not ordered with contacts' events)."""
+    return event_emit(
+        tenant_id=campaign.tenant_id,
+        type=EventType.CAMPAIGN_FINISHED,
+        payload={"campaign_id": campaign.pk, "name": campaign.name, "stats": stats or {}},
+    )
