@@ -15,6 +15,7 @@ from django.db.models import F
 from campaigns.models import Message, MessageStatus
 from campaigns.transitions import message_move
 from contacts.models import Contact
+from integrations.events import reply_event_emit
 from tenants.models import Tenant
 
 from .hashing import phone_hash
@@ -122,6 +123,8 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
         return InboundResult(None, None)
     if inbound.kind == InboundKind.OPT_OUT:
         _suppress_pending(contact=contact)
+    if inbound.kind == InboundKind.REPLY:
+        reply_event_emit(tenant_id=tenant.pk, from_number=from_number, body=body, contact_id=inbound.contact_id)
     if twilio_answered and inbound.kind in (InboundKind.OPT_OUT, InboundKind.OPT_IN, InboundKind.HELP):
         reply = None
     return InboundResult(inbound, reply)

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from integrations.events import contact_opt_event_emit
 from tenants.models import Tenant
 
 from .hashing import phone_hash, phone_hashes
@@ -103,13 +104,22 @@ def suppression_ensure(
         if existing is None:
             raise
         return existing, False
+    contact_opt_event_emit(
+        tenant_id=tenant.pk, phone_number=phone_number, opted_out=True, source=source, contact_id=_contact_id(contact)
+    )
     return suppression, True
+
+
+def _contact_id(contact) -> int | None:
+    return getattr(contact, "pk", None) if contact is not LOOKUP else None
 
 
 def suppression_remove(*, tenant: Tenant, phone_number: str) -> int:
     """Lift a suppression (an opt-in). Returns how many rows went."""
     hashes = phone_hashes(tenant_id=tenant.pk, phone_number=phone_number)
     deleted, _ = Suppression.objects.filter(suppression_match_q([phone_number], hashes), tenant=tenant).delete()
+    if deleted:
+        contact_opt_event_emit(tenant_id=tenant.pk, phone_number=phone_number, opted_out=False, source="keyword")
     return deleted
 
 
