@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
@@ -197,10 +197,18 @@ def link_cache_forget(code: str) -> None:
 # --- the hot path -------------------------------------------------------------
 
 
+def event_id_new() -> str:
+    """A UUIDv7 (time-ordered): unique like uuid4, but appends to the clicks' unique index instead of scattering."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    return f"{value:032x}"
+
+
 def click_event(*, code: str, ip: str, user_agent: str, method: str) -> dict:
     """The raw click as queued: minted id, time, code, request facts (the IP already truncated)."""
     return {
-        "e": uuid.uuid4().hex,
+        "e": event_id_new(),
         "ts": time.time(),
         "c": code,
         "ua": user_agent[:512],
