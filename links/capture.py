@@ -178,7 +178,7 @@ def links_cache_warm(entries: list[tuple[str, str, int]]) -> None:
         for start in range(0, len(entries), 5000):
             pipe = client.pipeline(transaction=False)
             for code, value, ttl in entries[start : start + 5000]:
-                pipe.set(link_key(code), value, ex=ttl)
+                pipe.execute_command("SET", link_key(code), value, "EX", ttl)
             pipe.execute()
     except Exception as exc:  # noqa: BLE001 - a cold cache is only slower
         logger.warning("links: cache warm failed (%s); links resolve from the database", type(exc).__name__)
