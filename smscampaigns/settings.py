@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Short-link taps are answered before the rest of the stack (links/middleware.py).
+MIDDLEWARE.insert(0, "links.middleware.ShortLinkFastPath")
 
 ROOT_URLCONF = "smscampaigns.urls"
 WSGI_APPLICATION = "smscampaigns.wsgi.application"
