@@ -127,6 +127,13 @@ class Server:
         cmd += ["--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "5"]
         cmd += ["--access-logfile", str(log), "--access-logformat", "%(s)s %(U)s", "--log-level", "warning"]
         cmd += ["--pythonpath", f"{ROOT},{HERE}", "--chdir", str(ROOT)]
+        if args.switch_interval:
+            conf = log.with_suffix(".conf.py")
+            conf.write_text(
+                "import sys\n\n\ndef post_fork(server, worker):\n"
+                f"    sys.setswitchinterval({args.switch_interval / 1000!r})\n"
+            )
+            cmd += ["--config", str(conf)]
         self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)
         wait_port(port)
 
@@ -149,6 +156,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument(
         "--writer-nice", type=int, default=10, help="niceness of the click writer (it catches up after bursts)"
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=0,
+        help="ms; set the workers' GIL switch interval (Python's default is 5 ms), the same for all three servers",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -304,7 +317,8 @@ def main() -> int:
     lost = answered - clicks
     summary = {
         "connections": args.connections,
-        "gunicorn": f"gthread, {args.workers} workers x {args.threads} threads",
+        "gunicorn": f"gthread, {args.workers} workers x {args.threads} threads"
+        + (f", GIL switch interval {args.switch_interval} ms" if args.switch_interval else ""),
         "links": len(codes),
         "bulk_create_seconds": round(bulk_seconds, 3),
         "bulk_create_queries": len(queries.captured_queries),
