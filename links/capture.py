@@ -218,20 +218,24 @@ def click_event(*, code: str, ip: str, user_agent: str, method: str) -> dict:
 
 
 def resolve_and_record(*, code: str, ip: str, user_agent: str, method: str) -> Outcome:
-    """Resolve ``code`` and record the click; never raises for Redis trouble (falls back to the database)."""
+    """Resolve ``code`` and record the click; never raises for Redis trouble (falls back to the database).
+
+    The fallback records the same event (same id) as the Redis attempt, so a click whose XADD went
+    through before Redis timed out is still written once.
+    """
     if not CODE_RE.fullmatch(code):
         return _unknown(ip)
+    event = click_event(code=code, ip=ip, user_agent=user_agent, method=method)
     if capture_mode() == "redis":
         try:
-            return _redis_resolve_and_record(code=code, ip=ip, user_agent=user_agent, method=method)
+            return _redis_resolve_and_record(code=code, ip=ip, event=event)
         except Exception as exc:  # noqa: BLE001 - a click must not be lost because Redis hiccuped
             logger.warning("links: Redis capture failed (%s); writing the click directly", type(exc).__name__)
-    return _direct_resolve_and_record(code=code, ip=ip, user_agent=user_agent, method=method)
+    return _direct_resolve_and_record(code=code, ip=ip, event=event)
 
 
-def _redis_resolve_and_record(*, code: str, ip: str, user_agent: str, method: str) -> Outcome:
+def _redis_resolve_and_record(*, code: str, ip: str, event: dict) -> Outcome:
     resolve, probe = _scripts_for(settings.REDIS_URL)
-    event = click_event(code=code, ip=ip, user_agent=user_agent, method=method)
     now = event["ts"]
     keys = [link_key(code), probe_key(ip), stream_key()]
     args = [settings.LINKS_PROBE_LIMIT, int(now), json.dumps(event, separators=(",", ":")), settings.LINKS_PROBE_WINDOW]
@@ -292,7 +296,7 @@ def _cache_call(fn, *args, default=None, **kwargs):
         return default
 
 
-def _direct_resolve_and_record(*, code: str, ip: str, user_agent: str, method: str) -> Outcome:
+def _direct_resolve_and_record(*, code: str, ip: str, event: dict) -> Outcome:
     from .services import clicks_record
 
     if (_cache_call(cache.get, probe_key(ip)) or 0) >= settings.LINKS_PROBE_LIMIT:
@@ -309,7 +313,6 @@ def _direct_resolve_and_record(*, code: str, ip: str, user_agent: str, method: s
     if value == UNKNOWN:
         return _unknown(ip)
     exp, target = _parse_cache_value(value)
-    event = click_event(code=code, ip=ip, user_agent=user_agent, method=method)
     if exp and exp <= event["ts"]:
         return Outcome(EXPIRED)
     clicks_record(events=[event])
