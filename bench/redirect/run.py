@@ -23,6 +23,7 @@ What it does (everything on 127.0.0.1, every server it starts is stopped at the 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import re
@@ -192,6 +193,15 @@ def main() -> int:
     from links.services import short_links_create_for_messages
     from tenants.models import Tenant
 
+    client = redis_client()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-redirect-"))
+
+    def forget() -> None:  # however the run ends: no keys, no files left behind
+        for key in client.scan_iter(f"{prefix}*", count=1000):
+            client.delete(key)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    atexit.register(forget)
     call_command("migrate", verbosity=0)
     tenant, _ = Tenant.objects.get_or_create(slug="bench-redirect", defaults={"name": "Bench redirect"})
     Campaign.objects.filter(tenant=tenant).delete()
@@ -217,14 +227,11 @@ def main() -> int:
 
     from links.capture import link_key
 
-    warm = sum(1 for code in list(codes.values())[:200] if redis_client().exists(link_key(code)))
+    warm = sum(1 for code in list(codes.values())[:200] if client.exists(link_key(code)))
     print(f"lookup cache: {warm}/200 sampled codes warm", flush=True)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-redirect-"))
     codes_file = tmp / "codes.txt"
     codes_file.write_text("\n".join(codes.values()) + "\n")
     app_log, bare_log = tmp / "app-access.log", tmp / "bare-access.log"
-    client = redis_client()
-
     servers: list[Server] = []
     writer = None
     results: dict[str, list[dict]] = {"bare_wsgi": [], "django_lookup": [], "redirect": []}
@@ -298,8 +305,6 @@ def main() -> int:
     wrk_counted = sum(r["requests"] - r["non_3xx"] for r in results["redirect"])
     clicks = Click.objects.filter(campaign=campaign).count()
     humans = Click.objects.filter(campaign=campaign, is_bot=False).count()
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
 
     def mean(name: str, key: str) -> float:  # the median of the rounds (robust to a noisy neighbour)
         return statistics.median(r[key] for r in results[name])
@@ -358,7 +363,6 @@ def main() -> int:
     print(f"total {summary['seconds']} s")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
-    shutil.rmtree(tmp, ignore_errors=True)
     return 0 if all(ok for _, ok in goals) else 1
 
 
