@@ -15,6 +15,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from tenants.models import Tenant
 
@@ -49,10 +50,11 @@ def short_links_create_for_messages(
 ) -> dict[int, str]:
     """One new link per message, in bulk; returns ``{message_id: code}``. Safe to rerun.
 
-    Per chunk of 10,000 messages: one ``INSERT … ON CONFLICT DO NOTHING`` and one
-    read-back. A message that already has a link keeps it; the rare code collision
-    (62^8 codes) leaves its message without a row, and it is retried with a new code.
-    Once committed, the new codes are put in the redirect's lookup cache.
+    Per chunk of 10,000 messages: one ``INSERT … ON CONFLICT DO NOTHING RETURNING``
+    on PostgreSQL (20,000 links: 3 queries). A message that already has a link (a
+    rerun) keeps it, read back only then; the rare code collision (62^8 codes)
+    leaves its message without a row, and it is retried with a new code. Once
+    committed, the new codes are put in the redirect's lookup cache.
     """
     from campaigns.models import Campaign
 
@@ -67,19 +69,14 @@ def short_links_create_for_messages(
         pending = unique_ids[start : start + BULK_CHUNK]
         for _attempt in range(MAX_ATTEMPTS):
             tried = {mid: code_generate() for mid in pending}
-            ShortLink.objects.bulk_create(
-                [
-                    ShortLink(tenant=tenant, campaign_id=campaign_id, message_id=mid, target_url=target_url, code=code)
-                    for mid, code in tried.items()
-                ],
-                batch_size=BULK_CHUNK,
-                ignore_conflicts=True,
-            )
-            rows = ShortLink.objects.filter(message_id__in=pending).values_list("message_id", "code")
-            for mid, code in rows:
+            inserted = _links_insert(tenant=tenant, campaign_id=campaign_id, target_url=target_url, codes=tried)
+            for mid, code in inserted:
                 result[mid] = code
-                if tried.get(mid) == code:
-                    created.append(code)
+                created.append(code)
+            missing = [mid for mid in pending if mid not in result]
+            if missing:
+                # Messages that already had a link (a rerun) keep it; a collided code is retried.
+                result.update(ShortLink.objects.filter(message_id__in=missing).values_list("message_id", "code"))
             pending = [mid for mid in pending if mid not in result]
             if not pending:
                 break
@@ -90,6 +87,46 @@ def short_links_create_for_messages(
         entries = [(code, cached_value, ttl) for code in created]
         transaction.on_commit(lambda: links_cache_warm(entries))
     return result
+
+
+def _links_insert(*, tenant: Tenant, campaign_id: int, target_url: str, codes: dict[int, str]):
+    """Insert ``{message_id: code}`` skipping conflicts; returns the ``(message_id, code)`` pairs inserted.
+
+    PostgreSQL: one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (one round trip). Elsewhere
+    ``bulk_create(ignore_conflicts=True)`` and a read-back.
+    """
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        ShortLink.objects.bulk_create(
+            [
+                ShortLink(tenant=tenant, campaign_id=campaign_id, message_id=mid, target_url=target_url, code=code)
+                for mid, code in codes.items()
+            ],
+            batch_size=BULK_CHUNK,
+            ignore_conflicts=True,
+        )
+        rows = ShortLink.objects.filter(message_id__in=list(codes)).values_list("message_id", "code")
+        return [(mid, code) for mid, code in rows if codes.get(mid) == code]
+    return _pg_values(
+        f"INSERT INTO {ShortLink._meta.db_table} "  # noqa: S608 - constant identifiers, bound values
+        "(tenant_id, code, target_url, campaign_id, message_id, created_at, human_clicks, bot_hits) "
+        "VALUES {values} ON CONFLICT DO NOTHING RETURNING message_id, code",
+        [(tenant.pk, code, target_url, campaign_id, mid, now, 0, 0) for mid, code in codes.items()],
+        fetch=True,
+    )
+
+
+def _pg_values(sql: str, rows: list[tuple], *, fetch: bool = False):
+    """Run ``sql`` with ``{values}`` replaced by the rows as one bound VALUES list, through Django's cursor
+    (so it is one round trip, and visible to query logging and counting)."""
+    if not rows:
+        return [] if fetch else None
+    with connection.cursor() as cursor:
+        template = "(" + ",".join(["%s"] * len(rows[0])) + ")"
+        raw = cursor.cursor
+        values = ",".join(raw.mogrify(template, row).decode() for row in rows)
+        cursor.execute(sql.replace("{values}", values))
+        return cursor.fetchall() if fetch else None
 
 
 def short_link_create(
@@ -155,15 +192,10 @@ def _clicks_insert(rows: list[dict]) -> None:
     if connection.vendor != "postgresql":
         Click.objects.bulk_create([Click(**row) for row in rows], batch_size=500)
         return
-    from psycopg2.extras import execute_values
-
-    with connection.cursor() as cursor:
-        execute_values(
-            cursor.cursor,
-            f"INSERT INTO {Click._meta.db_table} ({', '.join(CLICK_COLUMNS)}) VALUES %s",  # noqa: S608 - constant identifiers, bound values
-            [tuple(str(row[c]) if c == "event_id" else row[c] for c in CLICK_COLUMNS) for row in rows],
-            page_size=1000,
-        )
+    _pg_values(
+        f"INSERT INTO {Click._meta.db_table} ({', '.join(CLICK_COLUMNS)}) VALUES {{values}}",  # noqa: S608
+        [tuple(str(row[c]) if c == "event_id" else row[c] for c in CLICK_COLUMNS) for row in rows],
+    )
 
 
 def _link_counters_save(links: list[ShortLink]) -> None:
@@ -172,18 +204,12 @@ def _link_counters_save(links: list[ShortLink]) -> None:
     if connection.vendor != "postgresql":
         ShortLink.objects.bulk_update(links, fields, batch_size=500)
         return
-    from psycopg2.extras import execute_values
-
-    table = ShortLink._meta.db_table
-    with connection.cursor() as cursor:
-        execute_values(
-            cursor.cursor,
-            f"UPDATE {table} AS l SET human_clicks = v.h, bot_hits = v.b, "  # noqa: S608 - constant identifiers
-            "first_clicked_at = v.f::timestamptz, last_clicked_at = v.la::timestamptz "
-            "FROM (VALUES %s) AS v(id, h, b, f, la) WHERE l.id = v.id",
-            [(x.id, x.human_clicks, x.bot_hits, x.first_clicked_at, x.last_clicked_at) for x in links],
-            page_size=1000,
-        )
+    _pg_values(
+        f"UPDATE {ShortLink._meta.db_table} AS l SET human_clicks = v.h, bot_hits = v.b, "  # noqa: S608
+        "first_clicked_at = v.f::timestamptz, last_clicked_at = v.la::timestamptz "
+        "FROM (VALUES {values}) AS v(id, h, b, f, la) WHERE l.id = v.id",
+        [(x.id, x.human_clicks, x.bot_hits, x.first_clicked_at, x.last_clicked_at) for x in links],
+    )
 
 
 def clicks_record(*, events: Sequence[dict]) -> int:

@@ -46,6 +46,7 @@ class ClickWriter:
         self.consumer = consumer or consumer_name()
         self.batch_size = batch_size or settings.LINKS_CLICK_BATCH
         self.claim_idle_ms = int(1000 * (settings.LINKS_CLICK_CLAIM_IDLE if claim_idle is None else claim_idle))
+        self.last_read = 0
         _ensure_group(self.client)
 
     def _write(self, entries) -> int:
@@ -109,6 +110,7 @@ class ClickWriter:
         """Read and write one batch of new entries; returns clicks written."""
         reply = self.client.xreadgroup(GROUP, self.consumer, {stream_key(): ">"}, count=self.batch_size, block=block_ms)
         entries = reply[0][1] if reply else []
+        self.last_read = len(entries)
         return self._write(entries)
 
     def drain(self, *, time_budget: float = 5.0) -> int:

@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "compliance.audit.AuditMiddleware",
 ]
+# Short-link taps are answered before the rest of the stack (links/middleware.py).
+MIDDLEWARE.insert(0, "links.middleware.ShortLinkFastPath")
 
 ROOT_URLCONF = "smscampaigns.urls"
 WSGI_APPLICATION = "smscampaigns.wsgi.application"

@@ -214,3 +214,14 @@ def test_tenants_stay_apart(mode, tenant_a, tenant_b):
     assert Click.objects.for_tenant(tenant_b).count() == 2
     counts = {c.campaign_id: (c.tenant_id, c.clicks) for c in CampaignClickCount.objects.all()}
     assert counts == {ca.pk: (tenant_a.pk, 1), cb.pk: (tenant_b.pk, 2)}
+
+
+def test_taps_take_the_fast_lane_past_the_middleware_stack(tenant_a):
+    link = short_link_create(tenant=tenant_a, target_url="https://x.example/")
+    client = Client()
+    resp = client.get(f"/l/{link.code}", HTTP_USER_AGENT=IPHONE)
+    assert resp.status_code == 302
+    assert "X-Frame-Options" not in resp  # the clickjacking middleware (inner) never ran
+    assert client.get("/healthz").status_code == 200
+    assert "X-Frame-Options" in client.get("/admin/login/")  # everything else goes through the stack
+    assert client.post(f"/l/{link.code}").status_code == 405  # not GET/HEAD: the route answers

@@ -150,3 +150,26 @@ def test_a_refused_event_goes_to_the_dead_letter_list_and_the_rest_is_written(li
     assert ClickWriter(consumer="w").drain() == 2
     assert links_redis.llen(f"{stream_key()}:dead") == 1
     assert links_redis.xlen(stream_key()) == 0
+
+
+def test_a_redis_timeout_after_the_click_was_queued_does_not_double_it(links_redis, tenant_a, monkeypatch):
+    import redis
+
+    from links import capture
+
+    _c, _m, codes = campaign_links(tenant_a, 1)
+    click(codes[0])  # warm the cache
+    ClickWriter(consumer="w").drain()
+    real_resolve, real_probe = capture._scripts_for(capture.settings.REDIS_URL)
+
+    def resolve_then_time_out(*, keys, args):
+        real_resolve(keys=keys, args=args)  # the click is queued...
+        raise redis.exceptions.TimeoutError("...but the answer never came")
+
+    monkeypatch.setattr(capture, "_scripts_for", lambda url: (resolve_then_time_out, real_probe))
+    click(codes[0])  # falls back to writing directly, with the same event id
+    monkeypatch.undo()
+    assert Click.objects.count() == 2
+    assert ClickWriter(consumer="w").drain() == 0  # the queued copy is recognised and skipped
+    assert Click.objects.count() == 2
+    assert campaign_click_counts(_c.pk)["clicks"] == 2

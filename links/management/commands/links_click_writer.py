@@ -19,10 +19,16 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=None)
         parser.add_argument("--block-ms", type=int, default=1000, help="How long one read waits for new clicks.")
         parser.add_argument(
+            "--linger-ms",
+            type=int,
+            default=250,
+            help="After a short batch, wait this long so the next one is fuller (fewer, cheaper transactions).",
+        )
+        parser.add_argument(
             "--claim-idle", type=float, default=None, help="Seconds before a dead writer's batch is taken over."
         )
 
-    def handle(self, *args, once: bool, batch_size: int | None, block_ms: int, claim_idle: float | None, **opts):
+    def handle(self, *args, once, batch_size, block_ms, linger_ms, claim_idle, **opts):
         if capture_mode() != "redis":
             raise CommandError("Clicks are written directly (no REDIS_URL): there is no queue to drain.")
         writer = ClickWriter(batch_size=batch_size, claim_idle=claim_idle)
@@ -47,6 +53,8 @@ class Command(BaseCommand):
                     total += writer.retry_own()
                     failed = False
                 total += writer.run_once(block_ms=block_ms)
+                if 0 < writer.last_read < writer.batch_size and linger_ms:
+                    time.sleep(linger_ms / 1000)
                 if time.monotonic() - last_claim > 30:
                     total += writer.claim_stale()
                     writer.forget_idle_consumers()
