@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from .models import Event, EventType
-from .services import event_emit
+from .services import event_emit, tenants_wanting
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +102,39 @@ def campaign_finished_event_emit(*, campaign, stats: dict | None = None) -> Even
         type=EventType.CAMPAIGN_FINISHED,
         payload={"campaign_id": campaign.pk, "name": campaign.name, "stats": stats or {}},
     )
+
+
+def clicks_events_emit(*, clicks: list[dict], code_of_link: dict[int, str]) -> int:
+    """``link.clicked`` for each human click of a written batch (rows as the links app inserts them).
+
+    One read for the whole batch decides which tenants want the event at all, so a
+    tenant without endpoints costs the click writer nothing per click.
+    """
+    try:
+        human = [c for c in clicks if not c.get("is_bot")]
+        if not human:
+            return 0
+        wanting = tenants_wanting(type=EventType.LINK_CLICKED, tenant_ids={c["tenant_id"] for c in human})
+        emitted = 0
+        for c in human:
+            if c["tenant_id"] not in wanting:
+                continue
+            payload = {
+                "code": code_of_link.get(c["link_id"], ""),
+                "campaign_id": c.get("campaign_id"),
+                "message_id": c.get("message_id"),
+                "contact_id": c.get("contact_id"),
+                "clicked_at": c.get("clicked_at"),
+                "device_type": c.get("device_type"),
+                "os": c.get("os_family"),
+                "browser": c.get("browser_family"),
+                "country": c.get("country"),
+            }
+            if event_emit(
+                tenant_id=c["tenant_id"], type=EventType.LINK_CLICKED, payload=payload, contact_id=c.get("contact_id")
+            ):
+                emitted += 1
+        return emitted
+    except Exception:  # noqa: BLE001 - never break the click writer
+        logger.exception("clicks_events_emit failed")
+        return 0

@@ -5,8 +5,7 @@ A conversion counts for a campaign when it happened within
 on their link of that campaign.
 
 Clicks live in the links app. The only place that reads them is
-``_first_click_at``, written against this assumption: ``links.models.Click``
-has ``link`` (a foreign key to ``ShortLink``), ``created_at`` and ``is_bot``.
+``_first_click_at`` (``links.models.Click``: ``link``, ``clicked_at``, ``is_bot``).
 """
 
 from __future__ import annotations
@@ -15,33 +14,23 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import Min, Q
 
-from links.models import ShortLink
+from links.models import Click, ShortLink
 
 from .models import Conversion
 
 
-def click_model():
-    """``links.models.Click`` when the links app has it, else ``None``."""
-    try:
-        return apps.get_model("links", "Click")
-    except LookupError:
-        return None
-
-
 def _first_click_at(*, link_ids: Iterable[int]) -> dict[int, dt.datetime]:
     """``{link_id: time of its first human click}`` for the links that were clicked."""
-    click = click_model()
     link_ids = list(link_ids)
-    if click is None or not link_ids:
+    if not link_ids:
         return {}
     rows = (
-        click.objects.filter(link_id__in=link_ids, is_bot=False)
+        Click.objects.filter(link_id__in=link_ids, is_bot=False)
         .values("link_id")
-        .annotate(first=Min("created_at"))
+        .annotate(first=Min("clicked_at"))
         .values_list("link_id", "first")
     )
     return dict(rows)

@@ -401,3 +401,9 @@ def conversion_record(
         # The same order posted twice at once: the other request won.
         return Conversion.objects.get(tenant_id=tenant_id, order_id=order_id), False
     return conversion, True
+
+
+def tenants_wanting(*, type: str, tenant_ids: set[int]) -> set[int]:
+    """Which of ``tenant_ids`` have an active endpoint that wants events of ``type`` (one read)."""
+    subs = EventSubscription.objects.filter(tenant_id__in=tenant_ids, active=True).only("tenant_id", "event_types")
+    return {s.tenant_id for s in subs if s.wants(type)}

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from integrations.events import clicks_events_emit
 from tenants.models import Tenant
 
 from .capture import cache_ttl, cache_value, link_cache_forget, links_cache_warm, redirect_target
@@ -315,6 +316,7 @@ def clicks_record(*, events: Sequence[dict]) -> int:
             )
         _clicks_insert(clicks)
         _link_counters_save(list(touched.values()))
+        clicks_events_emit(clicks=clicks, code_of_link={row["id"]: code for code, row in links.items()})
         if per_campaign:
             CampaignClickCount.objects.bulk_create(
                 [CampaignClickCount(campaign_id=cid, tenant_id=c[0]) for cid, c in per_campaign.items()],
