@@ -350,8 +350,8 @@ class _Importer:
         return ids
 
     def _upsert_postgresql(self, records: list[tuple[str, dict]]) -> dict[str, int]:
-        """The same upsert as ``_upsert_orm`` in one ``INSERT … ON CONFLICT … RETURNING`` without the ORM's
-        per-field overhead (about 3x faster at 100,000 rows)."""
+        """The same upsert as ``_upsert_orm`` in one ``INSERT … ON CONFLICT … RETURNING``, without the ORM's
+        per-field work for every row."""
         from psycopg2.extras import execute_values
 
         table = Contact._meta.db_table
