@@ -223,15 +223,9 @@ class _Importer:
         self.progress = progress
         self.result = ImportResult()
         self.tag_ids: dict[str, int] = dict(Tag.objects.filter(tenant=tenant).values_list("name", "id"))
-        self.update_fields = [f for f in WRITABLE if self._writes(f)] + ["updated_at"]
+        # Every writable field: the values written are the contact's own merged with the row's.
+        self.update_fields = [*WRITABLE, "updated_at"]
         self.now = timezone.now()
-
-    def _writes(self, name: str) -> bool:
-        if name == "custom_fields":
-            return bool(self.custom)
-        if name in ("consent_source", "consent_at"):
-            return "consent_status" in self.index or name in self.index
-        return name in self.index
 
     # Reading one row --------------------------------------------------------
 
@@ -289,6 +283,7 @@ class _Importer:
 
     def _merge(self, record: dict, values: dict) -> dict:
         """``record`` (a contact's writable fields) with the row's non-empty ``values`` laid over it."""
+        status_before = record["consent_status"]
         for name, value in values.items():
             if name == "custom_fields":
                 record["custom_fields"] = {**(record["custom_fields"] or {}), **value}
@@ -297,7 +292,9 @@ class _Importer:
                     record["timezone"] = value
             else:
                 record[name] = value
-        if values.get("consent_status") and values["consent_status"] != ConsentStatus.UNKNOWN:
+        status = values.get("consent_status")
+        if status and status != ConsentStatus.UNKNOWN and status != status_before:
+            # A change of consent is dated now unless the file says when; a repeated grant keeps its date.
             if "consent_at" not in values:
                 record["consent_at"] = self.now
             if "consent_source" not in values:

@@ -195,3 +195,15 @@ def test_a_dead_run_is_taken_again_but_a_live_one_is_not(tenant_a):
     )
     job = contact_import_run(import_id=dead.pk)
     assert job.status == ImportStatus.DONE and job.created == 1
+
+
+def test_repeated_grant_keeps_its_date_and_derived_zone_fills_a_gap(tenant_a):
+    import datetime as dt
+
+    first = "phone_number,consent_status,consent_at\n+14155550100,granted,2026-01-02\n"
+    contacts_import(tenant=tenant_a, fileobj=io.BytesIO(first.encode()))
+    Contact.objects.filter(tenant=tenant_a).update(timezone="")
+    contacts_import(tenant=tenant_a, fileobj=io.BytesIO(b"phone_number,consent_status\n+14155550100,yes\n"))
+    ada = Contact.objects.get(tenant=tenant_a)
+    assert ada.consent_at == dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    assert ada.timezone == "America/Los_Angeles"
