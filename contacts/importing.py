@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, connection, transaction
@@ -148,6 +149,7 @@ def import_file_check(fileobj: IO[bytes]) -> FileInfo:
 
     Leaves the file at its start. Raises ``ImportFileError`` naming the problem.
     """
+    max_bytes = getattr(settings, "CONTACT_IMPORT_MAX_BYTES", 200_000_000)
     fileobj.seek(0)
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     first_line = ""
@@ -163,6 +165,10 @@ def import_file_check(fileobj: IO[bytes]) -> FileInfo:
                 "The file is UTF-16 text (Excel's 'Unicode Text'). Save it as 'CSV UTF-8 (Comma delimited)'."
             )
         size += len(chunk)
+        if size > max_bytes:
+            raise ImportFileError(
+                f"The file is larger than {max_bytes // 1_000_000} MB; split it and import the parts."
+            )
         if b"\x00" in chunk:
             raise ImportFileError("The file is not a CSV text file (it holds binary data).")
         try:

@@ -207,3 +207,10 @@ def test_repeated_grant_keeps_its_date_and_derived_zone_fills_a_gap(tenant_a):
     ada = Contact.objects.get(tenant=tenant_a)
     assert ada.consent_at == dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
     assert ada.timezone == "America/Los_Angeles"
+
+
+def test_oversized_file_is_refused(api_alice, settings):
+    settings.CONTACT_IMPORT_MAX_BYTES = 1_000_000
+    big = b"phone_number\n" + b"+14155550100\n" * 80_000
+    resp = api_alice.post("/api/v1/contacts/import/", {"file": _upload(big)}, format="multipart")
+    assert resp.status_code == 400 and "larger than 1 MB" in resp.json()["file"][0]
