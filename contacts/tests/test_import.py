@@ -214,3 +214,26 @@ def test_oversized_file_is_refused(api_alice, settings):
     big = b"phone_number\n" + b"+14155550100\n" * 80_000
     resp = api_alice.post("/api/v1/contacts/import/", {"file": _upload(big)}, format="multipart")
     assert resp.status_code == 400 and "larger than 1 MB" in resp.json()["file"][0]
+
+
+def test_a_row_the_database_refuses_sinks_only_itself(tenant_a, monkeypatch):
+    from django.db import DataError
+
+    from contacts import importing
+
+    real_write = importing._Importer._write
+
+    def picky_write(self, batch):
+        if "+14155550101" in batch:
+            raise DataError("value too long")
+        return real_write(self, batch)
+
+    monkeypatch.setattr(importing._Importer, "_write", picky_write)
+    data = "phone_number,tags\n+14155550100,a\n+14155550101,b\n+14155550102,c\n"
+    result = contacts_import(tenant=tenant_a, fileobj=io.BytesIO(data.encode()))
+    assert (result.created, result.updated) == (2, 0)
+    assert result.errors == [{"row": 3, "error": "could not be saved: DataError"}]
+    assert sorted(Contact.objects.filter(tenant=tenant_a).values_list("phone_number", flat=True)) == [
+        "+14155550100",
+        "+14155550102",
+    ]
