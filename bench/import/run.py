@@ -187,10 +187,10 @@ def main() -> int:
         # A reference: the same rows INSERTed (multi-row VALUES) in batches into the real contacts table (its
         # indexes and foreign key), no parsing, checks or tags: the usual way to bulk-write from Python.
         insert_rate = insert_ceiling(path, args.rows)
-        print(f"{'INSERT … VALUES reference':<26} {insert_rate:>9,.0f} rows/s  (into contacts; no parsing, no tags)")
+        print(f"{'multi-row insert reference':<26} {insert_rate:>9,.0f} rows/s  (into contacts; no parsing, no tags)")
 
     first_rate = runs[0][1].rows / runs[0][2]
-    print(f"import / INSERT … VALUES ratio: {first_rate / insert_rate:.2f}")
+    print(f"import / multi-row insert ratio: {first_rate / insert_rate:.2f}")
     print(f"load average while it ran: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     peak = peak_rss_mb()
     print(f"import / COPY ratio: {first_rate / copy_rate:.3f} ({copy_rate / first_rate:.0f}x slower than COPY)")
