@@ -27,6 +27,13 @@ AUDIENCE_FIELDS = (
 )
 
 
+class VariantsField(forms.JSONField):
+    """JSON for the variants; empty shows as an empty box, not ``null``."""
+
+    def prepare_value(self, value):
+        return "" if value in (None, [], "") else super().prepare_value(value)
+
+
 class CampaignForm(forms.ModelForm):
     """The authoring form: body, link, A/B variants and an audience builder that writes ``audience``."""
 
@@ -35,7 +42,7 @@ class CampaignForm(forms.ModelForm):
         strip=False,
         help_text="Merge fields: {{first_name}}, {{last_name}}, {{link}}; a fallback: {{first_name|there}}.",
     )
-    variants = forms.JSONField(
+    variants = VariantsField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         help_text='Optional A/B test: [{"body": "…", "percent": 50}, {"body": "…", "percent": 50}] (2-4, '

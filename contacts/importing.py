@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, connection, transaction
@@ -95,6 +96,8 @@ WRITABLE = (
 )
 
 
+#: Per-connection temporary table the PostgreSQL upsert COPies each batch into.
+STAGING_TABLE = "contacts_import_staging"
 NEW_CONTACT = {
     "first_name": "",
     "last_name": "",
@@ -148,6 +151,7 @@ def import_file_check(fileobj: IO[bytes]) -> FileInfo:
 
     Leaves the file at its start. Raises ``ImportFileError`` naming the problem.
     """
+    max_bytes = getattr(settings, "CONTACT_IMPORT_MAX_BYTES", 200_000_000)
     fileobj.seek(0)
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     first_line = ""
@@ -163,6 +167,10 @@ def import_file_check(fileobj: IO[bytes]) -> FileInfo:
                 "The file is UTF-16 text (Excel's 'Unicode Text'). Save it as 'CSV UTF-8 (Comma delimited)'."
             )
         size += len(chunk)
+        if size > max_bytes:
+            raise ImportFileError(
+                f"The file is larger than {max_bytes // 1_000_000} MB; split it and import the parts."
+            )
         if b"\x00" in chunk:
             raise ImportFileError("The file is not a CSV text file (it holds binary data).")
         try:
@@ -223,15 +231,9 @@ class _Importer:
         self.progress = progress
         self.result = ImportResult()
         self.tag_ids: dict[str, int] = dict(Tag.objects.filter(tenant=tenant).values_list("name", "id"))
-        self.update_fields = [f for f in WRITABLE if self._writes(f)] + ["updated_at"]
+        # Every writable field: the values written are the contact's own merged with the row's.
+        self.update_fields = [*WRITABLE, "updated_at"]
         self.now = timezone.now()
-
-    def _writes(self, name: str) -> bool:
-        if name == "custom_fields":
-            return bool(self.custom)
-        if name in ("consent_source", "consent_at"):
-            return "consent_status" in self.index or name in self.index
-        return name in self.index
 
     # Reading one row --------------------------------------------------------
 
@@ -289,6 +291,7 @@ class _Importer:
 
     def _merge(self, record: dict, values: dict) -> dict:
         """``record`` (a contact's writable fields) with the row's non-empty ``values`` laid over it."""
+        status_before = record["consent_status"]
         for name, value in values.items():
             if name == "custom_fields":
                 record["custom_fields"] = {**(record["custom_fields"] or {}), **value}
@@ -297,7 +300,9 @@ class _Importer:
                     record["timezone"] = value
             else:
                 record[name] = value
-        if values.get("consent_status") and values["consent_status"] != ConsentStatus.UNKNOWN:
+        status = values.get("consent_status")
+        if status and status != ConsentStatus.UNKNOWN and status != status_before:
+            # A change of consent is dated now unless the file says when; a repeated grant keeps its date.
             if "consent_at" not in values:
                 record["consent_at"] = self.now
             if "consent_source" not in values:
@@ -350,31 +355,47 @@ class _Importer:
         return ids
 
     def _upsert_postgresql(self, records: list[tuple[str, dict]]) -> dict[str, int]:
-        """The same upsert as ``_upsert_orm`` in one ``INSERT … ON CONFLICT … RETURNING`` without the ORM's
-        per-field overhead (about 3x faster at 100,000 rows)."""
-        from psycopg2.extras import execute_values
-
+        """The same upsert as ``_upsert_orm``: the batch is COPied into a temporary table, then one
+        set-based ``INSERT … SELECT … ON CONFLICT DO UPDATE … RETURNING`` (no per-row SQL to build or parse)."""
         table = Contact._meta.db_table
-        columns = ["tenant_id", "phone_number", *WRITABLE, "created_at", "updated_at"]
-        template = "(" + ", ".join("%s::jsonb" if c == "custom_fields" else "%s" for c in columns) + ")"
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.update_fields)
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s "  # noqa: S608 - identifiers from model meta
-            f"ON CONFLICT (tenant_id, phone_number) DO UPDATE SET {updates} RETURNING phone_number, id"
-        )
-        now = timezone.now()
-        values = [
-            (
-                self.tenant.pk,
-                phone,
-                *(json.dumps(r[c]) if c == "custom_fields" else r[c] for c in WRITABLE),
-                now,
-                now,
+        staging_columns = ["phone_number", *WRITABLE]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+        for phone, r in records:
+            writer.writerow(
+                [
+                    phone,
+                    *(
+                        json.dumps(r[c])
+                        if c == "custom_fields"
+                        else (r[c].isoformat() if r[c] is not None else "")
+                        if c == "consent_at"
+                        else r[c]
+                        for c in WRITABLE
+                    ),
+                ]
             )
-            for phone, r in records
-        ]
+        buffer.seek(0)
+        selected = ", ".join(
+            "custom_fields::jsonb" if c == "custom_fields" else "consent_at::timestamptz" if c == "consent_at" else c
+            for c in staging_columns
+        )
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.update_fields)
+        now = timezone.now()
         with connection.cursor() as cursor:
-            returned = execute_values(cursor.cursor, sql, values, template=template, page_size=len(values), fetch=True)
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} "
+                f"({', '.join(f'{c} text' for c in staging_columns)})"
+            )
+            cursor.execute(f"TRUNCATE {STAGING_TABLE}")
+            cursor.cursor.copy_expert(f"COPY {STAGING_TABLE} FROM STDIN (FORMAT csv, FORCE_NULL (consent_at))", buffer)
+            cursor.execute(
+                f"INSERT INTO {table} (tenant_id, {', '.join(staging_columns)}, created_at, updated_at) "  # noqa: S608 - identifiers from model meta
+                f"SELECT %s, {selected}, %s, %s FROM {STAGING_TABLE} "
+                f"ON CONFLICT (tenant_id, phone_number) DO UPDATE SET {updates} RETURNING phone_number, id",
+                [self.tenant.pk, now, now],
+            )
+            returned = cursor.fetchall()
         return dict(returned)
 
     def _write_tags(self, batch: dict[str, tuple[int, dict, list[str]]], ids: dict[str, int]) -> None:

@@ -61,13 +61,18 @@ class ContactViewSet(TenantScopedViewSet):
     @extend_schema(request={"multipart/form-data": ImportUploadSerializer}, responses={200: dict, 202: dict})
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
     def import_csv(self, request):
-        """A CSV with a header row. Small files answer at once; large ones (202) run in a worker."""
+        """A CSV with a header row, imported at once: 200 with counts and per-row errors (CONTRACT.md).
+
+        With ``?background=1`` a file larger than ``CONTACT_IMPORT_SYNC_MAX_ROWS`` runs in a
+        worker instead: 202 with the import, whose progress is at ``/api/v1/contact-imports/{id}/``.
+        """
         upload = request.FILES.get("file")
         if upload is None:
             return Response({"file": ["Upload a CSV file in the multipart field 'file'."]}, status=400)
         try:
             info = import_file_check(upload)
-            if info.estimated_rows > sync_import_max_rows():
+            background = request.query_params.get("background", "").lower() in ("1", "true", "yes")
+            if background and info.estimated_rows > sync_import_max_rows():
                 job = contact_import_start(
                     tenant=self.tenant, fileobj=upload, file_name=upload.name or "", user=request.user
                 )

@@ -113,3 +113,12 @@ def test_edit_draft_keeps_audience_in_builder(alice, tenant_a, audience):
     html = _login(alice).get(reverse("admin:campaigns_campaign_change", args=[draft.pk])).content.decode()
     assert f'<option value="{audience["vip"].pk}" selected>' in html
     assert f'<option value="{audience["staff"].pk}" selected>' in html
+
+
+def test_superuser_previews_the_chosen_tenant(django_user_model, tenant_a, tenant_b, audience):
+    root = django_user_model.objects.create_superuser("root@example.com", "pw-123456")
+    url = reverse("admin:campaigns_campaign_preview")
+    client = _login(root)
+    assert client.post(url, {"body": "Hi"}).status_code == 400
+    assert client.post(url, {"body": "Hi", "tenant": tenant_a.pk}).json()["recipients"] == 4
+    assert client.post(url, {"body": "Hi", "tenant": tenant_b.pk}).json()["recipients"] == 5

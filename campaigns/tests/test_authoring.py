@@ -177,3 +177,28 @@ def test_preview_of_saved_campaign_with_variants(api_alice, api_charlie, tenant_
 def test_preview_rejects_bad_body(api_alice):
     resp = api_alice.post("/api/v1/campaigns/preview/", {"body": "{{coupon}}"}, format="json")
     assert resp.status_code == 400 and "body" in resp.json()
+
+
+def test_estimate_matches_rendering_every_recipient(tenant_a):
+    from campaigns.authoring import campaign_preview
+    from campaigns.rendering import render
+    from campaigns.segments import count_segments
+    from contacts.models import Contact
+
+    names = ["Al", "Bea", "Łukasz", "Zoë", "", "Maximilian-Alexander", "李", "Chloé", "Bo"]
+    for i in range(60):
+        ContactFactory(
+            tenant=tenant_a,
+            phone_number=f"+1415555{i:04d}",
+            first_name=names[i % len(names)] * (1 + i % 4),
+            last_name=names[(i * 7) % len(names)],
+        )
+    body = "Hi {{first_name|friend}} {{last_name}}! " + "Sale on: everything must go today. " * 3 + "{{link}}"
+    preview = campaign_preview(tenant=tenant_a, body=body, link_url="https://shop.example")
+    link = sample_link()
+    exact = sum(
+        count_segments(render(body, first_name=c.first_name, last_name=c.last_name, link=link)).segments
+        for c in Contact.objects.filter(tenant=tenant_a)
+    )
+    assert preview.total_segments == exact
+    assert not preview.extrapolated

@@ -136,7 +136,9 @@ def test_large_api_import_runs_in_background(api_alice, tenant_a, settings, djan
     settings.CONTACT_IMPORT_SYNC_MAX_ROWS = 50
     with mock.patch("contacts.tasks.contact_import_task.delay") as delay:
         with django_capture_on_commit_callbacks(execute=True):
-            resp = api_alice.post("/api/v1/contacts/import/", {"file": _upload(_big_csv(120))}, format="multipart")
+            resp = api_alice.post(
+                "/api/v1/contacts/import/?background=1", {"file": _upload(_big_csv(120))}, format="multipart"
+            )
     assert resp.status_code == 202, resp.json()
     job_id = resp.json()["id"]
     delay.assert_called_once_with(job_id)
@@ -195,3 +197,55 @@ def test_a_dead_run_is_taken_again_but_a_live_one_is_not(tenant_a):
     )
     job = contact_import_run(import_id=dead.pk)
     assert job.status == ImportStatus.DONE and job.created == 1
+
+
+def test_repeated_grant_keeps_its_date_and_derived_zone_fills_a_gap(tenant_a):
+    import datetime as dt
+
+    first = "phone_number,consent_status,consent_at\n+14155550100,granted,2026-01-02\n"
+    contacts_import(tenant=tenant_a, fileobj=io.BytesIO(first.encode()))
+    Contact.objects.filter(tenant=tenant_a).update(timezone="")
+    contacts_import(tenant=tenant_a, fileobj=io.BytesIO(b"phone_number,consent_status\n+14155550100,yes\n"))
+    ada = Contact.objects.get(tenant=tenant_a)
+    assert ada.consent_at == dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    assert ada.timezone == "America/Los_Angeles"
+
+
+def test_oversized_file_is_refused(api_alice, settings):
+    settings.CONTACT_IMPORT_MAX_BYTES = 1_000_000
+    big = b"phone_number\n" + b"+14155550100\n" * 80_000
+    resp = api_alice.post("/api/v1/contacts/import/", {"file": _upload(big)}, format="multipart")
+    assert resp.status_code == 400 and "larger than 1 MB" in resp.json()["file"][0]
+
+
+def test_a_row_the_database_refuses_sinks_only_itself(tenant_a, monkeypatch):
+    from django.db import DataError
+
+    from contacts import importing
+
+    real_write = importing._Importer._write
+
+    def picky_write(self, batch):
+        if "+14155550101" in batch:
+            raise DataError("value too long")
+        return real_write(self, batch)
+
+    monkeypatch.setattr(importing._Importer, "_write", picky_write)
+    data = "phone_number,tags\n+14155550100,a\n+14155550101,b\n+14155550102,c\n"
+    result = contacts_import(tenant=tenant_a, fileobj=io.BytesIO(data.encode()))
+    assert (result.created, result.updated) == (2, 0)
+    assert result.errors == [{"row": 3, "error": "could not be saved: DataError"}]
+    assert sorted(Contact.objects.filter(tenant=tenant_a).values_list("phone_number", flat=True)) == [
+        "+14155550100",
+        "+14155550102",
+    ]
+
+
+def test_large_api_import_without_background_answers_counts(api_alice, tenant_a, settings):
+    """CONTRACT.md: the import answers 200 with counts, whatever the file's size, unless asked otherwise."""
+    settings.CONTACT_IMPORT_SYNC_MAX_ROWS = 50
+    resp = api_alice.post("/api/v1/contacts/import/", {"file": _upload(_big_csv(120))}, format="multipart")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert (body["created"], body["updated"]) == (120, 0)
+    assert [e["row"] for e in body["errors"]] == [122]

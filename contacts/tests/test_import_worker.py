@@ -36,7 +36,9 @@ def test_large_import_runs_in_a_real_worker(redis_url, tenant_a, api_alice, sett
     rows = "\n".join(f"+1415555{i:04d},N{i},bulk" for i in range(3000))
     data = f"phone_number,first_name,tags\n{rows}\nbad,x,\n".encode()
     resp = api_alice.post(
-        "/api/v1/contacts/import/", {"file": SimpleUploadedFile("big.csv", data, "text/csv")}, format="multipart"
+        "/api/v1/contacts/import/?background=1",
+        {"file": SimpleUploadedFile("big.csv", data, "text/csv")},
+        format="multipart",
     )
     assert resp.status_code == 202, resp.json()
     job_id = resp.json()["id"]

@@ -132,3 +132,20 @@ def test_campaign_sending_actions_are_scoped(action, tenant_a, api_bob, api_char
         assert client.post(f"/api/v1/campaigns/{campaign.pk}/{action}/", {}, format="json").status_code == 404
     assert Campaign.objects.get(pk=campaign.pk).status == campaign.status
     assert APIClient().post(f"/api/v1/campaigns/{campaign.pk}/{action}/").status_code == 401
+
+
+def test_authoring_endpoints_are_scoped(tenant_a, tenant_b, api_alice, api_charlie):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from contacts.models import Contact
+
+    mine = CampaignFactory(tenant=tenant_a)
+    ContactFactory(tenant=tenant_a, phone_number="+14155550100")
+    ContactFactory(tenant=tenant_b, phone_number="+14155550101")
+    assert api_alice.get(f"/api/v1/campaigns/{mine.pk}/preview/").json()["recipients"] == 1
+    assert api_charlie.get(f"/api/v1/campaigns/{mine.pk}/preview/").status_code == 404
+    assert api_charlie.post("/api/v1/campaigns/preview/", {"body": "Hi"}, format="json").json()["recipients"] == 0
+    upload = SimpleUploadedFile("c.csv", b"phone_number,first_name\n+14155550100,Mallory\n", "text/csv")
+    resp = api_charlie.post("/api/v1/contacts/import/", {"file": upload}, format="multipart")
+    assert resp.json() == {"created": 1, "updated": 0, "errors": []}  # a new contact in Charlie's own tenant
+    assert Contact.objects.get(tenant=tenant_a, phone_number="+14155550100").first_name != "Mallory"

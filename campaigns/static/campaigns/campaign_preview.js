@@ -33,11 +33,14 @@
 
     function q(sel) { return panel.querySelector(sel); }
 
+    function swap(text, table) {
+      Object.keys(table).forEach(function (ch) { text = text.split(ch).join(table[ch]); });
+      return text;
+    }
+
     function replaceIn(field, table) {
       if (!field) { return; }
-      var text = field.value;
-      Object.keys(table).forEach(function (ch) { text = text.split(ch).join(table[ch]); });
-      field.value = text;
+      field.value = swap(field.value, table);
       field.dispatchEvent(new Event("input", { bubbles: true }));
     }
 
@@ -62,7 +65,13 @@
             "Replace with GSM equivalents (" + v.replaced_segments + (v.replaced_segments === 1 ? " segment)" : " segments)"));
           fix.addEventListener("click", function () {
             if (many && variants) {
-              replaceIn(variants, v.replacements);
+              // Replace inside the variant's body, not in the JSON text (a " would break it).
+              try {
+                var list = JSON.parse(variants.value);
+                list[index].body = swap(list[index].body, v.replacements);
+                variants.value = JSON.stringify(list, null, 1);
+                variants.dispatchEvent(new Event("input", { bubbles: true }));
+              } catch (e) { /* the JSON is being edited: leave it */ }
             } else {
               replaceIn(body, v.replacements);
             }
@@ -80,7 +89,7 @@
       Object.keys(data.errors || {}).forEach(function (name) {
         (data.errors[name] || []).forEach(function (m) { messages.push((name === "__all__" ? "" : name + ": ") + m); });
       });
-      errors.hidden = messages.length === 0;
+      errors.style.display = messages.length ? "" : "none";
       errors.textContent = messages.join(" ");
       if (!data.bodies) { return; }
       var list = q(".cp-variants");
