@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.apps import apps
 from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -126,26 +125,14 @@ def _recipients(tenant_id: int, campaign_id: int) -> QuerySet:
     )
 
 
-def _clickers(tenant_id: int, campaign_id: int) -> QuerySet | None:
-    """Contact ids with a human click on their link of ``campaign_id``; None when clicks are not recorded.
+def _clickers(tenant_id: int, campaign_id: int) -> QuerySet:
+    """Contact ids with a human click on their link of ``campaign_id``."""
+    from links.models import Click
 
-    Clicks belong to the links app; this finds its path to the message by the model's fields.
-    """
-    try:
-        click = apps.get_model("links", "Click")
-    except LookupError:
-        return None
-    names = {f.name for f in click._meta.get_fields()}
-    qs = click.objects.all()
-    if "tenant" in names:
-        qs = qs.filter(tenant_id=tenant_id)
-    if "is_bot" in names:
-        qs = qs.filter(is_bot=False)
-    for path in ("message", "link__message", "short_link__message", "shortlink__message"):
-        head = path.split("__")[0]
-        if head in names:
-            return qs.filter(**{f"{path}__campaign_id": campaign_id}).values(f"{path}__contact_id")
-    return None
+    # NOT IN with a NULL matches nothing: only clicks that name their contact.
+    return Click.objects.filter(
+        tenant_id=tenant_id, campaign_id=campaign_id, is_bot=False, contact_id__isnull=False
+    ).values("contact_id")
 
 
 def apply_audience(qs: QuerySet, *, tenant_id: int, audience: dict) -> QuerySet:
@@ -165,7 +152,7 @@ def apply_audience(qs: QuerySet, *, tenant_id: int, audience: dict) -> QuerySet:
         elif kind in ("clicked", "not_clicked"):
             clickers = _clickers(tenant_id, rule["campaign"])
             if kind == "clicked":
-                qs = qs.filter(id__in=clickers) if clickers is not None else qs.none()
+                qs = qs.filter(id__in=clickers)
             else:
                 qs = qs.filter(id__in=_recipients(tenant_id, rule["campaign"]))
                 if clickers is not None:

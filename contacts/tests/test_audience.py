@@ -86,19 +86,17 @@ def test_validation_normalizes_and_names_the_problem(tenant_a, tenant_b):
             audience_validate(tenant_id=tenant_a.pk, audience=audience)
 
 
-def test_click_rules_use_the_clickers_of_that_campaign(tenant_a, people, monkeypatch):
-    from campaigns.models import Message
-    from contacts import audience as audience_module
+def test_click_rules_use_the_clickers_of_that_campaign(tenant_a, people):
+    from links.tests.factories import ClickFactory, ShortLinkFactory
 
     earlier = CampaignFactory(tenant=tenant_a)
-    for key in ("ada", "bo", "cy"):
-        MessageFactory(campaign=earlier, tenant=tenant_a, contact=people[key])
-    # Stand-in for the links app's clicks: Bo clicked.
-    monkeypatch.setattr(
-        audience_module,
-        "_clickers",
-        lambda tenant_id, campaign_id: Message.objects.filter(contact=people["bo"]).values("contact_id"),
-    )
+    messages = {
+        key: MessageFactory(campaign=earlier, tenant=tenant_a, contact=people[key]) for key in ("ada", "bo", "cy")
+    }
+    links = {key: ShortLinkFactory(tenant=tenant_a, campaign=earlier, message=msg) for key, msg in messages.items()}
+    # Bo clicked; Cy's link was only fetched by a preview bot, which is no click.
+    ClickFactory(tenant=tenant_a, link=links["bo"], campaign_id=earlier.pk, contact_id=people["bo"].pk)
+    ClickFactory(tenant=tenant_a, link=links["cy"], campaign_id=earlier.pk, contact_id=people["cy"].pk, is_bot=True)
     assert _ids(tenant_a, {"rules": [{"type": "clicked", "campaign": earlier.pk}]}) == [people["bo"].pk]
     assert _ids(tenant_a, {"rules": [{"type": "not_clicked", "campaign": earlier.pk}]}) == sorted(
         [people["ada"].pk, people["cy"].pk]
