@@ -12,6 +12,7 @@ are the periodic safety nets.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns.models import STATUS_RANK, Message, MessageStatus
-from campaigns.transitions import message_move
+from campaigns.models import STATUS_RANK, Message, MessageStatus, can_move
+from campaigns.transitions import message_move, message_move_ctes
 from gateways import GatewayError, get_gateway
 from tenants.models import Tenant
 
@@ -119,36 +120,90 @@ def status_callback_receive(*, tenant: Tenant, params: dict[str, str]) -> bool:
 
 
 def callback_apply(*, tenant_id: int, callback: Callback, received_at: dt.datetime | None = None) -> bool:
-    inserted, message_id = _event_record(tenant_id=tenant_id, callback=callback, received_at=received_at)
-    if inserted and message_id is None:
-        # An orphan. The sender may have recorded this SID since our INSERT looked:
-        # it applies orphans after its own write, we look again after ours, so
-        # one of the two always sees the other.
-        return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0
-    if not inserted:
-        # A repeat. Moving again is harmless (forward only) and heals a first
-        # copy whose move never ran.
-        message_id = Message.objects.filter(tenant_id=tenant_id, sid=callback.sid).values_list("id", flat=True).first()
-        if message_id is None:
-            return False
-        if StatusEvent.objects.filter(tenant_id=tenant_id, sid=callback.sid, message=None).exists():
+    """Record ``callback`` in the history and move its message. Returns whether the message moved."""
+    at = received_at or timezone.now()
+    if connection.vendor == "postgresql":
+        message_id, inserted, moved = _callback_apply_one_statement(tenant_id=tenant_id, callback=callback, at=at)
+    else:
+        inserted, message_id = _event_record(tenant_id=tenant_id, callback=callback, received_at=at)
+        if message_id is None and not inserted:
+            message_id = (
+                Message.objects.filter(tenant_id=tenant_id, sid=callback.sid).values_list("id", flat=True).first()
+            )
+        moved = message_id is not None and _message_apply(message_id=message_id, callback=callback, at=at)
+    if message_id is None:
+        if inserted:
+            # An orphan. The sender may have recorded this SID since we looked: it
+            # applies orphans after its own write, we look again after ours, so one
+            # of the two always sees the other.
             return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0
-    return _message_apply(message_id=message_id, callback=callback, at=received_at)
-
-
-def _message_apply(*, message_id: int, callback: Callback, at: dt.datetime | None = None) -> bool:
-    if callback.status is None:
         return False
+    if not inserted and StatusEvent.objects.filter(tenant_id=tenant_id, sid=callback.sid, message=None).exists():
+        # A repeat of a callback that came as an orphan: settle the orphans now.
+        return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0 or moved
+    return moved
+
+
+def _callback_apply_one_statement(
+    *, tenant_id: int, callback: Callback, at: dt.datetime
+) -> tuple[int | None, bool, bool]:
+    """PostgreSQL hot path: history INSERT and forward-only move in one statement (one commit).
+
+    Returns (message id or None, whether the history row is new, whether the message moved).
+    """
+    qn = connection.ops.quote_name
+    fields = _move_fields(callback, at)
+    move = message_move_ctes(to=callback.status, fields=fields) if callback.status else None
+    sql = (
+        f"WITH cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
+        "WHERE tenant_id = %s AND sid = %s FOR NO KEY UPDATE), "
+        f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
+        "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
+        "VALUES (%s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur)) "
+        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
+        + (f", {move[0]} " if move else " ")
+        + "SELECT (SELECT id FROM cur), (SELECT status FROM cur), EXISTS (SELECT 1 FROM ev), "
+        + ("(SELECT old FROM upd)" if move else "NULL")
+    )
+    params = [
+        tenant_id,
+        callback.sid,
+        tenant_id,
+        callback.sid,
+        callback.raw_status,
+        callback.error_code,
+        json.dumps(callback.fields),
+        at,
+        *(move[1] if move else []),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        message_id, current, inserted, old = cursor.fetchone()
+    moved = old is not None
+    if message_id is not None and move and not moved and can_move(current, callback.status):
+        # Not expected (``cur`` holds the row lock), but a lost race is never a lost callback.
+        moved = message_move(message_id=message_id, to=callback.status, **fields) is not None
+    return message_id, inserted, moved
+
+
+def _move_fields(callback: Callback, at: dt.datetime) -> dict:
     fields: dict = {}
     if callback.error_code:
         fields["error_code"] = callback.error_code
         fields["error_message"] = error_code_description(callback.error_code)[:300]
     if callback.status == MessageStatus.DELIVERED:
-        fields["delivered_at"] = at or timezone.now()
+        fields["delivered_at"] = at
+    return fields
+
+
+def _message_apply(*, message_id: int, callback: Callback, at: dt.datetime | None = None) -> bool:
+    if callback.status is None:
+        return False
+    fields = _move_fields(callback, at or timezone.now())
     return message_move(message_id=message_id, to=callback.status, **fields) is not None
 
 
-def _event_record(*, tenant_id: int, callback: Callback, received_at: dt.datetime | None) -> tuple[bool, int | None]:
+def _event_record(*, tenant_id: int, callback: Callback, received_at: dt.datetime) -> tuple[bool, int | None]:
     """INSERT the history row unless (tenant, SID, status) is there. Returns (inserted, message id)."""
     qn = connection.ops.quote_name
     field = StatusEvent._meta.get_field
@@ -165,7 +220,7 @@ def _event_record(*, tenant_id: int, callback: Callback, received_at: dt.datetim
         callback.raw_status,
         callback.error_code,
         field("fields").get_db_prep_save(callback.fields, connection),
-        field("received_at").get_db_prep_save(received_at or timezone.now(), connection),
+        field("received_at").get_db_prep_save(received_at, connection),
         tenant_id,
         callback.sid,
     ]
