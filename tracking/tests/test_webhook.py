@@ -217,3 +217,51 @@ def _on_postgresql() -> bool:
     from django.db import connection
 
     return connection.vendor == "postgresql"
+
+
+def test_a_rotated_token_takes_effect_at_once(tenant_a, post):
+    msg = sent_message(tenant_a)
+    old_token = tenant_a.twilio_auth_token
+    assert post(callback(msg, "sent", tenant_a), old_token).status_code == 204
+    tenant_a.twilio_auth_token = "rotated-token-0001"
+    tenant_a.save()
+    assert post(callback(msg, "delivered", tenant_a), old_token).status_code == 403
+    assert _status(msg) == "sent"
+    assert post(callback(msg, "delivered", tenant_a), "rotated-token-0001").status_code == 204
+    assert _status(msg) == "delivered"
+
+
+def test_tenants_sharing_an_account_sid_each_use_their_own_token(tenant_a, post):
+    from tenants.tests.factories import TenantFactory
+
+    twin = TenantFactory(slug="twin", twilio_account_sid=tenant_a.twilio_account_sid, twilio_auth_token="twin-token")
+    msg = sent_message(twin)
+    assert post(callback(msg, "delivered", twin), "twin-token").status_code == 204
+    assert _status(msg) == "delivered"
+    assert StatusEvent.objects.get().tenant_id == twin.pk
+
+
+def test_history_outlives_a_deleted_message(tenant_a, post, alice):
+    from django.test import Client
+    from django.urls import reverse
+
+    msg = sent_message(tenant_a)
+    post(callback(msg, "delivered", tenant_a), tenant_a.twilio_auth_token)
+    event = StatusEvent.objects.get(sid=msg.sid)
+    msg.campaign.delete()
+    event.refresh_from_db()
+    assert event.message_id is not None  # kept as it was: the history is keyed by SID
+    client = Client()
+    client.force_login(alice)
+    assert client.get(reverse("admin:tracking_statusevent_change", args=[event.pk])).status_code == 200
+    assert client.get(reverse("admin:tracking_statusevent_changelist")).status_code == 200
+
+
+def test_the_simulator_reports_through_the_same_path(tenant_a):
+    from gateways.tasks import simulator_report
+
+    msg = sent_message(tenant_a)
+    simulator_report(tenant_id=tenant_a.pk, sid=msg.sid, to=msg.to, status="undelivered", error_code=30003)
+    msg.refresh_from_db()
+    assert (msg.status, msg.error_code) == ("undelivered", 30003)
+    assert StatusEvent.objects.filter(sid=msg.sid, status="undelivered").exists()
