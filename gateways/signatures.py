@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
@@ -37,22 +39,58 @@ def twilio_request_tenant(request) -> Tenant:
 
 
 def twilio_request_tenant_id(request) -> int:
-    """``twilio_request_tenant`` for hot paths: only the tenant's id, from one small raw query.
+    """``twilio_request_tenant`` when only the tenant's id is needed: one small raw query."""
+    return twilio_request_signer(request, cached=False).tenant_id
 
-    The token is read from the database on every request (a rotated token takes
-    effect at once); only the decryption of a given ciphertext is memoized.
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signed a webhook: the tenant, and the stored (encrypted) token the signature matched."""
+
+    tenant_id: int
+    token_ciphertext: str
+    cached: bool
+
+
+# AccountSid → [(tenant id, token ciphertext)], per process. Only safe for writes
+# that re-check the ciphertext in the same statement (see tracking.services
+# ``callback_apply(token_ciphertext=…)``), and retried uncached when it changed.
+_SIGNERS: dict[str, list[tuple[int, str]]] = {}
+_SIGNERS_LOCK = threading.Lock()
+_SIGNERS_MAX = 10_000
+
+
+def twilio_request_signer(request, *, cached: bool = False) -> Signer:
+    """The signer of a Twilio webhook; ``PermissionDenied`` when unsigned or badly signed.
+
+    ``cached=True`` saves the tenant query on the hot path: the tokens an account
+    had when last read are tried first. The caller MUST then write only while the
+    tenant still holds ``token_ciphertext`` and call again with ``cached=False``
+    when it does not (a rotated token thus takes effect at once). A signature that
+    no cached token matches is always checked against fresh rows.
     """
     account_sid, signature = _credentials(request)
+    if cached:
+        for tenant_id, ciphertext in _SIGNERS.get(account_sid, ()):
+            if _valid(request, _token(ciphertext), signature):
+                return Signer(tenant_id, ciphertext, cached=True)
     table = connection.ops.quote_name(Tenant._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, twilio_auth_token FROM {table} WHERE twilio_account_sid = %s",  # noqa: S608 - name from model meta
             [account_sid],
         )
-        rows = cursor.fetchall()
+        rows = [(tenant_id, ciphertext) for tenant_id, ciphertext in cursor.fetchall() if ciphertext]
+    with _SIGNERS_LOCK:
+        if len(_SIGNERS) >= _SIGNERS_MAX:
+            _SIGNERS.clear()
+        if rows:
+            _SIGNERS[account_sid] = rows
+        else:
+            _SIGNERS.pop(account_sid, None)
     for tenant_id, ciphertext in rows:
-        if ciphertext and _valid(request, _token(ciphertext), signature):
-            return tenant_id
+        if _valid(request, _token(ciphertext), signature):
+            return Signer(tenant_id, ciphertext, cached=False)
     raise PermissionDenied("Invalid Twilio signature")
 
 

@@ -119,12 +119,32 @@ def status_callback_receive(*, tenant: Tenant, params: dict[str, str]) -> bool:
     return callback_apply(tenant_id=tenant.pk, callback=callback_parse(params))
 
 
-def callback_apply(*, tenant_id: int, callback: Callback, received_at: dt.datetime | None = None) -> bool:
-    """Record ``callback`` in the history and move its message. Returns whether the message moved."""
+class TokenChanged(Exception):
+    """The token a webhook's signature was checked with is no longer the tenant's: nothing was written."""
+
+
+def callback_apply(
+    *,
+    tenant_id: int,
+    callback: Callback,
+    received_at: dt.datetime | None = None,
+    token_ciphertext: str | None = None,
+) -> bool:
+    """Record ``callback`` in the history and move its message. Returns whether the message moved.
+
+    ``token_ciphertext``: the stored (encrypted) token the signature was checked
+    against, when it came from a cache. The write then happens only while the
+    tenant still holds exactly that token (checked in the same statement), else
+    ``TokenChanged`` is raised and nothing is written.
+    """
     at = received_at or timezone.now()
     if connection.vendor == "postgresql":
-        message_id, inserted, moved = _callback_apply_one_statement(tenant_id=tenant_id, callback=callback, at=at)
+        message_id, inserted, moved = _callback_apply_one_statement(
+            tenant_id=tenant_id, callback=callback, at=at, token_ciphertext=token_ciphertext
+        )
     else:
+        if token_ciphertext is not None and not _token_current(tenant_id, token_ciphertext):
+            raise TokenChanged
         inserted, message_id = _event_record(tenant_id=tenant_id, callback=callback, received_at=at)
         if message_id is None and not inserted:
             message_id = (
@@ -145,27 +165,37 @@ def callback_apply(*, tenant_id: int, callback: Callback, received_at: dt.dateti
 
 
 def _callback_apply_one_statement(
-    *, tenant_id: int, callback: Callback, at: dt.datetime
+    *, tenant_id: int, callback: Callback, at: dt.datetime, token_ciphertext: str | None
 ) -> tuple[int | None, bool, bool]:
     """PostgreSQL hot path: history INSERT and forward-only move in one statement (one commit).
 
+    ``ok`` is the token guard (always true without a cached token); ``cur`` locks
+    the message; ``ev`` records the callback; ``upd``/``cnt`` move and count.
     Returns (message id or None, whether the history row is new, whether the message moved).
     """
     qn = connection.ops.quote_name
     fields = _move_fields(callback, at)
     move = message_move_ctes(to=callback.status, fields=fields) if callback.status else None
+    if token_ciphertext is None:
+        guard, guard_params = "SELECT 1", []
+    else:
+        guard = f"SELECT 1 FROM {qn(Tenant._meta.db_table)} WHERE id = %s AND twilio_auth_token = %s"  # noqa: S608
+        guard_params = [tenant_id, token_ciphertext]
     sql = (
-        f"WITH cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
-        "WHERE tenant_id = %s AND sid = %s FOR NO KEY UPDATE), "
+        f"WITH ok AS ({guard}), "  # noqa: S608 - names from model meta, values bound
+        f"cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "
+        "WHERE tenant_id = %s AND sid = %s AND EXISTS (SELECT 1 FROM ok) FOR NO KEY UPDATE), "
         f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
         "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
-        "VALUES (%s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur)) "
+        "SELECT %s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur) WHERE EXISTS (SELECT 1 FROM ok) "
         "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
         + (f", {move[0]} " if move else " ")
-        + "SELECT (SELECT id FROM cur), (SELECT status FROM cur), EXISTS (SELECT 1 FROM ev), "
+        + "SELECT EXISTS (SELECT 1 FROM ok), (SELECT id FROM cur), (SELECT status FROM cur), "
+        + "EXISTS (SELECT 1 FROM ev), "
         + ("(SELECT old FROM upd)" if move else "NULL")
     )
     params = [
+        *guard_params,
         tenant_id,
         callback.sid,
         tenant_id,
@@ -178,12 +208,25 @@ def _callback_apply_one_statement(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        message_id, current, inserted, old = cursor.fetchone()
+        token_ok, message_id, current, inserted, old = cursor.fetchone()
+    if not token_ok:
+        raise TokenChanged
     moved = old is not None
     if message_id is not None and move and not moved and can_move(current, callback.status):
         # Not expected (``cur`` holds the row lock), but a lost race is never a lost callback.
         moved = message_move(message_id=message_id, to=callback.status, **fields) is not None
     return message_id, inserted, moved
+
+
+def _token_current(tenant_id: int, token_ciphertext: str) -> bool:
+    # Raw: the ORM would encrypt the value it compares (a new ciphertext every time).
+    table = connection.ops.quote_name(Tenant._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE id = %s AND twilio_auth_token = %s",  # noqa: S608 - name from model meta
+            [tenant_id, token_ciphertext],
+        )
+        return cursor.fetchone() is not None
 
 
 def _move_fields(callback: Callback, at: dt.datetime) -> dict:
