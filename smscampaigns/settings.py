@@ -199,6 +199,9 @@ TRACKING_RECONCILE_AFTER = env.int("TRACKING_RECONCILE_AFTER", default=1800)
 TRACKING_RECONCILE_RECHECK = env.int("TRACKING_RECONCILE_RECHECK", default=3600)
 TRACKING_RECONCILE_MAX_AGE = env.int("TRACKING_RECONCILE_MAX_AGE", default=3 * 24 * 3600)
 TRACKING_RECONCILE_BATCH = env.int("TRACKING_RECONCILE_BATCH", default=200)
+# The status webhook's statement is prepared once per database connection (PostgreSQL).
+# Turn off behind a pooler that does not keep sessions (pgbouncer in transaction mode).
+TRACKING_PREPARED_STATEMENTS = env.bool("TRACKING_PREPARED_STATEMENTS", default=True)
 
 LOGGING = {
     "version": 1,

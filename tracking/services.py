@@ -12,14 +12,16 @@ are the periodic safety nets.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
+import weakref
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -206,9 +208,7 @@ def _callback_apply_one_statement(
         at,
         *(move[1] if move else []),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        token_ok, message_id, current, inserted, old = cursor.fetchone()
+    token_ok, message_id, current, inserted, old = _fetchone(sql, params)
     if not token_ok:
         raise TokenChanged
     moved = old is not None
@@ -216,6 +216,50 @@ def _callback_apply_one_statement(
         # Not expected (``cur`` holds the row lock), but a lost race is never a lost callback.
         moved = message_move(message_id=message_id, to=callback.status, **fields) is not None
     return message_id, inserted, moved
+
+
+INVALID_SQL_STATEMENT_NAME = "26000"  # "prepared statement … does not exist"
+#: Statements prepared on each (raw) database connection, by name.
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _fetchone(sql: str, params: list) -> tuple:
+    """Run ``sql`` and return its one row; as a server-side prepared statement when it is safe.
+
+    Planning the webhook's statement costs PostgreSQL as much as running it, so
+    each connection prepares it once (per shape) and then only EXECUTEs it. Not
+    inside a transaction block (a failure there would abort the caller's
+    transaction), not when ``TRACKING_PREPARED_STATEMENTS`` is off (e.g. behind
+    pgbouncer in transaction mode); a statement the server forgot (``DISCARD
+    ALL``) is prepared again.
+    """
+    with connection.cursor() as cursor:
+        if not settings.TRACKING_PREPARED_STATEMENTS or connection.in_atomic_block:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        raw = connection.connection  # after cursor(): the connection the health check kept
+        name = "smsc_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+        prepared = _PREPARED.setdefault(raw, set())
+        execute = f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+        for attempt in range(2):
+            if name not in prepared:
+                cursor.execute(f"PREPARE {name} AS " + _numbered(sql))
+                prepared.add(name)
+            try:
+                cursor.execute(execute, params)
+            except DatabaseError as exc:
+                if attempt or getattr(exc.__cause__, "pgcode", None) != INVALID_SQL_STATEMENT_NAME:
+                    raise
+                prepared.clear()  # the server lost its prepared statements: prepare again
+                continue
+            return cursor.fetchone()
+    raise AssertionError("unreachable")
+
+
+def _numbered(sql: str) -> str:
+    """``%s`` placeholders as PostgreSQL's ``$1``, ``$2``, …"""
+    parts = sql.split("%s")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
 def _token_current(tenant_id: int, token_ciphertext: str) -> bool:
