@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -103,8 +104,12 @@ def _credentials(request) -> tuple[str, str]:
 
 
 def _valid(request, token: str, signature: str) -> bool:
-    params = {k: request.POST.get(k) for k in request.POST}
-    return RequestValidator(token).validate(webhook_url(request), params, signature)
+    """twilio's ``RequestValidator``: the exact public URL first (one HMAC), then its port variants."""
+    validator = RequestValidator(token)
+    url = webhook_url(request)
+    if hmac.compare_digest(validator.compute_signature(url, request.POST).encode(), signature.encode()):
+        return True
+    return validator.validate(url, request.POST, signature)
 
 
 @lru_cache(maxsize=1024)

@@ -339,7 +339,8 @@ def check_round(tenant, campaign, callbacks: list[dict], statuses: list, finals:
 def start_gunicorn(env: dict, port: int, args) -> subprocess.Popen:
     cmd = [
         str(Path(sys.executable).parent / "gunicorn"),
-        "smscampaigns.wsgi",
+        "webhooks_bench_wsgi",  # smscampaigns.wsgi, its URLconf imported before the fork
+        "--preload",
         f"--bind=127.0.0.1:{port}",
         f"--workers={args.workers}",
         "--worker-class=gthread",
