@@ -373,8 +373,8 @@ def main() -> int:
         help="callbacks are shuffled within windows of this many (a message's callbacks race each other)",
     )
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=30.0, help="cap per round")
     args = parser.parse_args()
 

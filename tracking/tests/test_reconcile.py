@@ -108,3 +108,16 @@ def test_squash_task(tenant_a):
 def test_callback_parse_keeps_every_field():
     cb = callback_parse({"MessageSid": "SM" + "a" * 32, "SmsStatus": "Sending", "ErrorCode": "0", "X": "y"})
     assert (cb.raw_status, cb.status, cb.error_code, cb.fields["X"]) == ("sending", "queued", None, "y")
+
+
+def test_the_periodic_jobs_are_scheduled_on_beat(settings):
+    from smscampaigns.celery import app
+
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {
+        "tracking.tasks.messages_reconcile",
+        "tracking.tasks.status_orphans_sweep",
+        "tracking.tasks.status_counts_squash",
+    } <= scheduled
+    assert scheduled <= set(app.tasks)
