@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -221,6 +222,7 @@ def _callback_apply_one_statement(
 INVALID_SQL_STATEMENT_NAME = "26000"  # "prepared statement … does not exist"
 #: Statements prepared on each (raw) database connection, by name.
 _PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PREPARED_LOCK = threading.Lock()
 
 
 def _fetchone(sql: str, params: list) -> tuple:
@@ -239,7 +241,8 @@ def _fetchone(sql: str, params: list) -> tuple:
             return cursor.fetchone()
         raw = connection.connection  # after cursor(): the connection the health check kept
         name = "smsc_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
-        prepared = _PREPARED.setdefault(raw, set())
+        with _PREPARED_LOCK:
+            prepared = _PREPARED.setdefault(raw, set())
         execute = f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
         for attempt in range(2):
             if name not in prepared:
@@ -385,6 +388,19 @@ def stuck_messages(*, now: dt.datetime | None = None):
 RECHECK_KEY = "tracking:reconciled:{}"
 
 
+def _reconcile_batch(queryset, *, limit: int, pages: int = 20) -> list[tuple[int, int, str]]:
+    """Up to ``limit`` stuck messages not asked about lately, oldest first, paging past recent ones."""
+    todo: list[tuple[int, int, str]] = []
+    page = limit * 4
+    for start in range(0, page * pages, page):
+        rows = list(queryset[start : start + page])
+        recent = cache.get_many([RECHECK_KEY.format(row[0]) for row in rows])
+        todo += [row for row in rows if RECHECK_KEY.format(row[0]) not in recent]
+        if len(todo) >= limit or len(rows) < page:
+            break
+    return todo[:limit]
+
+
 def messages_reconcile(*, limit: int | None = None, now: dt.datetime | None = None) -> dict[str, int]:
     """Ask the gateway for the status of stuck messages and settle them. Returns counts.
 
@@ -396,11 +412,12 @@ def messages_reconcile(*, limit: int | None = None, now: dt.datetime | None = No
     limit = limit or settings.TRACKING_RECONCILE_BATCH
     gateway = get_gateway()
     result = {"checked": 0, "moved": 0, "unchanged": 0, "not_found": 0, "errors": 0}
-    candidates = list(stuck_messages(now=now).values_list("id", "tenant_id", "sid")[: limit * 4])
-    recent = cache.get_many([RECHECK_KEY.format(m[0]) for m in candidates])
-    todo = [m for m in candidates if RECHECK_KEY.format(m[0]) not in recent][:limit]
+    todo = _reconcile_batch(stuck_messages(now=now).values_list("id", "tenant_id", "sid"), limit=limit)
     tenants = {t.pk: t for t in Tenant.objects.filter(pk__in={m[1] for m in todo})}
+    refused: set[int] = set()  # tenants whose credentials Twilio refused: not asked again this run
     for message_id, tenant_id, sid in todo:
+        if tenant_id in refused:
+            continue
         result["checked"] += 1
         try:
             fetched = gateway.fetch(tenants[tenant_id], sid)
@@ -411,6 +428,7 @@ def messages_reconcile(*, limit: int | None = None, now: dt.datetime | None = No
                 result["errors"] += 1
                 logger.warning("Reconciliation: fetch of %s failed: %r", sid, exc)
                 if exc.bad_credentials:
+                    refused.add(tenant_id)
                     continue
             cache.set(RECHECK_KEY.format(message_id), 1, settings.TRACKING_RECONCILE_RECHECK)
             continue
