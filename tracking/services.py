@@ -1,9 +1,10 @@
 """Delivery tracking: Twilio status callbacks applied to messages, nothing lost.
 
-Every callback lands in the append-only ``StatusEvent`` history first (one
-INSERT … ON CONFLICT DO NOTHING, deduplicated on tenant, SID and status), then
-moves its message forward through ``campaigns.transitions.message_move`` (one
-conditional UPDATE with its counter deltas). A callback whose SID no message
+Every callback lands in the append-only ``StatusEvent`` history (INSERT … ON
+CONFLICT DO NOTHING, deduplicated on tenant, SID and status) and moves its
+message forward with the state machine's move (``campaigns.transitions``: one
+conditional UPDATE with its counter deltas); on PostgreSQL both are one
+statement, hence one commit. A callback whose SID no message
 carries yet is kept as an orphan and applied by ``status_orphans_apply`` as soon
 as the sender records that SID; ``status_orphans_sweep`` and ``messages_reconcile``
 are the periodic safety nets.
@@ -116,8 +117,8 @@ def status_callback_receive(*, tenant: Tenant, params: dict[str, str]) -> bool:
     """Record one (signed) status callback and apply it. Returns whether a message moved.
 
     Raises ``CallbackInvalid`` for a callback without a usable SID, status or
-    error code. Hot path: one INSERT (history, finding the message in the same
-    statement), then one conditional UPDATE when there is a message to move.
+    error code. The simulator calls it; the webhook view calls ``callback_parse``
+    and ``callback_apply`` itself (with the token guard of a cached signer).
     """
     return callback_apply(tenant_id=tenant.pk, callback=callback_parse(params))
 
