@@ -443,7 +443,9 @@ def main() -> int:
         return {
             "rps": done / sum(r["seconds"] for r in rs),
             "p50": 1000 * latencies[len(latencies) // 2],
+            "p90": 1000 * latencies[int(len(latencies) * 0.90)],
             "p99": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            "max": 1000 * latencies[-1],
             "app_cpu": sum(r["app_cpu_ms"] * r["requests"] for r in rs) / done,
             "db_cpu": sum(r["db_cpu_ms"] * r["requests"] for r in rs) / done,
         }
@@ -454,7 +456,8 @@ def main() -> int:
     print()
     for name, t in (("ceiling (one UPDATE by SID)", c), ("status webhook", w)):
         print(
-            f"{name:28s} {t['rps']:7.1f} req/s  p50 {t['p50']:5.1f} ms  p99 {t['p99']:6.1f} ms  "
+            f"{name:28s} {t['rps']:7.1f} req/s  p50 {t['p50']:5.1f} ms  p90 {t['p90']:5.1f} ms  "
+            f"p99 {t['p99']:6.1f} ms  max {t['max']:6.1f} ms  "
             f"CPU/req gunicorn {t['app_cpu']:.2f} ms + postgres {t['db_cpu']:.2f} ms"
         )
     print(
