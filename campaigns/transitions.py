@@ -72,21 +72,23 @@ def message_move_ctes(
     from_statuses = _from_statuses(to, None if allowed_from is None else frozenset(allowed_from))
     if not from_statuses:
         return None
+    fields = fields or {}
+    set_params = [Message._meta.get_field(name).get_db_prep_save(value, connection) for name, value in fields.items()]
+    return _move_ctes_sql(tuple(fields), source), [to, *set_params, list(from_statuses), to]
+
+
+@lru_cache(maxsize=64)
+def _move_ctes_sql(field_names: tuple[str, ...], source: str) -> str:
     qn = connection.ops.quote_name
-    sets, set_params = [], []
-    for name, value in (fields or {}).items():
-        field = Message._meta.get_field(name)
-        sets.append(f", {qn(field.column)} = %s")
-        set_params.append(field.get_db_prep_save(value, connection))
+    sets = "".join(f", {qn(Message._meta.get_field(name).column)} = %s" for name in field_names)
     msg, cnt = qn(Message._meta.db_table), qn(MessageStatusCount._meta.db_table)
-    sql = (
-        f"upd AS (UPDATE {msg} AS m SET status = %s{''.join(sets)} FROM {source} "  # noqa: S608 - names from model meta, values bound
+    return (
+        f"upd AS (UPDATE {msg} AS m SET status = %s{sets} FROM {source} "  # noqa: S608 - names from model meta, values bound
         f"WHERE m.id = {source}.id AND m.status = {source}.status AND {source}.status = ANY(%s) "
         f"RETURNING {source}.status AS old, m.campaign_id), "
         f"cnt AS (INSERT INTO {cnt} (campaign_id, status, count, is_squashed) "
         "SELECT campaign_id, old, -1, false FROM upd UNION ALL SELECT campaign_id, %s, 1, false FROM upd)"
     )
-    return sql, [to, *set_params, list(from_statuses), to]
 
 
 @lru_cache(maxsize=256)

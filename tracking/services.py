@@ -20,10 +20,11 @@ import re
 import threading
 import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -177,29 +178,11 @@ def _callback_apply_one_statement(
     the message; ``ev`` records the callback; ``upd``/``cnt`` move and count.
     Returns (message id or None, whether the history row is new, whether the message moved).
     """
-    qn = connection.ops.quote_name
     fields = _move_fields(callback, at)
     move = message_move_ctes(to=callback.status, fields=fields) if callback.status else None
-    if token_ciphertext is None:
-        guard, guard_params = "SELECT 1", []
-    else:
-        guard = f"SELECT 1 FROM {qn(Tenant._meta.db_table)} WHERE id = %s AND twilio_auth_token = %s"  # noqa: S608
-        guard_params = [tenant_id, token_ciphertext]
-    sql = (
-        f"WITH ok AS ({guard}), "  # noqa: S608 - names from model meta, values bound
-        f"cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "
-        "WHERE tenant_id = %s AND sid = %s AND EXISTS (SELECT 1 FROM ok) FOR NO KEY UPDATE), "
-        f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
-        "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
-        "SELECT %s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur) WHERE EXISTS (SELECT 1 FROM ok) "
-        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
-        + (f", {move[0]} " if move else " ")
-        + "SELECT EXISTS (SELECT 1 FROM ok), (SELECT id FROM cur), (SELECT status FROM cur), "
-        + "EXISTS (SELECT 1 FROM ev), "
-        + ("(SELECT old FROM upd)" if move else "NULL")
-    )
+    sql = _callback_sql(token_ciphertext is not None, move[0] if move else None)
     params = [
-        *guard_params,
+        *((tenant_id, token_ciphertext) if token_ciphertext is not None else ()),
         tenant_id,
         callback.sid,
         tenant_id,
@@ -208,7 +191,7 @@ def _callback_apply_one_statement(
         callback.error_code,
         json.dumps(callback.fields),
         at,
-        *(move[1] if move else []),
+        *(move[1] if move else ()),
     ]
     token_ok, message_id, current, inserted, old = _fetchone(sql, params)
     if not token_ok:
@@ -218,6 +201,30 @@ def _callback_apply_one_statement(
         # Not expected (``cur`` holds the row lock), but a lost race is never a lost callback.
         moved = message_move(message_id=message_id, to=callback.status, **fields) is not None
     return message_id, inserted, moved
+
+
+@lru_cache(maxsize=64)
+def _callback_sql(guarded: bool, move_sql: str | None) -> str:
+    """The hot-path statement for one shape (built once: the hot path only fills in values)."""
+    qn = connection.ops.quote_name
+    guard = (
+        f"SELECT 1 FROM {qn(Tenant._meta.db_table)} WHERE id = %s AND twilio_auth_token = %s"  # noqa: S608
+        if guarded
+        else "SELECT 1"
+    )
+    return (
+        f"WITH ok AS ({guard}), "  # noqa: S608 - names from model meta, values bound
+        f"cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "
+        "WHERE tenant_id = %s AND sid = %s AND EXISTS (SELECT 1 FROM ok) FOR NO KEY UPDATE), "
+        f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
+        "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
+        "SELECT %s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur) WHERE EXISTS (SELECT 1 FROM ok) "
+        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
+        + (f", {move_sql} " if move_sql else " ")
+        + "SELECT EXISTS (SELECT 1 FROM ok), (SELECT id FROM cur), (SELECT status FROM cur), "
+        + "EXISTS (SELECT 1 FROM ev), "
+        + ("(SELECT old FROM upd)" if move_sql else "NULL")
+    )
 
 
 INVALID_SQL_STATEMENT_NAME = "26000"  # "prepared statement … does not exist"
@@ -236,18 +243,18 @@ def _fetchone(sql: str, params: list) -> tuple:
     pgbouncer in transaction mode); a statement the server forgot (``DISCARD
     ALL``) is prepared again.
     """
-    with connection.cursor() as cursor:
-        if not settings.TRACKING_PREPARED_STATEMENTS or connection.in_atomic_block:
+    conn = connections[DEFAULT_DB_ALIAS]  # one lookup, not one per attribute
+    with conn.cursor() as cursor:
+        if not settings.TRACKING_PREPARED_STATEMENTS or conn.in_atomic_block:
             cursor.execute(sql, params)
             return cursor.fetchone()
-        raw = connection.connection  # after cursor(): the connection the health check kept
-        name = "smsc_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+        raw = conn.connection  # after cursor(): the connection the health check kept
+        name, prepare, execute = _prepared_forms(sql, len(params))
         with _PREPARED_LOCK:
             prepared = _PREPARED.setdefault(raw, set())
-        execute = f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
         for attempt in range(2):
             if name not in prepared:
-                cursor.execute(f"PREPARE {name} AS " + _numbered(sql))
+                cursor.execute(prepare)
                 prepared.add(name)
             try:
                 cursor.execute(execute, params)
@@ -258,6 +265,14 @@ def _fetchone(sql: str, params: list) -> tuple:
                 continue
             return cursor.fetchone()
     raise AssertionError("unreachable")
+
+
+@lru_cache(maxsize=64)
+def _prepared_forms(sql: str, nparams: int) -> tuple[str, str, str]:
+    """(name, PREPARE statement, EXECUTE template) of a statement with ``%s`` placeholders."""
+    name = "smsc_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+    execute = f"EXECUTE {name}({', '.join(['%s'] * nparams)})" if nparams else f"EXECUTE {name}"
+    return name, f"PREPARE {name} AS {_numbered(sql)}", execute
 
 
 def _numbered(sql: str) -> str:
