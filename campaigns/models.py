@@ -71,6 +71,12 @@ class MessageStatus(models.TextChoices):
     ``sending`` status (in flight to the carrier) is applied as ``queued``; the raw
     value stays in the callback history. Terminal: suppressed, capped, failed,
     undelivered, delivered (only ``read`` may follow), read, canceled.
+
+    Status callbacks (``tracking``) only ever move a message to one of Twilio's
+    statuses (accepted, scheduled, queued, sent, delivered, undelivered, failed,
+    read, canceled); pending, sending, unknown, suppressed and capped are set by
+    the sender alone. Every move goes through ``campaigns.transitions.message_move``
+    (or its SQL form, ``message_move_ctes``): one conditional UPDATE, counted.
     """
 
     PENDING = "pending", "Pending"

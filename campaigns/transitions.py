@@ -9,6 +9,7 @@ the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.db import connection, transaction
 
@@ -54,40 +55,68 @@ def message_move(
     return None
 
 
-def _message_move_one_statement(*, message_id: int, to: str, allowed: set[str], fields: dict) -> str | None:
-    """PostgreSQL: the same compare-and-set and counter deltas in ONE statement (one round trip).
+def message_move_ctes(
+    *, to: str, allowed_from: Iterable[str] | None = None, fields: dict | None = None, source: str = "cur"
+) -> tuple[str, list] | None:
+    """PostgreSQL: ``message_move`` as two CTEs, to compose into one statement with other work.
 
-    ``cur`` reads the status; the UPDATE only matches while the row still holds
-    that status (a concurrent mover makes PostgreSQL re-check the row and skip
-    it); the counter rows are inserted only for an UPDATE that matched.
+    ``source`` names an earlier CTE that reads the message's ``id``, ``status`` and
+    ``campaign_id`` ``FOR NO KEY UPDATE``: the row is locked and its status is the
+    latest committed one (a concurrent mover is waited for, then re-read), so the
+    move never races and never needs a retry. ``upd`` moves the row when that
+    status may move to ``to`` and returns ``old``; ``cnt`` inserts the counter
+    deltas only for an UPDATE that matched. (``upd`` also re-checks the status, so
+    an unlocked ``source`` is still a safe compare-and-set.) Returns ``(sql,
+    params)``, or ``None`` when no status may move to ``to``.
     """
-    from_statuses = sorted(s for s in allowed if can_move(s, to))
+    from_statuses = _from_statuses(to, None if allowed_from is None else frozenset(allowed_from))
     if not from_statuses:
         return None
+    fields = fields or {}
+    set_params = [Message._meta.get_field(name).get_db_prep_save(value, connection) for name, value in fields.items()]
+    return _move_ctes_sql(tuple(fields), source), [to, *set_params, list(from_statuses), to]
+
+
+@lru_cache(maxsize=64)
+def _move_ctes_sql(field_names: tuple[str, ...], source: str) -> str:
     qn = connection.ops.quote_name
-    sets, set_params = [], []
-    for name, value in fields.items():
-        field = Message._meta.get_field(name)
-        sets.append(f", {qn(field.column)} = %s")
-        set_params.append(field.get_db_prep_save(value, connection))
+    sets = "".join(f", {qn(Message._meta.get_field(name).column)} = %s" for name in field_names)
     msg, cnt = qn(Message._meta.db_table), qn(MessageStatusCount._meta.db_table)
-    sql = (
-        f"WITH cur AS (SELECT status, campaign_id FROM {msg} WHERE id = %s), "  # noqa: S608 - names from model meta, values bound
-        f"upd AS (UPDATE {msg} AS m SET status = %s{''.join(sets)} FROM cur "
-        "WHERE m.id = %s AND m.status = cur.status AND cur.status = ANY(%s) "
-        "RETURNING cur.status AS old, m.campaign_id), "
+    return (
+        f"upd AS (UPDATE {msg} AS m SET status = %s{sets} FROM {source} "  # noqa: S608 - names from model meta, values bound
+        f"WHERE m.id = {source}.id AND m.status = {source}.status AND {source}.status = ANY(%s) "
+        f"RETURNING {source}.status AS old, m.campaign_id), "
         f"cnt AS (INSERT INTO {cnt} (campaign_id, status, count, is_squashed) "
-        "SELECT campaign_id, old, -1, false FROM upd UNION ALL SELECT campaign_id, %s, 1, false FROM upd) "
+        "SELECT campaign_id, old, -1, false FROM upd UNION ALL SELECT campaign_id, %s, 1, false FROM upd)"
+    )
+
+
+@lru_cache(maxsize=256)
+def _from_statuses(to: str, allowed: frozenset[str] | None) -> list[str]:
+    """The statuses a message may move to ``to`` from (memoized: the hot path asks every time)."""
+    candidates = MessageStatus.values if allowed is None else allowed
+    return sorted(str(s) for s in candidates if can_move(s, to))
+
+
+def _message_move_one_statement(*, message_id: int, to: str, allowed: set[str], fields: dict) -> str | None:
+    """PostgreSQL: the locked read, the move and its counter deltas in ONE statement (one round trip, one commit)."""
+    move = message_move_ctes(to=to, allowed_from=allowed, fields=fields)
+    if move is None:
+        return None
+    move_sql, move_params = move
+    msg = connection.ops.quote_name(Message._meta.db_table)
+    sql = (
+        f"WITH cur AS (SELECT id, status, campaign_id FROM {msg} WHERE id = %s FOR NO KEY UPDATE), {move_sql} "  # noqa: S608 - names from model meta, values bound
         "SELECT (SELECT status FROM cur), (SELECT old FROM upd)"
     )
-    params = [message_id, to, *set_params, message_id, from_statuses, to]
+    params = [message_id, *move_params]
     for _ in range(MAX_RACE_RETRIES):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             current, old = cursor.fetchone()
         if old is not None:
             return old
-        if current is None or current not in from_statuses:
+        if current is None or current not in allowed or not can_move(current, to):
             return None
         # It moved between our read and our write: look again.
     return None

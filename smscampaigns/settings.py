@@ -274,6 +274,9 @@ SMS_PRICE_PER_SEGMENT = env.str("SMS_PRICE_PER_SEGMENT", default="0.0083")
 SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="USD")
 CONTACT_IMPORT_SYNC_MAX_ROWS = env.int("CONTACT_IMPORT_SYNC_MAX_ROWS", default=5000)
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=200_000_000)
+# The status webhook's statement is prepared once per database connection (PostgreSQL).
+# Turn off behind a pooler that does not keep sessions (pgbouncer in transaction mode).
+TRACKING_PREPARED_STATEMENTS = env.bool("TRACKING_PREPARED_STATEMENTS", default=True)
 
 LOGGING = {
     "version": 1,

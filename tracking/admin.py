@@ -70,10 +70,8 @@ class StatusEventAdmin(ReadOnlyMixin, TenantScopedAdmin):
     list_display = ("sid", "status", "error", "matched", "received_at", "applied_at")
     list_filter = (OrphanFilter, "status", ErrorCodeFilter)
     search_fields = ("=sid",)
-    date_hierarchy = "received_at"
     readonly_fields = ("sid", "status", "error_code", "error", "message", "fields", "received_at", "applied_at")
     fields = readonly_fields
-    list_select_related = ("message",)
 
     @admin.display(description="error")
     def error(self, obj):

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from campaigns.models import Message, MessageStatus
-from tenants.models import TenantOwned
+from tenants.models import Tenant, TenantOwned
 
 
 class StatusEvent(TenantOwned):
@@ -22,24 +22,39 @@ class StatusEvent(TenantOwned):
     visible in the admin.
     """
 
+    # An append-only log written on every callback: no second index by tenant (the unique
+    # (tenant, sid, status) index serves it) and no database FK checks, which would lock
+    # the tenant's and the message's rows (KEY SHARE) on every insert. Django still
+    # cascades deletes (CASCADE / SET_NULL) itself.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     sid = models.CharField("Message SID", max_length=34)
     status = models.CharField(max_length=20)
     error_code = models.IntegerField(null=True, blank=True)
     fields = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Set once the SID is matched; empty marks an orphan. The history is keyed by SID
+    # (the unique index above serves "the history of this message"), so it needs no
+    # index of its own, and it outlives a deleted message (DO_NOTHING).
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     applied_at = models.DateTimeField(
         null=True, blank=True, help_text="When an orphan was matched to its message and applied"
     )
 
     class Meta:
-        ordering = ["-received_at", "-id"]
+        ordering = ["-id"]  # newest first, by the primary key (no extra index to maintain)
         constraints = [
             models.UniqueConstraint(fields=["tenant", "sid", "status"], name="statusevent_unique_tenant_sid_status")
         ]
         indexes = [
             models.Index(fields=["tenant", "sid"], name="statusevent_orphans", condition=models.Q(message=None)),
-            models.Index(fields=["received_at"], name="statusevent_received"),
         ]
 
     def __str__(self) -> str:

@@ -1,9 +1,10 @@
 """Delivery tracking: Twilio status callbacks applied to messages, nothing lost.
 
-Every callback lands in the append-only ``StatusEvent`` history first (one
-INSERT … ON CONFLICT DO NOTHING, deduplicated on tenant, SID and status), then
-moves its message forward through ``campaigns.transitions.message_move`` (one
-conditional UPDATE with its counter deltas). A callback whose SID no message
+Every callback lands in the append-only ``StatusEvent`` history (INSERT … ON
+CONFLICT DO NOTHING, deduplicated on tenant, SID and status) and moves its
+message forward with the state machine's move (``campaigns.transitions``: one
+conditional UPDATE with its counter deltas); on PostgreSQL both are one
+statement, hence one commit. A callback whose SID no message
 carries yet is kept as an orphan and applied by ``status_orphans_apply`` as soon
 as the sender records that SID; ``status_orphans_sweep`` and ``messages_reconcile``
 are the periodic safety nets.
@@ -12,19 +13,24 @@ are the periodic safety nets.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import re
+import threading
+import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns.models import STATUS_RANK, Message, MessageStatus
-from campaigns.transitions import message_move
+from campaigns.models import STATUS_RANK, Message, MessageStatus, can_move
+from campaigns.transitions import message_move, message_move_ctes
 from gateways import GatewayError, get_gateway
 from tenants.models import Tenant
 
@@ -112,43 +118,198 @@ def status_callback_receive(*, tenant: Tenant, params: dict[str, str]) -> bool:
     """Record one (signed) status callback and apply it. Returns whether a message moved.
 
     Raises ``CallbackInvalid`` for a callback without a usable SID, status or
-    error code. Hot path: one INSERT (history, finding the message in the same
-    statement), then one conditional UPDATE when there is a message to move.
+    error code. The simulator calls it; the webhook view calls ``callback_parse``
+    and ``callback_apply`` itself (with the token guard of a cached signer).
     """
     return callback_apply(tenant_id=tenant.pk, callback=callback_parse(params))
 
 
-def callback_apply(*, tenant_id: int, callback: Callback, received_at: dt.datetime | None = None) -> bool:
-    inserted, message_id = _event_record(tenant_id=tenant_id, callback=callback, received_at=received_at)
-    if inserted and message_id is None:
-        # An orphan. The sender may have recorded this SID since our INSERT looked:
-        # it applies orphans after its own write, we look again after ours, so
-        # one of the two always sees the other.
-        return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0
-    if not inserted:
-        # A repeat. Moving again is harmless (forward only) and heals a first
-        # copy whose move never ran.
-        message_id = Message.objects.filter(tenant_id=tenant_id, sid=callback.sid).values_list("id", flat=True).first()
-        if message_id is None:
-            return False
-        if StatusEvent.objects.filter(tenant_id=tenant_id, sid=callback.sid, message=None).exists():
+class TokenChanged(Exception):
+    """The token a webhook's signature was checked with is no longer the tenant's: nothing was written."""
+
+
+def callback_apply(
+    *,
+    tenant_id: int,
+    callback: Callback,
+    received_at: dt.datetime | None = None,
+    token_ciphertext: str | None = None,
+) -> bool:
+    """Record ``callback`` in the history and move its message. Returns whether the message moved.
+
+    ``token_ciphertext``: the stored (encrypted) token the signature was checked
+    against, when it came from a cache. The write then happens only while the
+    tenant still holds exactly that token (checked in the same statement), else
+    ``TokenChanged`` is raised and nothing is written.
+    """
+    at = received_at or timezone.now()
+    if connection.vendor == "postgresql":
+        message_id, inserted, moved = _callback_apply_one_statement(
+            tenant_id=tenant_id, callback=callback, at=at, token_ciphertext=token_ciphertext
+        )
+    else:
+        if token_ciphertext is not None and not _token_current(tenant_id, token_ciphertext):
+            raise TokenChanged
+        inserted, message_id = _event_record(tenant_id=tenant_id, callback=callback, received_at=at)
+        if message_id is None and not inserted:
+            message_id = (
+                Message.objects.filter(tenant_id=tenant_id, sid=callback.sid).values_list("id", flat=True).first()
+            )
+        moved = message_id is not None and _message_apply(message_id=message_id, callback=callback, at=at)
+    if message_id is None:
+        if inserted:
+            # An orphan. The sender may have recorded this SID since we looked: it
+            # applies orphans after its own write, we look again after ours, so one
+            # of the two always sees the other.
             return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0
-    return _message_apply(message_id=message_id, callback=callback, at=received_at)
-
-
-def _message_apply(*, message_id: int, callback: Callback, at: dt.datetime | None = None) -> bool:
-    if callback.status is None:
         return False
+    if not inserted and StatusEvent.objects.filter(tenant_id=tenant_id, sid=callback.sid, message=None).exists():
+        # A repeat of a callback that came as an orphan: settle the orphans now.
+        return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0 or moved
+    return moved
+
+
+def _callback_apply_one_statement(
+    *, tenant_id: int, callback: Callback, at: dt.datetime, token_ciphertext: str | None
+) -> tuple[int | None, bool, bool]:
+    """PostgreSQL hot path: history INSERT and forward-only move in one statement (one commit).
+
+    ``ok`` is the token guard (always true without a cached token); ``cur`` locks
+    the message; ``ev`` records the callback; ``upd``/``cnt`` move and count.
+    Returns (message id or None, whether the history row is new, whether the message moved).
+    """
+    fields = _move_fields(callback, at)
+    move = message_move_ctes(to=callback.status, fields=fields) if callback.status else None
+    sql = _callback_sql(token_ciphertext is not None, move[0] if move else None)
+    params = [
+        *((tenant_id, token_ciphertext) if token_ciphertext is not None else ()),
+        tenant_id,
+        callback.sid,
+        tenant_id,
+        callback.sid,
+        callback.raw_status,
+        callback.error_code,
+        json.dumps(callback.fields),
+        at,
+        *(move[1] if move else ()),
+    ]
+    token_ok, message_id, current, inserted, old = _fetchone(sql, params)
+    if not token_ok:
+        raise TokenChanged
+    moved = old is not None
+    if message_id is not None and move and not moved and can_move(current, callback.status):
+        # Not expected (``cur`` holds the row lock), but a lost race is never a lost callback.
+        moved = message_move(message_id=message_id, to=callback.status, **fields) is not None
+    return message_id, inserted, moved
+
+
+@lru_cache(maxsize=64)
+def _callback_sql(guarded: bool, move_sql: str | None) -> str:
+    """The hot-path statement for one shape (built once: the hot path only fills in values)."""
+    qn = connection.ops.quote_name
+    guard = (
+        f"SELECT 1 FROM {qn(Tenant._meta.db_table)} WHERE id = %s AND twilio_auth_token = %s"  # noqa: S608
+        if guarded
+        else "SELECT 1"
+    )
+    return (
+        f"WITH ok AS ({guard}), "  # noqa: S608 - names from model meta, values bound
+        f"cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "
+        "WHERE tenant_id = %s AND sid = %s AND EXISTS (SELECT 1 FROM ok) FOR NO KEY UPDATE), "
+        f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
+        "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
+        "SELECT %s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur) WHERE EXISTS (SELECT 1 FROM ok) "
+        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
+        + (f", {move_sql} " if move_sql else " ")
+        + "SELECT EXISTS (SELECT 1 FROM ok), (SELECT id FROM cur), (SELECT status FROM cur), "
+        + "EXISTS (SELECT 1 FROM ev), "
+        + ("(SELECT old FROM upd)" if move_sql else "NULL")
+    )
+
+
+INVALID_SQL_STATEMENT_NAME = "26000"  # "prepared statement … does not exist"
+#: Statements prepared on each (raw) database connection, by name.
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PREPARED_LOCK = threading.Lock()
+
+
+def _fetchone(sql: str, params: list) -> tuple:
+    """Run ``sql`` and return its one row; as a server-side prepared statement when it is safe.
+
+    Planning the webhook's statement costs PostgreSQL as much as running it, so
+    each connection prepares it once (per shape) and then only EXECUTEs it. Not
+    inside a transaction block (a failure there would abort the caller's
+    transaction), not when ``TRACKING_PREPARED_STATEMENTS`` is off (e.g. behind
+    pgbouncer in transaction mode); a statement the server forgot (``DISCARD
+    ALL``) is prepared again.
+    """
+    conn = connections[DEFAULT_DB_ALIAS]  # one lookup, not one per attribute
+    with conn.cursor() as cursor:
+        if not settings.TRACKING_PREPARED_STATEMENTS or conn.in_atomic_block:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        raw = conn.connection  # after cursor(): the connection the health check kept
+        name, prepare, execute = _prepared_forms(sql, len(params))
+        with _PREPARED_LOCK:
+            prepared = _PREPARED.setdefault(raw, set())
+        for attempt in range(2):
+            if name not in prepared:
+                cursor.execute(prepare)
+                prepared.add(name)
+            try:
+                cursor.execute(execute, params)
+            except DatabaseError as exc:
+                if attempt or getattr(exc.__cause__, "pgcode", None) != INVALID_SQL_STATEMENT_NAME:
+                    raise
+                prepared.clear()  # the server lost its prepared statements: prepare again
+                continue
+            return cursor.fetchone()
+    raise AssertionError("unreachable")
+
+
+@lru_cache(maxsize=64)
+def _prepared_forms(sql: str, nparams: int) -> tuple[str, str, str]:
+    """(name, PREPARE statement, EXECUTE template) of a statement with ``%s`` placeholders."""
+    name = "smsc_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+    execute = f"EXECUTE {name}({', '.join(['%s'] * nparams)})" if nparams else f"EXECUTE {name}"
+    return name, f"PREPARE {name} AS {_numbered(sql)}", execute
+
+
+def _numbered(sql: str) -> str:
+    """``%s`` placeholders as PostgreSQL's ``$1``, ``$2``, …"""
+    parts = sql.split("%s")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def _token_current(tenant_id: int, token_ciphertext: str) -> bool:
+    # Raw: the ORM would encrypt the value it compares (a new ciphertext every time).
+    table = connection.ops.quote_name(Tenant._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE id = %s AND twilio_auth_token = %s",  # noqa: S608 - name from model meta
+            [tenant_id, token_ciphertext],
+        )
+        return cursor.fetchone() is not None
+
+
+def _move_fields(callback: Callback, at: dt.datetime) -> dict:
     fields: dict = {}
     if callback.error_code:
         fields["error_code"] = callback.error_code
         fields["error_message"] = error_code_description(callback.error_code)[:300]
     if callback.status == MessageStatus.DELIVERED:
-        fields["delivered_at"] = at or timezone.now()
+        fields["delivered_at"] = at
+    return fields
+
+
+def _message_apply(*, message_id: int, callback: Callback, at: dt.datetime | None = None) -> bool:
+    if callback.status is None:
+        return False
+    fields = _move_fields(callback, at or timezone.now())
     return message_move(message_id=message_id, to=callback.status, **fields) is not None
 
 
-def _event_record(*, tenant_id: int, callback: Callback, received_at: dt.datetime | None) -> tuple[bool, int | None]:
+def _event_record(*, tenant_id: int, callback: Callback, received_at: dt.datetime) -> tuple[bool, int | None]:
     """INSERT the history row unless (tenant, SID, status) is there. Returns (inserted, message id)."""
     qn = connection.ops.quote_name
     field = StatusEvent._meta.get_field
@@ -165,7 +326,7 @@ def _event_record(*, tenant_id: int, callback: Callback, received_at: dt.datetim
         callback.raw_status,
         callback.error_code,
         field("fields").get_db_prep_save(callback.fields, connection),
-        field("received_at").get_db_prep_save(received_at or timezone.now(), connection),
+        field("received_at").get_db_prep_save(received_at, connection),
         tenant_id,
         callback.sid,
     ]
@@ -243,6 +404,19 @@ def stuck_messages(*, now: dt.datetime | None = None):
 RECHECK_KEY = "tracking:reconciled:{}"
 
 
+def _reconcile_batch(queryset, *, limit: int, pages: int = 20) -> list[tuple[int, int, str]]:
+    """Up to ``limit`` stuck messages not asked about lately, oldest first, paging past recent ones."""
+    todo: list[tuple[int, int, str]] = []
+    page = limit * 4
+    for start in range(0, page * pages, page):
+        rows = list(queryset[start : start + page])
+        recent = cache.get_many([RECHECK_KEY.format(row[0]) for row in rows])
+        todo += [row for row in rows if RECHECK_KEY.format(row[0]) not in recent]
+        if len(todo) >= limit or len(rows) < page:
+            break
+    return todo[:limit]
+
+
 def messages_reconcile(*, limit: int | None = None, now: dt.datetime | None = None) -> dict[str, int]:
     """Ask the gateway for the status of stuck messages and settle them. Returns counts.
 
@@ -254,11 +428,12 @@ def messages_reconcile(*, limit: int | None = None, now: dt.datetime | None = No
     limit = limit or settings.TRACKING_RECONCILE_BATCH
     gateway = get_gateway()
     result = {"checked": 0, "moved": 0, "unchanged": 0, "not_found": 0, "errors": 0}
-    candidates = list(stuck_messages(now=now).values_list("id", "tenant_id", "sid")[: limit * 4])
-    recent = cache.get_many([RECHECK_KEY.format(m[0]) for m in candidates])
-    todo = [m for m in candidates if RECHECK_KEY.format(m[0]) not in recent][:limit]
+    todo = _reconcile_batch(stuck_messages(now=now).values_list("id", "tenant_id", "sid"), limit=limit)
     tenants = {t.pk: t for t in Tenant.objects.filter(pk__in={m[1] for m in todo})}
+    refused: set[int] = set()  # tenants whose credentials Twilio refused: not asked again this run
     for message_id, tenant_id, sid in todo:
+        if tenant_id in refused:
+            continue
         result["checked"] += 1
         try:
             fetched = gateway.fetch(tenants[tenant_id], sid)
@@ -269,6 +444,7 @@ def messages_reconcile(*, limit: int | None = None, now: dt.datetime | None = No
                 result["errors"] += 1
                 logger.warning("Reconciliation: fetch of %s failed: %r", sid, exc)
                 if exc.bad_credentials:
+                    refused.add(tenant_id)
                     continue
             cache.set(RECHECK_KEY.format(message_id), 1, settings.TRACKING_RECONCILE_RECHECK)
             continue

@@ -7,9 +7,9 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from gateways.signatures import twilio_request_tenant
+from gateways.signatures import twilio_request_signer
 
-from .services import CallbackInvalid, status_callback_receive
+from .services import CallbackInvalid, TokenChanged, callback_apply, callback_parse
 
 
 @csrf_exempt
@@ -17,11 +17,17 @@ from .services import CallbackInvalid, status_callback_receive
 def status_callback(request):
     """``POST /webhooks/twilio/status/``: 204 once recorded; 403 unsigned; 400 unreadable."""
     try:
-        tenant = twilio_request_tenant(request)
+        signer = twilio_request_signer(request, cached=True)
+        callback = callback_parse(request.POST.dict())
+        try:
+            callback_apply(tenant_id=signer.tenant_id, callback=callback, token_ciphertext=signer.token_ciphertext)
+        except TokenChanged:  # the cached token was rotated away: check against the tenant's current one
+            signer = twilio_request_signer(request, cached=False)
+            callback_apply(tenant_id=signer.tenant_id, callback=callback, token_ciphertext=signer.token_ciphertext)
     except PermissionDenied:
         return JsonResponse({"detail": "Invalid or missing Twilio signature."}, status=403)
-    try:
-        status_callback_receive(tenant=tenant, params=request.POST.dict())
     except CallbackInvalid as exc:
         return JsonResponse({exc.field: [exc.message]}, status=400)
+    except TokenChanged:  # rotated again in between: Twilio only retries on connection errors, so say so
+        return JsonResponse({"detail": "The tenant's token changed; try again."}, status=409)
     return HttpResponse(status=204)

@@ -1,97 +1,488 @@
-"""Benchmark: what event_emit costs the caller, and delivery throughput to a loopback receiver.
+"""Benchmark: signed Twilio status callbacks against gunicorn on loopback.
 
-    python bench/webhooks/run.py            # uses DATABASE_URL (a throwaway test database is created)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/smsc_bench .venv/bin/python bench/webhooks/run.py
 
-Figures, each with a ceiling measured in the same run:
-- event_emit per call vs one bare INSERT of an Event row (the least any recording could cost);
-- sequential deliveries per second (claim, sign, POST, record) vs bare HTTP POSTs of
-  the same body to the same receiver.
+Makes a tenant and messages in the database named by DATABASE_URL (PostgreSQL;
+migrated first), starts gunicorn on a free loopback port, and posts callbacks
+signed with twilio's RequestValidator from 32 keep-alive connections (an asyncio
+load generator). It alternates rounds of:
+
+* ceiling: a bare Django view doing one UPDATE by SID (same gunicorn, same settings);
+* webhook: ``POST /webhooks/twilio/status/`` (signature, history, forward-only move).
+
+Each webhook round is a storm over fresh messages: every message gets ``sending``,
+``sent`` and a final ``delivered`` (or ``undelivered`` with an error code), in a
+shuffled order (late ``sent`` after ``delivered`` happens), plus some repeats.
+Then it checks that every accepted callback is in the history, every message has
+its final status and the campaign's counters equal a recount. It prints req/s,
+p50 and p99 for both, and the ratio. Only 127.0.0.1 is targeted; every round is
+bounded in requests and seconds. Exit status 1 when a check fails.
 """
 
 from __future__ import annotations
 
-import http.client
+import argparse
+import asyncio
 import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
-os.environ.setdefault("DEBUG", "1")
-os.environ["WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "true"
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.db import connection, transaction  # noqa: E402
-
-EMITS = int(os.environ.get("BENCH_EMITS", "2000"))
-DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "300"))
+HERE = Path(__file__).resolve().parent
+PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # what Twilio would have signed (never called)
+WEBHOOK_PATH = "/webhooks/twilio/status/"
+CEILING_PATH = "/bench/ceiling/"
 
 
-def main() -> None:
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+def _env() -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    env = dict(os.environ)
+    env.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
+    env.setdefault("FIELD_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    env.update(
+        DEBUG="0",
+        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SETTINGS_MODULE="webhooks_bench_settings",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]),
+        LOG_LEVEL="WARNING",
+    )
+    env.pop("REDIS_URL", None)  # the webhook needs no cache or broker
+    env.pop("CELERY_BROKER_URL", None)
+    env.pop("PYTEST_VERSION", None)
+    return env
+
+
+def _database_ensure(url: str) -> None:
+    """Create the benchmark's database when it does not exist yet."""
+    from urllib.parse import urlparse
+
+    import psycopg2
+
+    name = urlparse(url).path.lstrip("/")
+    conn = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
+    conn.autocommit = True
     try:
-        run()
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        conn.close()
 
 
-def run() -> None:
-    from unittest import mock
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    from integrations import services
-    from integrations.models import Event, EventDelivery, EventSubscription
-    from integrations.signing import secret_generate
-    from integrations.tests.receiver import Receiver
+
+# --------------------------------------------------------------------------- data
+
+
+def setup_data(*, messages_per_round: int, rounds: int):
+    """A bench tenant with ``rounds + 1`` campaigns of fresh queued messages (the last one warms up)."""
+    from campaigns.models import Campaign, Message
+    from campaigns.transitions import counts_add
     from tenants.models import Tenant
 
-    tenant = Tenant.objects.create(name="Bench", slug="bench")
-    receiver = Receiver().start()
-    EventSubscription.objects.create(
-        tenant=tenant, url=receiver.url, secret=secret_generate(), event_types=["message.delivered"]
+    tag = uuid.uuid4().hex[:8]
+    tenant = Tenant.objects.create(
+        name=f"Bench {tag}",
+        slug=f"bench-webhooks-{tag}",
+        twilio_account_sid="AC" + uuid.uuid4().hex,
+        twilio_auth_token=uuid.uuid4().hex,
+        sender="+14155550000",
     )
-    payload = {"message_id": 1, "campaign_id": 1, "to": "+14155550100", "status": "delivered", "sid": "SM" + "0" * 32}
+    campaigns = []
+    for _ in range(rounds + 1):
+        campaign = Campaign.objects.create(tenant=tenant, name=f"Bench {tag}", body="Bench", status="sent")
+        Message.objects.bulk_create(
+            [
+                Message(
+                    tenant=tenant,
+                    campaign=campaign,
+                    to=f"+1415{i:07d}",
+                    body="Bench",
+                    status="queued",
+                    sid="SM" + uuid.uuid4().hex,
+                )
+                for i in range(messages_per_round)
+            ],
+            batch_size=2000,
+        )
+        counts_add(campaign_id=campaign.pk, deltas={"queued": messages_per_round})
+        campaigns.append(campaign)
+    return tenant, campaigns
 
-    # 1. The caller's cost: event_emit inside the caller's transaction (enqueue not counted: on_commit
-    #    callbacks are replaced by a no-op so that the broker is not part of the figure).
-    with mock.patch.object(services, "deliveries_enqueue", lambda **kw: None):
-        started = time.perf_counter()
-        for i in range(EMITS):
-            with transaction.atomic():
-                services.event_emit(tenant_id=tenant.pk, type="message.delivered", payload=payload, contact_id=i)
-        emit_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for i in range(EMITS):
-        with transaction.atomic():
-            Event.objects.create(tenant=tenant, type="message.delivered", payload=payload, contact_id=i)
-    bare_s = time.perf_counter() - started
-    print(f"event_emit: {emit_s / EMITS * 1e6:.0f} µs per call ({EMITS} calls)")
-    print(f"  ceiling, one bare INSERT of an Event: {bare_s / EMITS * 1e6:.0f} µs; ratio {emit_s / bare_s:.2f}x")
 
-    # 2. Deliveries, one worker thread, sequential.
-    ids = list(EventDelivery.objects.order_by("pk").values_list("pk", flat=True)[:DELIVERIES])
-    started = time.perf_counter()
-    outcomes = [services.delivery_attempt(delivery_id=pk) for pk in ids]
-    deliver_s = time.perf_counter() - started
-    assert outcomes.count("succeeded") == len(ids), set(outcomes)
-    body = services.event_body(Event.objects.first())
-    started = time.perf_counter()
-    for _ in ids:
-        conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=5)
-        conn.request("POST", "/hooks", body=body, headers={"Content-Type": "application/json"})
-        conn.getresponse().read()
-        conn.close()
-    raw_s = time.perf_counter() - started
-    receiver.stop()
-    print(f"deliveries: {len(ids) / deliver_s:.0f}/s on one thread ({len(ids)} deliveries)")
-    print(f"  ceiling, bare HTTP POSTs to the same receiver: {len(ids) / raw_s:.0f}/s; ratio {raw_s / deliver_s:.2f}")
-    print(f"database: {connection.vendor}; taken on a 2-core machine shared with other work")
+def storm(tenant, campaign, rng: random.Random, window: int = 64) -> tuple[list[dict], dict[str, str]]:
+    """Callbacks for every message of ``campaign`` (shuffled, some repeated) and each one's final status."""
+    from campaigns.models import Message
+
+    callbacks: list[dict] = []
+    finals: dict[str, str] = {}
+    for sid, to in Message.objects.filter(campaign=campaign).values_list("sid", "to"):
+        final = "undelivered" if rng.random() < 0.1 else "delivered"
+        finals[sid] = final
+        for status in ("sending", "sent", final):
+            params = {
+                "MessageSid": sid,
+                "SmsSid": sid,
+                "MessageStatus": status,
+                "SmsStatus": status,
+                "AccountSid": tenant.twilio_account_sid,
+                "From": "+14155550000",
+                "To": to,
+                "ApiVersion": "2010-04-01",
+            }
+            if status == "undelivered":
+                params["ErrorCode"] = "30003"
+            if status == final:
+                params["RawDlrDoneDate"] = "2611270830"
+            callbacks.append(params)
+    callbacks += rng.sample(callbacks, len(callbacks) // 20)  # Twilio repeats itself
+    # Shuffle within windows: callbacks for one message arrive close together, in any order.
+    for start in range(0, len(callbacks), window):
+        chunk = callbacks[start : start + window]
+        rng.shuffle(chunk)
+        callbacks[start : start + window] = chunk
+    return callbacks, finals
+
+
+def encode(path: str, params: dict, token: str) -> bytes:
+    from twilio.request_validator import RequestValidator
+
+    body = urlencode(params).encode()
+    signature = RequestValidator(token).compute_signature(PUBLIC_BASE_URL + path, params)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\nX-Twilio-Signature: {signature}\r\nUser-Agent: TwilioProxy/1.1\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+# --------------------------------------------------------------------------- load
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length, close = 0, False
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value)
+        elif name == "connection" and value.strip().lower() == "close":
+            close = True
+    if length:
+        await reader.readexactly(length)
+    return status, close
+
+
+async def _load(port: int, requests: list[bytes], *, connections: int, deadline: float):
+    """Send every request once over ``connections`` keep-alive connections. Returns (statuses, latencies)."""
+    statuses: list[int | None] = [None] * len(requests)
+    latencies: list[float] = []
+    queue = iter(range(len(requests)))
+
+    async def client() -> None:
+        reader = writer = None
+        for i in queue:
+            if time.monotonic() > deadline:
+                return
+            for attempt in range(3):
+                try:
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    t0 = time.perf_counter()
+                    writer.write(requests[i])
+                    status, close = await _read_response(reader)
+                    latencies.append(time.perf_counter() - t0)
+                    statuses[i] = status
+                    if close:
+                        writer.close()
+                        reader = writer = None
+                    break
+                except (ConnectionError, asyncio.IncompleteReadError, OSError):
+                    if writer is not None:
+                        writer.close()
+                    reader = writer = None
+                    if attempt == 2:
+                        statuses[i] = -1
+        if writer is not None:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return statuses, latencies
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(gunicorn_pid: int) -> tuple[list[int], list[int]]:
+    """(gunicorn master and workers, PostgreSQL backends serving this database but not us)."""
+    from django.db import connection
+
+    workers = [gunicorn_pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == gunicorn_pid:
+                workers.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        backends = [row[0] for row in cursor.fetchall()]
+    return workers, backends
+
+
+def run_round(
+    name: str, port: int, requests: list[bytes], *, connections: int, max_seconds: float, gunicorn_pid: int = 0
+) -> dict:
+    pids = _server_pids(gunicorn_pid) if gunicorn_pid else ([], [])
+    cpu0 = [_cpu_seconds(p) for p in pids]
+    t0 = time.perf_counter()
+    statuses, latencies = asyncio.run(
+        _load(port, requests, connections=connections, deadline=time.monotonic() + max_seconds)
+    )
+    elapsed = time.perf_counter() - t0
+    pids = _server_pids(gunicorn_pid) if gunicorn_pid else ([], [])  # backends opened during the round too
+    cpu = [_cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+    done = [s for s in statuses if s is not None]
+    latencies.sort()
+    result = {
+        "name": name,
+        "requests": len(done),
+        "seconds": elapsed,
+        "rps": len(done) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan"),
+        "non_2xx": sum(1 for s in done if not 200 <= s < 300),
+        "unsent": len(statuses) - len(done),
+        "statuses": statuses,
+        "latencies": latencies,
+        "app_cpu_ms": 1000 * cpu[0] / max(1, len(done)),
+        "db_cpu_ms": 1000 * cpu[1] / max(1, len(done)),
+    }
+    print(
+        f"  {name:8s} {result['requests']:6d} req in {elapsed:5.1f}s  {result['rps']:7.1f} req/s  "
+        f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  non-2xx {result['non_2xx']}  "
+        f"CPU/req: gunicorn {result['app_cpu_ms']:.2f} ms, postgres {result['db_cpu_ms']:.2f} ms",
+        flush=True,
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_round(tenant, campaign, callbacks: list[dict], statuses: list, finals: dict[str, str]) -> list[str]:
+    from collections import Counter
+
+    from campaigns.models import Message
+    from campaigns.selectors import campaign_status_counts
+    from tracking.models import StatusEvent
+
+    problems = []
+    history = set(StatusEvent.objects.filter(tenant=tenant).values_list("sid", "status"))
+    accepted = {
+        (c["MessageSid"], c["MessageStatus"]) for c, s in zip(callbacks, statuses, strict=True) if s and 200 <= s < 300
+    }
+    missing = accepted - history
+    if missing:
+        problems.append(f"{len(missing)} accepted callbacks are not in the history, e.g. {sorted(missing)[:3]}")
+    unanswered = sum(1 for s in statuses if s is None or not 200 <= s < 300)
+    if unanswered:
+        problems.append(f"{unanswered} callbacks were not accepted (non-2xx or not sent in time)")
+    actual = dict(Message.objects.filter(campaign=campaign).values_list("sid", "status"))
+    wrong = {sid: (actual.get(sid), final) for sid, final in finals.items() if actual.get(sid) != final}
+    if wrong:
+        problems.append(f"{len(wrong)} messages lack their final status, e.g. {list(wrong.items())[:3]}")
+    undelivered_codes = set(
+        Message.objects.filter(campaign=campaign, status="undelivered").values_list("error_code", flat=True)
+    )
+    if undelivered_codes - {30003}:
+        problems.append(f"undelivered messages with error codes {undelivered_codes}")
+    counts = {k: v for k, v in campaign_status_counts(campaign.pk).items() if v}
+    recount = dict(Counter(actual.values()))
+    if counts != recount:
+        problems.append(f"counters {counts} differ from a recount {recount}")
+    return problems
+
+
+# --------------------------------------------------------------------------- main
+
+
+def start_gunicorn(env: dict, port: int, args) -> subprocess.Popen:
+    cmd = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "webhooks_bench_wsgi",  # smscampaigns.wsgi, its URLconf imported before the fork
+        "--preload",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={args.workers}",
+        "--worker-class=gthread",
+        f"--threads={args.threads}",
+        "--keep-alive=30",
+        "--backlog=256",
+        "--log-level=warning",
+    ]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+    for _ in range(150):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("gunicorn did not start") from None
+            time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("gunicorn did not listen in time")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=1000, help="fresh messages per round (3+ callbacks each)")
+    parser.add_argument("--pairs", type=int, default=3, help="pairs of (ceiling, webhook) rounds, order alternating")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=64,
+        help="callbacks are shuffled within windows of this many (a message's callbacks race each other)",
+    )
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--max-seconds", type=float, default=30.0, help="cap per round")
+    args = parser.parse_args()
+
+    env = _env()
+    if "postgres" not in env.get("DATABASE_URL", ""):
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL database (it is migrated, and bench rows are added)")
+    _database_ensure(env["DATABASE_URL"])
+    os.environ.update({k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"})
+    os.environ["DJANGO_SETTINGS_MODULE"] = "smscampaigns.settings"
+    sys.path[:0] = [str(ROOT), str(HERE)]
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(6)
+    # Every round, ceiling or webhook, works on fresh messages; one more set warms up.
+    tenant, campaigns = setup_data(messages_per_round=args.messages, rounds=2 * args.pairs)
+    token = tenant.twilio_auth_token
+    print(
+        f"webhook benchmark: {args.connections} connections, gunicorn gthread {args.workers}x{args.threads}, "
+        f"{args.pairs} pairs of rounds, {args.messages} fresh messages per round",
+        flush=True,
+    )
+    plan = []  # (kind, campaign, callbacks, finals, requests)
+    for i, campaign in enumerate(campaigns[:-1]):
+        pair, second = divmod(i, 2)
+        kind = ("ceiling", "webhook")[(second + pair) % 2]  # C W, W C, C W, …
+        callbacks, finals = storm(tenant, campaign, rng, args.window)
+        path = CEILING_PATH if kind == "ceiling" else WEBHOOK_PATH
+        plan.append((kind, campaign, callbacks, finals, [encode(path, c, token) for c in callbacks]))
+    warm_callbacks, _ = storm(tenant, campaigns[-1], rng)
+    warm = [encode(CEILING_PATH, c, token) for c in warm_callbacks[:300]]
+    warm += [encode(WEBHOOK_PATH, c, token) for c in warm_callbacks[300:600]]
+
+    port = _free_port()
+    proc = start_gunicorn(env, port, args)
+    results: dict[str, list[dict]] = {"ceiling": [], "webhook": []}
+    problems: list[str] = []
+    try:
+        run_round("warm-up", port, warm, connections=args.connections, max_seconds=20)
+        for kind, campaign, callbacks, finals, requests in plan:
+            result = run_round(
+                kind,
+                port,
+                requests,
+                connections=args.connections,
+                max_seconds=args.max_seconds,
+                gunicorn_pid=proc.pid,
+            )
+            results[kind].append(result)
+            if kind == "webhook":
+                problems += check_round(tenant, campaign, callbacks, result["statuses"], finals)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def total(kind: str) -> dict:
+        rs = results[kind]
+        latencies = sorted(x for r in rs for x in r["latencies"])
+        done = sum(r["requests"] for r in rs)
+        return {
+            "rps": done / sum(r["seconds"] for r in rs),
+            "p50": 1000 * latencies[len(latencies) // 2],
+            "p90": 1000 * latencies[int(len(latencies) * 0.90)],
+            "p99": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            "max": 1000 * latencies[-1],
+            "app_cpu": sum(r["app_cpu_ms"] * r["requests"] for r in rs) / done,
+            "db_cpu": sum(r["db_cpu_ms"] * r["requests"] for r in rs) / done,
+        }
+
+    c, w = total("ceiling"), total("webhook")
+    pair_ratios = [wr["rps"] / cr["rps"] for cr, wr in zip(results["ceiling"], results["webhook"], strict=True)]
+    accepted = sum(r["requests"] - r["non_2xx"] for r in results["webhook"])
+    print()
+    for name, t in (("ceiling (one UPDATE by SID)", c), ("status webhook", w)):
+        print(
+            f"{name:28s} {t['rps']:7.1f} req/s  p50 {t['p50']:5.1f} ms  p90 {t['p90']:5.1f} ms  "
+            f"p99 {t['p99']:6.1f} ms  max {t['max']:6.1f} ms  "
+            f"CPU/req gunicorn {t['app_cpu']:.2f} ms + postgres {t['db_cpu']:.2f} ms"
+        )
+    print(
+        f"ratio: {w['rps'] / c['rps']:.0%} of the ceiling overall, pairs "
+        f"{', '.join(f'{r:.0%}' for r in pair_ratios)} (median {statistics.median(pair_ratios):.0%}); "
+        f"goal >= 70%"
+    )
+    print(f"webhook p99 {w['p99']:.1f} ms (goal <= 100 ms; the ceiling's own p99 here: {c['p99']:.1f} ms)")
+    print(f"accepted callbacks: {accepted}; checks: {'all passed' if not problems else 'FAILED'}")
+    for problem in problems:
+        print("  -", problem)
+    _cleanup(tenant)
+    return 1 if problems else 0
+
+
+def _cleanup(tenant) -> None:
+    """Remove the bench tenant's rows (messages, history and counters go with it)."""
+    from campaigns.models import Campaign, MessageStatusCount
+    from tracking.models import StatusEvent
+
+    StatusEvent.objects.filter(tenant=tenant).delete()
+    MessageStatusCount.objects.filter(campaign__tenant=tenant).delete()
+    Campaign.objects.filter(tenant=tenant).delete()
+    tenant.delete()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

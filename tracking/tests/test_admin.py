@@ -46,3 +46,15 @@ def test_error_code_description():
     assert error_code_description("30007").startswith("Filtered")
     assert error_code_description(12345) == "Twilio error 12345"
     assert error_code_description(None) == "" and error_code_description("x") == "Error x"
+
+
+def test_superuser_sees_every_tenants_history_and_failures(tenant_a, tenant_b, django_user_model):
+    root = django_user_model.objects.create_superuser("root@example.com", "pw-123456")
+    mine, theirs = StatusEventFactory(tenant=tenant_a), StatusEventFactory(tenant=tenant_b)
+    failure = DeliveryFailureFactory(tenant=tenant_b, error_code=30034)
+    client = _client(root)
+    html = client.get(reverse("admin:tracking_statusevent_changelist"), {"orphan": "yes"}).content.decode()
+    assert mine.sid in html and theirs.sid in html
+    page = client.get(reverse("admin:tracking_deliveryfailure_changelist"), {"error_code": "30034"})
+    assert page.status_code == 200 and failure.sid in page.content.decode()
+    assert client.get(reverse("admin:tracking_deliveryfailure_change", args=[failure.pk])).status_code == 200

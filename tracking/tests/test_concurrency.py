@@ -120,3 +120,26 @@ def test_counters_equal_a_recount_after_a_random_storm(postgresql, tenant_a):
     squash_status_counts()
     _assert_counters_match_recount(campaign.pk)
     assert StatusEvent.objects.count() == len(set(storm))
+
+
+def test_the_prepared_statement_is_reused_and_survives_a_server_reset(postgresql, tenant_a, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    messages = [sent_message(tenant_a) for _ in range(3)]
+    client = Client()
+    with CaptureQueriesContext(connection) as first:
+        signed_post(client, callback(messages[0], "delivered", tenant_a), tenant_a.twilio_auth_token)
+    with CaptureQueriesContext(connection) as second:
+        signed_post(client, callback(messages[1], "delivered", tenant_a), tenant_a.twilio_auth_token)
+    assert any(q["sql"].startswith("PREPARE ") for q in first.captured_queries)
+    assert [q["sql"].split("(")[0] for q in second.captured_queries] == [
+        next(q["sql"] for q in first.captured_queries if q["sql"].startswith("EXECUTE ")).split("(")[0]
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD ALL")  # the server forgets every prepared statement
+    assert (
+        signed_post(client, callback(messages[2], "delivered", tenant_a), tenant_a.twilio_auth_token).status_code == 204
+    )
+    assert [m.__class__.objects.get(pk=m.pk).status for m in messages] == ["delivered"] * 3
+    _assert_counters_match_recount(messages[0].campaign_id)

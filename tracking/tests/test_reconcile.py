@@ -108,3 +108,36 @@ def test_squash_task(tenant_a):
 def test_callback_parse_keeps_every_field():
     cb = callback_parse({"MessageSid": "SM" + "a" * 32, "SmsStatus": "Sending", "ErrorCode": "0", "X": "y"})
     assert (cb.raw_status, cb.status, cb.error_code, cb.fields["X"]) == ("sending", "queued", None, "y")
+
+
+def test_the_periodic_jobs_are_scheduled_on_beat(settings):
+    from smscampaigns.celery import app
+
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {
+        "tracking.tasks.messages_reconcile",
+        "tracking.tasks.status_orphans_sweep",
+        "tracking.tasks.status_counts_squash",
+    } <= scheduled
+    assert scheduled <= set(app.tasks)
+
+
+def test_reconcile_pages_past_messages_asked_about_lately(tenant_a, fake_twilio):
+    from tracking.services import RECHECK_KEY
+
+    messages = [_handed_over(tenant_a, fake_twilio, ago=dt.timedelta(hours=3 - i / 10)) for i in range(6)]
+    for m in messages:
+        fake_twilio.set_status(m.sid, "delivered")
+    for m in messages[:4]:  # the four oldest were asked about a moment ago
+        cache.set(RECHECK_KEY.format(m.pk), 1, 60)
+    assert messages_reconcile(limit=1) == {"checked": 1, "moved": 1, "unchanged": 0, "not_found": 0, "errors": 0}
+    assert Message.objects.get(pk=messages[4].pk).status == "delivered"
+
+
+def test_reconcile_stops_asking_for_a_tenant_whose_credentials_are_refused(tenant_a, fake_twilio):
+    for _ in range(3):
+        _handed_over(tenant_a, fake_twilio)
+    fake_twilio.accounts[tenant_a.twilio_account_sid] = "rotated-at-twilio"
+    result = messages_reconcile()
+    assert (result["checked"], result["errors"]) == (1, 1)
