@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from .models import Event, EventType
-from .services import event_emit, tenants_wanting
+from .services import event_emit, tenant_wants, tenants_wanting
 
 logger = logging.getLogger(__name__)
 
@@ -138,3 +138,14 @@ def clicks_events_emit(*, clicks: list[dict], code_of_link: dict[int, str]) -> i
     except Exception:  # noqa: BLE001 - never break the click writer
         logger.exception("clicks_events_emit failed")
         return 0
+
+
+def message_moved_emit(*, tenant_id: int, message_id: int, status: str) -> Event | None:
+    """The status-webhook hook: an event for a move only when the tenant wants that event type."""
+    event_type = MESSAGE_EVENTS.get(status)
+    if event_type is None or not tenant_wants(tenant_id=tenant_id, type=event_type):
+        return None
+    from campaigns.models import Message
+
+    message = Message.objects.filter(pk=message_id, tenant_id=tenant_id).first()
+    return message_event_emit(message=message, status=status) if message is not None else None

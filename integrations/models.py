@@ -26,6 +26,9 @@ from django.utils import timezone
 from tenants.crypto import EncryptedTextField, mask
 from tenants.models import TenantOwned
 
+#: tenant id → (expiry, event types wanted), for ``services.tenant_wants``.
+WANTS_CACHE: dict[int, tuple[float, frozenset[str]]] = {}
+
 
 class EventType(models.TextChoices):
     MESSAGE_SENT = "message.sent", "Message sent"
@@ -64,6 +67,14 @@ class EventSubscription(TenantOwned):
     @property
     def secret_masked(self) -> str:
         return mask(self.secret)
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        WANTS_CACHE.pop(self.tenant_id, None)  # this process sees the change at once
+
+    def delete(self, *args, **kwargs):
+        WANTS_CACHE.pop(self.tenant_id, None)
+        return super().delete(*args, **kwargs)
 
     def wants(self, event_type: str) -> bool:
         return event_type in (self.event_types or [])

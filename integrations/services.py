@@ -25,6 +25,7 @@ from django.utils import timezone
 from . import outbound, signing
 from .models import (
     OPEN_DELIVERY_STATUSES,
+    WANTS_CACHE,
     Conversion,
     DeliveryAttempt,
     DeliveryStatus,
@@ -407,3 +408,23 @@ def tenants_wanting(*, type: str, tenant_ids: set[int]) -> set[int]:
     """Which of ``tenant_ids`` have an active endpoint that wants events of ``type`` (one read)."""
     subs = EventSubscription.objects.filter(tenant_id__in=tenant_ids, active=True).only("tenant_id", "event_types")
     return {s.tenant_id for s in subs if s.wants(type)}
+
+
+_WANTS_TTL = 10.0
+
+
+def tenant_wants(*, tenant_id: int, type: str) -> bool:
+    """Whether the tenant has an active endpoint for ``type``; cached per process for a few seconds.
+
+    For hot paths (status webhooks): a tenant without endpoints costs a dict lookup,
+    not a query. A new subscription is seen within ``_WANTS_TTL`` seconds.
+    """
+    now = time.monotonic()
+    cached = WANTS_CACHE.get(tenant_id)
+    if cached is None or cached[0] < now:
+        types: set[str] = set()
+        for sub in EventSubscription.objects.filter(tenant_id=tenant_id, active=True).only("event_types"):
+            types.update(t for t in EventType.values if sub.wants(t))
+        cached = (now + _WANTS_TTL, frozenset(types))
+        WANTS_CACHE[tenant_id] = cached
+    return type in cached[1]

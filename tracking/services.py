@@ -32,6 +32,7 @@ from django.utils import timezone
 from campaigns.models import STATUS_RANK, Message, MessageStatus, can_move
 from campaigns.transitions import message_move, message_move_ctes
 from gateways import GatewayError, get_gateway
+from integrations.events import message_moved_emit
 from tenants.models import Tenant
 
 from .error_codes import error_code_description
@@ -163,6 +164,8 @@ def callback_apply(
             # of the two always sees the other.
             return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0
         return False
+    if moved and callback.status:
+        message_moved_emit(tenant_id=tenant_id, message_id=message_id, status=callback.status)
     if not inserted and StatusEvent.objects.filter(tenant_id=tenant_id, sid=callback.sid, message=None).exists():
         # A repeat of a callback that came as an orphan: settle the orphans now.
         return status_orphans_apply(tenant_id=tenant_id, sid=callback.sid) > 0 or moved
