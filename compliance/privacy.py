@@ -17,6 +17,7 @@ from django.utils import timezone
 from campaigns.models import Message, MessageStatus
 from campaigns.transitions import message_move
 from contacts.models import Contact
+from links.models import Click
 from tenants.models import Tenant
 
 from .hashing import phone_hash, phone_hashes
@@ -97,8 +98,21 @@ def privacy_export(*, tenant: Tenant, phone_number: str) -> dict[str, Any]:
             if suppression
             else None
         ),
-        # TODO(links): clicks carry IP-derived country and user agent; add them here
-        # once links.models.Click exists (built in parallel).
+        "clicks": [
+            {
+                "at": _dt(c.clicked_at),
+                "code": c.link.code,
+                "campaign_id": c.campaign_id,
+                "user_agent": c.user_agent,
+                "device_type": c.device_type,
+                "os": c.os_family,
+                "browser": c.browser_family,
+                "ip_address": c.ip_address,
+                "country": c.country,
+                "is_bot": c.is_bot,
+            }
+            for c in _clicks_of(tenant=tenant, phone_number=phone_number).select_related("link").order_by("clicked_at")
+        ],
     }
 
 
@@ -126,6 +140,10 @@ def contact_erase(*, tenant: Tenant, phone_number: str) -> dict[str, int]:
         n_suppressions = suppressions.update(phone_number="", note="", erased_at=now)
         contacts = Contact.objects.filter(tenant=tenant, phone_number=phone_number)
         contact_ids = list(contacts.values_list("id", flat=True))
+        # Clicks keep their counts (campaign figures stay true) but lose what tells who and where.
+        n_clicks = _clicks_of(tenant=tenant, phone_number=phone_number).update(
+            user_agent="", ip_address=None, country="", device_brand="", device_model="", contact=None
+        )
         # A message in flight (claimed) keeps its number until the gateway answers.
         n_messages = (
             Message.objects.filter(tenant=tenant, to=phone_number)
@@ -142,13 +160,19 @@ def contact_erase(*, tenant: Tenant, phone_number: str) -> dict[str, int]:
             .update(phone_number="", phone_hash=digest, ip_address=None, user_agent="")
         )
         contacts.delete()
-        # TODO(links): erase clicks' personal data (IP, user agent, country) of these
-        # messages' short links once links.models.Click exists.
     return {
         "contacts": len(contact_ids),
         "messages": n_messages,
         "replies": n_replies,
         "consent_events": n_consent,
+        "clicks": n_clicks,
         "suppressions_kept_as_hash": n_suppressions,
         "audit_entries": AuditLog.objects.filter(tenant=tenant, phone_hash=digest).count(),
     }
+
+
+def _clicks_of(*, tenant: Tenant, phone_number: str):
+    """Clicks on the short links of messages to ``phone_number`` (or by its contact)."""
+    return Click.objects.filter(tenant=tenant).filter(
+        Q(message__to=phone_number) | Q(contact__phone_number=phone_number, contact__tenant=tenant)
+    )

@@ -165,3 +165,21 @@ def test_erase_of_an_unsuppressed_contact_leaves_no_suppression(tenant_a):
     contact_erase(tenant=tenant_a, phone_number=NUMBER)
     assert not Suppression.objects.exists()
     assert not is_suppressed(tenant_id=tenant_a.pk, phone_number=NUMBER)
+
+
+def test_clicks_are_exported_then_erased_but_still_counted(tenant_a, tenant_b):
+    from links.models import Click
+    from links.tests.factories import ClickFactory, ShortLinkFactory
+
+    _contact, sent, _pending = _person(tenant_a)
+    link = ShortLinkFactory(tenant=tenant_a, campaign=sent.campaign, message=sent)
+    ClickFactory(tenant=tenant_a, link=link, message=sent, campaign=sent.campaign, ip_address="203.0.113.0")
+    other = ClickFactory(tenant=tenant_b, ip_address="198.51.100.0")
+
+    exported = privacy_export(tenant=tenant_a, phone_number=NUMBER)["clicks"]
+    assert [(c["code"], c["ip_address"], c["country"]) for c in exported] == [(link.code, "203.0.113.0", "US")]
+
+    assert contact_erase(tenant=tenant_a, phone_number=NUMBER)["clicks"] == 1
+    click = Click.objects.get(link=link)
+    assert (click.ip_address, click.user_agent, click.country, click.contact_id) == (None, "", "", None)
+    assert Click.objects.get(pk=other.pk).ip_address == "198.51.100.0"  # another tenant's click untouched
