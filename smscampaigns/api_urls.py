@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from campaigns import views_sending
+from campaigns import views_sending, views_stats
 from campaigns.views import CampaignViewSet
 from compliance.api import ConsentEventViewSet, OptOutViewSet, PrivacyEraseView, PrivacyExportView
 from contacts.views import ContactImportViewSet, ContactViewSet
@@ -28,6 +28,8 @@ urlpatterns = [
     path("campaigns/<int:pk>/pause/", views_sending.CampaignPauseView.as_view(), name="campaign-pause"),
     path("campaigns/<int:pk>/resume/", views_sending.CampaignResumeView.as_view(), name="campaign-resume"),
     path("campaigns/<int:pk>/cancel/", views_sending.CampaignCancelView.as_view(), name="campaign-cancel"),
+    path("campaigns/<int:pk>/stats/", views_stats.CampaignStatsView.as_view(), name="campaign-stats"),
+    path("campaigns/<int:pk>/messages/", views_stats.CampaignMessagesView.as_view(), name="campaign-messages"),
     path("privacy/export/", PrivacyExportView.as_view(), name="privacy-export"),
     path("privacy/erase/", PrivacyEraseView.as_view(), name="privacy-erase"),
     *router.urls,

@@ -123,6 +123,15 @@ def test_opt_out_post_is_stamped_with_the_callers_tenant(api_alice, tenant_a, te
     assert Suppression.objects.get(pk=resp.json()["id"]).tenant == tenant_a
 
 
+@pytest.mark.parametrize("sub", ["stats", "messages"])
+def test_campaign_numbers_are_scoped(sub, tenant_a, api_alice, api_bob, api_charlie):
+    campaign = CampaignFactory(tenant=tenant_a)
+    assert api_alice.get(f"/api/v1/campaigns/{campaign.pk}/{sub}/").status_code == 200
+    for client in (api_bob, api_charlie):
+        assert client.get(f"/api/v1/campaigns/{campaign.pk}/{sub}/").status_code == 404
+    assert APIClient().get(f"/api/v1/campaigns/{campaign.pk}/{sub}/").status_code == 401
+
+
 @pytest.mark.parametrize("action", ["send", "pause", "resume", "cancel"])
 def test_campaign_sending_actions_are_scoped(action, tenant_a, api_bob, api_charlie):
     from campaigns.models import Campaign

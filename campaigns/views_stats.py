@@ -1,0 +1,115 @@
+"""Campaign numbers over the API: stats and the per-recipient message list."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+
+from links.selectors import message_click_counts
+from links.services import short_url
+from tenants.api import TenantScopedMixin
+
+from .models import Campaign, Message
+from .stats import campaign_stats
+
+_INT_FIELDS = (
+    "recipients",
+    "suppressed",
+    "queued",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "clicks",
+    "unique_clicks",
+    "opt_outs",
+    "capped",
+    "unknown",
+    "canceled",
+    "bot_hits",
+    "conversions",
+)
+
+StatsSerializer = inline_serializer(
+    "CampaignStats",
+    {
+        **{name: serializers.IntegerField() for name in _INT_FIELDS},
+        "delivery_rate": serializers.FloatField(),
+        "click_rate": serializers.FloatField(),
+        "revenue": serializers.CharField(),
+    },
+)
+
+
+class CampaignStatsView(TenantScopedMixin, generics.GenericAPIView):
+    queryset = Campaign.objects.all()
+
+    @extend_schema(
+        responses={200: StatsSerializer},
+        examples=[
+            OpenApiExample(
+                "A finished campaign",
+                value={
+                    "recipients": 1000,
+                    "suppressed": 12,
+                    "queued": 0,
+                    "sent": 40,
+                    "delivered": 920,
+                    "undelivered": 18,
+                    "failed": 10,
+                    "clicks": 260,
+                    "unique_clicks": 201,
+                    "opt_outs": 4,
+                    "delivery_rate": 0.9312,
+                    "click_rate": 0.2185,
+                    "capped": 0,
+                    "unknown": 0,
+                    "canceled": 0,
+                    "bot_hits": 95,
+                    "conversions": 17,
+                    "revenue": "1284.50",
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request, pk: int):
+        campaign = get_object_or_404(self.get_queryset(), pk=pk)
+        return Response(campaign_stats(campaign_id=campaign.pk))
+
+
+class MessageRowSerializer(serializers.ModelSerializer):
+    short_url = serializers.SerializerMethodField()
+    clicks = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "to", "status", "sid", "error_code", "short_url", "clicks"]
+
+    def get_short_url(self, obj) -> str | None:
+        link = getattr(obj, "short_link", None)
+        return short_url(link.code) if link is not None else None
+
+    def get_clicks(self, obj) -> int:
+        return self.context.get("clicks", {}).get(obj.pk, 0)
+
+
+class CampaignMessagesView(TenantScopedMixin, generics.ListAPIView):
+    """The campaign's messages, one per recipient, with status, SID, error code, short link and human clicks."""
+
+    queryset = Message.objects.all()
+    serializer_class = MessageRowSerializer
+
+    def get_queryset(self):
+        campaign = get_object_or_404(Campaign.objects.filter(tenant=self.tenant), pk=self.kwargs["pk"])
+        qs = super().get_queryset().filter(campaign=campaign).select_related("short_link").order_by("id")
+        status = self.request.query_params.get("status")
+        return qs.filter(status=status) if status else qs
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        clicks = message_click_counts([m.pk for m in page])
+        serializer = self.get_serializer(page, many=True, context={**self.get_serializer_context(), "clicks": clicks})
+        return self.get_paginated_response(serializer.data)
