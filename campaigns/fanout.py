@@ -167,13 +167,13 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
             ids = _ids_allocate(len(rows))
             codes = _links(campaign, ids, statuses) if needs_link else {}
             messages = _messages(campaign, rows, ids, statuses, codes, texted, template, variant)
-            _copy_messages(messages)
+            _copy_messages(campaign, messages, variant)
         else:
             ids = _insert_generic(campaign, rows, statuses, variant)
             codes = _links(campaign, ids, statuses) if needs_link else {}
             messages = _messages(campaign, rows, ids, statuses, codes, texted, template, variant)
             Message.objects.bulk_update(
-                [Message(pk=m["id"], body=m["body"], segments=m["segments"]) for m in messages],
+                [Message(pk=m[0], body=m[3], segments=m[4]) for m in messages],
                 ["body", "segments"],
                 batch_size=500,
             )
@@ -214,29 +214,21 @@ def _links(campaign: Campaign, ids: list[int], statuses: list) -> dict[int, str]
     )
 
 
-def _messages(campaign, rows, ids, statuses, codes, texted, template, variant) -> list[dict]:
+#: What varies per message; every other column is the same for the whole chunk.
+VARYING = ("id", "contact_id", "to", "body", "segments", "status")
+
+
+def _messages(campaign, rows, ids, statuses, codes, texted, template, variant) -> list[tuple]:
+    """``VARYING`` tuples, bodies rendered with each recipient's own link."""
     out = []
-    now = timezone.now()
+    append = out.append
+    pending = MessageStatus.PENDING.value
     for (contact_id, phone, first, last), mid, status in zip(rows, ids, statuses, strict=True):
         code = codes.get(mid)
         body = render(template, first_name=first, last_name=last, link=short_url(code) if code else "")
         if phone not in texted:
             body = with_footer(body)
-        out.append(
-            {
-                "id": mid,
-                "tenant_id": campaign.tenant_id,
-                "campaign_id": campaign.pk,
-                "contact_id": contact_id,
-                "to": phone,
-                "body": body,
-                "variant": variant,
-                "segments": segments_of(body),
-                "status": status or MessageStatus.PENDING,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+        append((mid, contact_id, phone, body, segments_of(body), status or pending))
     return out
 
 
@@ -272,15 +264,27 @@ def _copy_value(value) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
-def _copy_messages(messages: list[dict]) -> None:
+def _copy_messages(campaign: Campaign, messages: list[tuple], variant) -> None:
     """One COPY for the chunk. Columns come from the model, so fields others add keep their defaults."""
+    now = timezone.now()
+    constants = {"tenant_id": campaign.tenant_id, "campaign_id": campaign.pk, "variant": variant}
+    constants.update(created_at=now, updated_at=now)
     columns = list(Message._meta.concrete_fields)
-    defaults = {f.attname: f.get_default() for f in columns if f.attname not in messages[0]}
+    parts = []
+    for f in columns:
+        if f.attname in VARYING:
+            parts.append("{" + str(VARYING.index(f.attname)) + "}")
+        else:
+            value = constants[f.attname] if f.attname in constants else f.get_default()
+            parts.append(_copy_value(value).replace("{", "{{").replace("}", "}}"))
+    line = ("\t".join(parts) + "\n").format
+    body_at = VARYING.index("body")
     buf = io.StringIO()
     write = buf.write
     for m in messages:
-        write("\t".join(_copy_value(m[f.attname] if f.attname in m else defaults.get(f.attname)) for f in columns))
-        write("\n")
+        m = list(m)
+        m[body_at] = m[body_at].translate(_COPY_ESCAPES)
+        write(line(*m))
     buf.seek(0)
     column_sql = ", ".join(connection.ops.quote_name(f.column) for f in columns)
     with connection.cursor() as cursor:
