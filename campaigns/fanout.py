@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -87,14 +87,17 @@ def _chunks(it: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def numbers_already_texted(*, tenant_id: int, phone_numbers: Sequence[str], campaign_id: int) -> set[str]:
-    """Numbers the tenant has handed a message to before (another campaign)."""
-    if not phone_numbers:
-        return set()
+def contacts_already_texted(*, tenant_id: int, campaign_id: int, first_id: int, last_id: int) -> set[int]:
+    """Contacts (ids in [first_id, last_id]) the tenant has handed a message to before, in another campaign.
+
+    A range, not an IN list of thousands: recipients stream in id order.
+    """
     return set(
-        Message.objects.filter(tenant_id=tenant_id, to__in=phone_numbers, sent_at__isnull=False)
+        Message.objects.filter(
+            tenant_id=tenant_id, contact_id__gte=first_id, contact_id__lte=last_id, sent_at__isnull=False
+        )
         .exclude(campaign_id=campaign_id)
-        .values_list("to", flat=True)
+        .values_list("contact_id", flat=True)
         .distinct()
     )
 
@@ -138,10 +141,12 @@ def campaign_fanout(
 def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResult) -> list[int]:
     tenant = campaign.tenant
     with transaction.atomic():
+        ids_in_chunk = [r[0] for r in chunk]
+        first_id, last_id = min(ids_in_chunk), max(ids_in_chunk)  # recipients come in id order: a tight range
         existing = set(
-            Message.objects.filter(campaign_id=campaign.pk, contact_id__in=[r[0] for r in chunk]).values_list(
-                "contact_id", flat=True
-            )
+            Message.objects.filter(
+                campaign_id=campaign.pk, contact_id__gte=first_id, contact_id__lte=last_id
+            ).values_list("contact_id", flat=True)
         )
         rows = [r for r in chunk if r[0] not in existing] if existing else chunk
         result.skipped_existing += len(chunk) - len(rows)
@@ -152,7 +157,9 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
         # HOOK (frequency cap, compliance issue): contacts over the cap are recorded
         # as ``capped`` here, e.g. ``compliance.rules.contacts_over_cap(...)``.
         capped: set[int] = set()
-        texted = numbers_already_texted(tenant_id=tenant.pk, phone_numbers=numbers, campaign_id=campaign.pk)
+        texted = contacts_already_texted(
+            tenant_id=tenant.pk, campaign_id=campaign.pk, first_id=first_id, last_id=last_id
+        )
         # HOOK (A/B variants, authoring issue): choose the variant and its template
         # per recipient here; ``variant = None`` means the campaign's one body.
         variant = None
@@ -226,7 +233,7 @@ def _messages(campaign, rows, ids, statuses, codes, texted, template, variant) -
     for (contact_id, phone, first, last), mid, status in zip(rows, ids, statuses, strict=True):
         code = codes.get(mid)
         body = render(template, first_name=first, last_name=last, link=short_url(code) if code else "")
-        if phone not in texted:
+        if contact_id not in texted:
             body = with_footer(body)
         append((mid, contact_id, phone, body, segments_of(body), status or pending))
     return out

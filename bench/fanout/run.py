@@ -63,9 +63,39 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(campaign_id: int) -> None:
+def links_by_copy(*, tenant, campaign_id, target_url, message_ids):
+    """What-if (bench only, ``--links-copy``): the links seam writing with COPY instead of bulk_create."""
+    import secrets
+
+    from django.db import connection
+
+    from links.services import ALPHABET
+
+    now = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
+    codes, buf = {}, io.StringIO()
+    raw = secrets.token_bytes(6 * len(message_ids))
+    for i, mid in enumerate(message_ids):
+        n = int.from_bytes(raw[6 * i : 6 * i + 6], "big")
+        code = "".join(ALPHABET[(n // 62**k) % 62] for k in range(8))
+        codes[mid] = code
+        buf.write(f"{tenant.pk}\t{code}\t{target_url}\t{campaign_id}\t{mid}\t{now}\t\\N\n")
+    buf.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert(
+            "COPY links_shortlink (tenant_id, code, target_url, campaign_id, message_id, created_at, expires_at) "
+            "FROM STDIN",
+            buf,
+        )
+    return codes
+
+
+def child(campaign_id: int, links_copy: bool = False) -> None:
     """The measured fan-out, alone in its process."""
+    from campaigns import fanout
     from campaigns.fanout import campaign_fanout
+
+    if links_copy:
+        fanout.short_links_create_for_messages = links_by_copy
 
     start = time.perf_counter()
     result = campaign_fanout(campaign_id=campaign_id, on_pending=lambda c, ids: None)
@@ -136,11 +166,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--links-copy", action="store_true", help="what-if: links written with COPY instead of the links seam"
+    )
     args = parser.parse_args()
     url = bench_database_url()
     if args.child:
         django_setup(url)
-        child(args.child)
+        child(args.child, links_copy=args.links_copy)
         return
     ensure_database(url)
     django_setup(url)
@@ -149,7 +182,7 @@ def main() -> None:
     campaign_id = setup(n)
     print(f"setup: {n:,} contacts in {time.perf_counter() - t0:.1f} s")
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(campaign_id)],
+        [sys.executable, __file__, "--child", str(campaign_id)] + (["--links-copy"] if args.links_copy else []),
         check=True,
         capture_output=True,
         text=True,
@@ -163,7 +196,11 @@ def main() -> None:
     copy_seconds = copy_ceiling(campaign_id)
     ours_rate = ours["created"] / ours["seconds"]
     copy_rate = n / copy_seconds
-    print(f"fan-out: {ours['created']:,} recipients (message + link) in {ours['seconds']:.2f} s = {ours_rate:,.0f}/s")
+    what_if = " [what-if: links by COPY, not the links seam]" if args.links_copy else ""
+    print(
+        f"fan-out{what_if}: {ours['created']:,} recipients (message + link) "
+        f"in {ours['seconds']:.2f} s = {ours_rate:,.0f}/s"
+    )
     print(f"fan-out peak RSS: {ours['peak_rss_mb']:.0f} MB")
     print(f"ceiling, COPY of the same rows: {copy_seconds:.2f} s = {copy_rate:,.0f} recipients/s")
     print(f"ratio: {ours_rate / copy_rate:.0%} of COPY (goal >= 50%); peak RSS goal < 300 MB")

@@ -35,8 +35,4 @@ class Migration(migrations.Migration):
             model_name='message',
             index=models.Index(fields=['campaign', 'sent_at'], name='message_campaign_sent_at'),
         ),
-        migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['tenant', 'to'], name='message_tenant_to'),
-        ),
     ]
