@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -66,8 +67,12 @@ def segments_of(text: str) -> int:
     return count_segments(text).segments
 
 
+_STOP_WORD = re.compile(r"\bstop\b", re.IGNORECASE)
+
+
 def has_opt_out_line(body: str) -> bool:
-    return "stop" in body.lower()
+    """Whether the body already tells how to opt out (the word STOP, as in "Reply STOP")."""
+    return bool(_STOP_WORD.search(body))
 
 
 def with_footer(body: str) -> str:

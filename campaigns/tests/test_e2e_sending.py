@@ -7,6 +7,7 @@ and at ``FakeTwilio`` through ``TWILIO_API_BASE_URL``.
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import subprocess
@@ -88,7 +89,10 @@ class Worker:
 
 
 @pytest.fixture
-def fake():
+def fake(monkeypatch):
+    # A real listen backlog: FakeTwilio sets request_queue_size after listen() (so 5 applies), and a
+    # worker opening dozens of keep-alive connections at once then sees resets (recorded "unknown").
+    monkeypatch.setattr(http.server.ThreadingHTTPServer, "request_queue_size", 1024)
     server = FakeTwilio().start()
     yield server
     server.stop()
@@ -175,7 +179,11 @@ def test_worker_sends_one_request_per_eligible_recipient(workers, fake, tenant_a
     eligible = {c.phone_number for c in contacts} - {opted_out}
     requested = Counter(r.form["To"] for r in sends)
     statuses = dict(Message.objects.filter(campaign=campaign).values_list("to", "status"))
-    assert requested == Counter(eligible), (requested - Counter(eligible), Counter(eligible) - requested, statuses)
+    missing = Counter(eligible) - requested
+    assert requested == Counter(eligible), (
+        requested - Counter(eligible),
+        list(Message.objects.filter(to__in=list(missing)).values_list("to", "status", "error_message")),
+    )
     links = {
         link.message.to: link.code for link in ShortLink.objects.filter(campaign=campaign).select_related("message")
     }
