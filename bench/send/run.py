@@ -56,10 +56,11 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     return proc, proc.stdout.readline().strip()
 
 
-def start_worker(env: dict) -> subprocess.Popen:
+def start_worker(env: dict, processes: int) -> subprocess.Popen:
     log = tempfile.NamedTemporaryFile(prefix="bench-send-worker-", suffix=".log", delete=False)  # noqa: SIM115
-    cmd = [sys.executable, "-m", "celery", "-A", "smscampaigns", "worker", "--pool=prefork", "--concurrency=2",
-           "--loglevel=WARNING", "--without-gossip", "--without-mingle", "-n", "bench-send@%h"]  # fmt: skip
+    cmd = [sys.executable, "-m", "celery", "-A", "smscampaigns", "worker", "--pool=prefork",
+           f"--concurrency={processes}", "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+           "-n", "bench-send@%h"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     proc.log_path = log.name
     return proc
@@ -167,6 +168,7 @@ def bare_loop(base_url: str, forms: list[dict]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--processes", type=int, default=2, help="worker processes (celery --concurrency)")
     args = parser.parse_args()
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
@@ -192,7 +194,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so the finally blocks stop the children
     try:
         for latency, (_proc, base_url) in servers.items():
-            worker = start_worker({**env, "TWILIO_API_BASE_URL": base_url})
+            worker = start_worker({**env, "TWILIO_API_BASE_URL": base_url}, args.processes)
             try:
                 time.sleep(4)  # worker boot
                 campaign = prepare(args.messages, base_url)
@@ -214,7 +216,10 @@ def main() -> None:
     for latency, label in ((0.0, "0 ms"), (0.2, "200 ms")):
         rate, unknown = results[latency]
         note = f"; {unknown} connection(s) lost mid-request, recorded unknown, not resent" if unknown else ""
-        print(f"end to end, {label} gateway latency: {rate:,.0f} messages/s ({args.messages:,} messages{note})")
+        print(
+            f"end to end, {label} gateway latency: {rate:,.0f} messages/s "
+            f"({args.messages:,} messages, {args.processes} worker processes{note})"
+        )
     print(f"ceiling, bare requests loop at 0 ms: {bare:,.0f} requests/s")
     print(f"ratio at 0 ms: {results[0.0][0] / bare:.0%} of the bare loop (goal >= 50%); goal at 200 ms: >= 300/s")
 
