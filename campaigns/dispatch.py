@@ -276,6 +276,7 @@ class Sender:
         self.max_in_flight = max_in_flight or settings.SENDING_CONCURRENCY
         self.gateway = get_gateway()
         self.callback = status_callback_url()
+        self.after: list = []  # writes that must not share the outcome's lazy commit
 
     def run(self, due: list[Outgoing]) -> None:
         pool = http_pool()
@@ -355,6 +356,8 @@ def record_outcome(sender: Sender, m: Outgoing, fut: Future) -> None:
     """Record what the gateway said about a claimed message (in the database thread)."""
     with _lazy_commit():
         _record_outcome(sender, m, fut)
+    while sender.after:
+        sender.after.pop(0)()
     if fut.exception() is None:
         _orphans_apply(tenant_id=sender.tenant.pk, sid=fut.result().sid)
 
@@ -431,13 +434,14 @@ def _record_error(sender: Sender, m: Outgoing, err: GatewayError) -> None:
         message_move(
             message_id=m.id,
             to=MessageStatus.FAILED,
-            allowed_from=[MessageStatus.SENDING],
+            allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
             error_code=err.code,
             error_message=(err.message or "")[:300],
         )
         result.failed += 1
-        if err.opted_out:
-            suppression_add(tenant=sender.tenant, phone_number=m.to, source="carrier", note=f"Twilio {err.code}")
+        if err.opted_out:  # after the outcome, in its own durable commit (the outcome's is lazy)
+            tenant, to, note = sender.tenant, m.to, f"Twilio {err.code}"
+            sender.after.append(lambda: suppression_add(tenant=tenant, phone_number=to, source="carrier", note=note))
         return
     # outcome unknown: the text may be on its way; never resend it blindly.
     message_move(
