@@ -185,3 +185,16 @@ def test_cancel_cancels_waiting_messages(tenant_a):
     counts = campaign_status_counts(campaign.pk)
     assert (counts["pending"], counts["canceled"]) == (0, 3)
     assert not sending.campaign_cancel(campaign=campaign)
+
+
+def test_progress_sent_total_rate_time_left(fake_twilio, tenant_a):
+    campaign, _ = _campaign(tenant_a, n=5)
+    before = sending.campaign_progress(campaign=campaign)
+    assert (before.total, before.handed_over, before.waiting) == (5, 0, 5)
+    assert before.seconds_left == 5 / tenant_a.effective_sending_rate  # no rate yet: the sender's
+    ids = _ids(campaign)
+    dispatch.messages_send_batch(message_ids=ids[:3])
+    progress = sending.campaign_progress(campaign=campaign)
+    assert (progress.total, progress.handed_over, progress.waiting) == (5, 3, 2)
+    assert progress.rate == 3 / 60
+    assert progress.seconds_left == 2 / (3 / 60)
