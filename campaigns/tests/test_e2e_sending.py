@@ -246,14 +246,24 @@ def test_stop_mid_campaign_is_honoured(workers, fake, tenant_a):
 
     campaign_send(campaign=campaign)
     _wait(lambda: len(fake.sends()) >= 5, 20, "sending to start", workers)
-    victims = [c.phone_number for c in contacts[-4:]]
+    # Batches run side by side, so "later" is not the contact order: take numbers whose
+    # messages are still waiting, the last ones of their batches.
+    victims = list(
+        Message.objects.filter(campaign=campaign, status="pending").order_by("-id").values_list("to", flat=True)[:4]
+    )
+    assert len(victims) == 4
+    stopped_at = {}
     for number in victims:
         suppression_add(tenant=tenant_a, phone_number=number, source="keyword")  # what the STOP webhook records
-    stopped_at = time.monotonic()
+        stopped_at[number] = time.monotonic()
     _wait(lambda: _status(campaign) == "sent", 30, "the campaign to finish", workers)
-    late = [r for r in fake.sends() if r.form["To"] in victims and r.at >= stopped_at]
-    assert late == []
-    assert not [r for r in fake.sends() if r.form["To"] in victims]
+    sends = fake.sends()
+    late = [r for r in sends if r.form["To"] in stopped_at and r.at >= stopped_at[r.form["To"]]]
+    assert late == [], "a message went out after its recipient's STOP was recorded"
+    # A victim claimed in the milliseconds before its STOP may have gone out just before it;
+    # every other one is suppressed, never sent.
+    spared = [v for v in victims if v not in {r.form["To"] for r in sends}]
+    assert len(spared) >= 3
     statuses = dict(Message.objects.filter(campaign=campaign).values_list("to", "status"))
-    assert {statuses[v] for v in victims} == {"suppressed"}
-    assert len(fake.sends()) == len(contacts) - len(victims)
+    assert {statuses[v] for v in spared} == {"suppressed"}
+    assert len(sends) == len(contacts) - len(spared)
