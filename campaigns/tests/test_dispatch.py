@@ -198,3 +198,34 @@ def test_progress_sent_total_rate_time_left(fake_twilio, tenant_a):
     assert (progress.total, progress.handed_over, progress.waiting) == (5, 3, 2)
     assert progress.rate == 3 / 60
     assert progress.seconds_left == 2 / (3 / 60)
+
+
+def test_an_unloadable_zone_counts_as_the_most_restrictive(tenant_a):
+    tenant_a.quiet_hours_start, tenant_a.quiet_hours_end = dt.time(8), dt.time(21)
+    now = dt.datetime(2026, 6, 1, 18, 0, tzinfo=dt.UTC)  # 2pm in New York
+    assert dispatch.window_opens(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=now) == now
+    late = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # 11pm in New York: held
+    assert dispatch.window_opens(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=late) > late
+
+
+def test_429_gives_up_after_max_attempts(fake_twilio, tenant_a, settings, django_capture_on_commit_callbacks):
+    settings.SENDING_MAX_ATTEMPTS = 2
+    campaign, contacts = _campaign(tenant_a, n=1)
+    fake_twilio.fail_numbers = {contacts[0].phone_number: (429, 20429)}
+    with django_capture_on_commit_callbacks():
+        dispatch.messages_send_batch(message_ids=_ids(campaign))
+        assert dispatch.message_resend(message_id=_ids(campaign)[0], attempt=1) == "done"
+    msg = Message.objects.get(campaign=campaign)
+    assert (msg.status, msg.error_code, msg.attempts) == ("failed", 20429, 2)
+    assert len(fake_twilio.sends()) == 2  # the same message, twice refused, never a copy
+
+
+def test_kick_enqueues_waiting_and_parked(tenant_a, django_capture_on_commit_callbacks):
+    campaign, _ = _campaign(tenant_a, n=3)
+    parked = Message.objects.filter(campaign=campaign).first()
+    from campaigns.transitions import message_move
+
+    message_move(message_id=parked.pk, to="sending", allowed_from=["pending"])  # claimed, claimed_at empty
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert sending.campaign_kick(campaign_id=campaign.pk) == 3
+    assert len(callbacks) == 2  # one send batch for the two waiting, one resend for the parked one
