@@ -13,6 +13,7 @@ from contacts.models import Tag
 from tenants.admin_scoping import TenantScopedAdmin, request_tenant
 from tenants.models import Tenant
 
+from .admin_sending import SENDING_READONLY_FIELDS, CampaignSendingAdminMixin
 from .authoring import CampaignError, campaign_check, campaign_preview
 from .models import Campaign, CampaignStatus, Message
 
@@ -68,7 +69,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ["tenant", "name", "body", "link_url", "variants"]
+        fields = ["tenant", "name", "body", "link_url", "variants", "send_at"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -134,9 +135,9 @@ class CampaignForm(forms.ModelForm):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(TenantScopedAdmin):
+class CampaignAdmin(CampaignSendingAdminMixin, TenantScopedAdmin):
     form = CampaignForm
-    list_display = ("name", "status", "send_at", "created_at")
+    list_display = ("name", "status", "sending_progress", "send_at", "created_at")
     list_filter = ("status",)
     search_fields = ("name",)
     readonly_fields = ("status", "started_at", "finished_at", "paused_reason", "created_by", "created_at")
@@ -150,10 +151,16 @@ class CampaignAdmin(TenantScopedAdmin):
         return obj is None or self.has_change_permission(request, obj)
 
     def get_fieldsets(self, request, obj=None):
-        status = ("Status", {"fields": list(self.readonly_fields), "classes": ("collapse",)})
+        status_fields = list(self.readonly_fields)
+        if obj is not None and obj.status != CampaignStatus.DRAFT:
+            status_fields = [*SENDING_READONLY_FIELDS, *status_fields]
+        status = (
+            "Status",
+            {"fields": status_fields, "classes": () if status_fields[0] in SENDING_READONLY_FIELDS else ("collapse",)},
+        )
         if not self._editable(request, obj):
             return ((None, {"fields": ["name", "body", "link_url", "variants", "audience_summary"]}), status)
-        main = ["name", "body", "link_url", "variants"]
+        main = ["name", "body", "link_url", "variants", "send_at"]
         if request.user.is_superuser:
             main.insert(0, "tenant")
         return ((None, {"fields": main}), ("Audience", {"fields": list(AUDIENCE_FIELDS)}), status)

@@ -51,11 +51,11 @@ class CampaignSendingAdminMixin:
     # --- progress --------------------------------------------------------------
 
     def _progress(self, obj):
-        cache = getattr(self, "_progress_cache", None)
-        if cache is None or cache[0] != obj.pk:
-            cache = (obj.pk, sending.campaign_progress(campaign=obj))
-            self._progress_cache = cache
-        return cache[1]
+        """Computed once per object per page (the admin instance lives across requests: not there)."""
+        progress = getattr(obj, "_sending_progress", None)
+        if progress is None:
+            progress = obj._sending_progress = sending.campaign_progress(campaign=obj)
+        return progress
 
     @admin.display(description="Sent / total")
     def sending_progress(self, obj) -> str:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import io
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -66,8 +67,12 @@ def segments_of(text: str) -> int:
     return count_segments(text).segments
 
 
+_STOP_WORD = re.compile(r"\bstop\b", re.IGNORECASE)
+
+
 def has_opt_out_line(body: str) -> bool:
-    return "stop" in body.lower()
+    """Whether the body already tells how to opt out (the word STOP, as in "Reply STOP")."""
+    return bool(_STOP_WORD.search(body))
 
 
 def with_footer(body: str) -> str:
@@ -87,14 +92,17 @@ def _chunks(it: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def numbers_already_texted(*, tenant_id: int, phone_numbers: Sequence[str], campaign_id: int) -> set[str]:
-    """Numbers the tenant has handed a message to before (another campaign)."""
-    if not phone_numbers:
-        return set()
+def contacts_already_texted(*, tenant_id: int, campaign_id: int, first_id: int, last_id: int) -> set[int]:
+    """Contacts (ids in [first_id, last_id]) the tenant has handed a message to before, in another campaign.
+
+    A range, not an IN list of thousands: recipients stream in id order.
+    """
     return set(
-        Message.objects.filter(tenant_id=tenant_id, to__in=phone_numbers, sent_at__isnull=False)
+        Message.objects.filter(
+            tenant_id=tenant_id, contact_id__gte=first_id, contact_id__lte=last_id, sent_at__isnull=False
+        )
         .exclude(campaign_id=campaign_id)
-        .values_list("to", flat=True)
+        .values_list("contact_id", flat=True)
         .distinct()
     )
 
@@ -138,10 +146,12 @@ def campaign_fanout(
 def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResult) -> list[int]:
     tenant = campaign.tenant
     with transaction.atomic():
+        ids_in_chunk = [r[0] for r in chunk]
+        first_id, last_id = min(ids_in_chunk), max(ids_in_chunk)  # recipients come in id order: a tight range
         existing = set(
-            Message.objects.filter(campaign_id=campaign.pk, contact_id__in=[r[0] for r in chunk]).values_list(
-                "contact_id", flat=True
-            )
+            Message.objects.filter(
+                campaign_id=campaign.pk, contact_id__gte=first_id, contact_id__lte=last_id
+            ).values_list("contact_id", flat=True)
         )
         rows = [r for r in chunk if r[0] not in existing] if existing else chunk
         result.skipped_existing += len(chunk) - len(rows)
@@ -152,7 +162,9 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
         # HOOK (frequency cap, compliance issue): contacts over the cap are recorded
         # as ``capped`` here, e.g. ``compliance.rules.contacts_over_cap(...)``.
         capped: set[int] = set()
-        texted = numbers_already_texted(tenant_id=tenant.pk, phone_numbers=numbers, campaign_id=campaign.pk)
+        texted = contacts_already_texted(
+            tenant_id=tenant.pk, campaign_id=campaign.pk, first_id=first_id, last_id=last_id
+        )
         # HOOK (A/B variants, authoring issue): choose the variant and its template
         # per recipient here; ``variant = None`` means the campaign's one body.
         variant = None
@@ -167,13 +179,13 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
             ids = _ids_allocate(len(rows))
             codes = _links(campaign, ids, statuses) if needs_link else {}
             messages = _messages(campaign, rows, ids, statuses, codes, texted, template, variant)
-            _copy_messages(messages)
+            _copy_messages(campaign, messages, variant)
         else:
             ids = _insert_generic(campaign, rows, statuses, variant)
             codes = _links(campaign, ids, statuses) if needs_link else {}
             messages = _messages(campaign, rows, ids, statuses, codes, texted, template, variant)
             Message.objects.bulk_update(
-                [Message(pk=m["id"], body=m["body"], segments=m["segments"]) for m in messages],
+                [Message(pk=m[0], body=m[3], segments=m[4]) for m in messages],
                 ["body", "segments"],
                 batch_size=500,
             )
@@ -214,29 +226,21 @@ def _links(campaign: Campaign, ids: list[int], statuses: list) -> dict[int, str]
     )
 
 
-def _messages(campaign, rows, ids, statuses, codes, texted, template, variant) -> list[dict]:
+#: What varies per message; every other column is the same for the whole chunk.
+VARYING = ("id", "contact_id", "to", "body", "segments", "status")
+
+
+def _messages(campaign, rows, ids, statuses, codes, texted, template, variant) -> list[tuple]:
+    """``VARYING`` tuples, bodies rendered with each recipient's own link."""
     out = []
-    now = timezone.now()
+    append = out.append
+    pending = MessageStatus.PENDING.value
     for (contact_id, phone, first, last), mid, status in zip(rows, ids, statuses, strict=True):
         code = codes.get(mid)
         body = render(template, first_name=first, last_name=last, link=short_url(code) if code else "")
-        if phone not in texted:
+        if contact_id not in texted:
             body = with_footer(body)
-        out.append(
-            {
-                "id": mid,
-                "tenant_id": campaign.tenant_id,
-                "campaign_id": campaign.pk,
-                "contact_id": contact_id,
-                "to": phone,
-                "body": body,
-                "variant": variant,
-                "segments": segments_of(body),
-                "status": status or MessageStatus.PENDING,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+        append((mid, contact_id, phone, body, segments_of(body), status or pending))
     return out
 
 
@@ -272,15 +276,27 @@ def _copy_value(value) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
-def _copy_messages(messages: list[dict]) -> None:
+def _copy_messages(campaign: Campaign, messages: list[tuple], variant) -> None:
     """One COPY for the chunk. Columns come from the model, so fields others add keep their defaults."""
+    now = timezone.now()
+    constants = {"tenant_id": campaign.tenant_id, "campaign_id": campaign.pk, "variant": variant}
+    constants.update(created_at=now, updated_at=now)
     columns = list(Message._meta.concrete_fields)
-    defaults = {f.attname: f.get_default() for f in columns if f.attname not in messages[0]}
+    parts = []
+    for f in columns:
+        if f.attname in VARYING:
+            parts.append("{" + str(VARYING.index(f.attname)) + "}")
+        else:
+            value = constants[f.attname] if f.attname in constants else f.get_default()
+            parts.append(_copy_value(value).replace("{", "{{").replace("}", "}}"))
+    line = ("\t".join(parts) + "\n").format
+    body_at = VARYING.index("body")
     buf = io.StringIO()
     write = buf.write
     for m in messages:
-        write("\t".join(_copy_value(m[f.attname] if f.attname in m else defaults.get(f.attname)) for f in columns))
-        write("\n")
+        m = list(m)
+        m[body_at] = m[body_at].translate(_COPY_ESCAPES)
+        write(line(*m))
     buf.seek(0)
     column_sql = ", ".join(connection.ops.quote_name(f.column) for f in columns)
     with connection.cursor() as cursor:

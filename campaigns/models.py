@@ -168,14 +168,13 @@ class Message(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["campaign", "status"], name="message_campaign_status"),
-            # The sender's reads: held messages due, the current rate, first contact.
+            # The sender's reads: held messages due, the current rate.
             models.Index(
                 fields=["hold_until"],
                 name="message_held",
                 condition=models.Q(status="pending", hold_until__isnull=False),
             ),
             models.Index(fields=["campaign", "sent_at"], name="message_campaign_sent_at"),
-            models.Index(fields=["tenant", "to"], name="message_tenant_to"),
         ]
 
     def __str__(self) -> str:

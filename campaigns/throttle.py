@@ -38,7 +38,7 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local new_tat = tat + cost * interval
 local wait = new_tat - now - tolerance
-if wait > 0 then return tostring(wait) end
+if wait > 0.001 then return tostring(wait) end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
 return '0'
 """
@@ -69,7 +69,7 @@ class LocalThrottle:
             tat = max(self._tat.get(key, now), now)
             new_tat = tat + cost * interval
             wait = new_tat - now - tolerance
-            if wait > 0:
+            if wait > 1e-6:
                 return wait
             self._tat[key] = new_tat
             return 0.0

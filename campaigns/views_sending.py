@@ -6,6 +6,7 @@ own campaigns: another tenant's campaign is a 404.
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
@@ -45,6 +46,13 @@ class CampaignSendView(_CampaignAction):
 
     serializer_class = SendSerializer
 
+    @extend_schema(
+        request=SendSerializer,
+        responses={
+            202: CampaignStateSerializer,
+            409: OpenApiResponse(description="Already sent, scheduled or canceled"),
+        },
+    )
     def post(self, request, pk: int):
         campaign = self.get_object()
         body = SendSerializer(data=request.data)
@@ -59,6 +67,9 @@ class CampaignSendView(_CampaignAction):
 
 
 class CampaignPauseView(_CampaignAction):
+    @extend_schema(
+        request=None, responses={200: CampaignStateSerializer, 409: OpenApiResponse(description="Not sending")}
+    )
     def post(self, request, pk: int):
         campaign = self.get_object()
         reason = f"Paused by {request.user.email}"
@@ -68,6 +79,9 @@ class CampaignPauseView(_CampaignAction):
 
 
 class CampaignResumeView(_CampaignAction):
+    @extend_schema(
+        request=None, responses={202: CampaignStateSerializer, 409: OpenApiResponse(description="Not paused")}
+    )
     def post(self, request, pk: int):
         campaign = self.get_object()
         if not sending.campaign_resume(campaign=campaign, user=request.user):
@@ -76,6 +90,9 @@ class CampaignResumeView(_CampaignAction):
 
 
 class CampaignCancelView(_CampaignAction):
+    @extend_schema(
+        request=None, responses={200: CampaignStateSerializer, 409: OpenApiResponse(description="Already over")}
+    )
     def post(self, request, pk: int):
         campaign = self.get_object()
         if not sending.campaign_cancel(campaign=campaign, user=request.user):

@@ -321,3 +321,5 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10)
 # gateways is a package, not an installed app: register its tasks (the simulator's reports) explicitly.
 CELERY_IMPORTS = ("gateways.tasks",)
+# Threads per worker process that claim and record on their own database connection.
+SENDING_DB_LANES = env.int("SENDING_DB_LANES", default=6)

@@ -4,46 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("campaigns", "0004_authoring"),
-        ("contacts", "0002_initial"),
-        ("tenants", "0001_initial"),
+        ('campaigns', '0004_authoring'),
+        ('contacts', '0002_initial'),
+        ('tenants', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="campaign",
-            name="fanned_out_at",
-            field=models.DateTimeField(
-                blank=True, help_text="When every recipient had its message (the fan-out finished)", null=True
-            ),
+            model_name='campaign',
+            name='fanned_out_at',
+            field=models.DateTimeField(blank=True, help_text='When every recipient had its message (the fan-out finished)', null=True),
         ),
         migrations.AddField(
-            model_name="message",
-            name="attempts",
-            field=models.PositiveSmallIntegerField(default=0, help_text="Gateway attempts refused as retryable (429)"),
+            model_name='message',
+            name='attempts',
+            field=models.PositiveSmallIntegerField(default=0, help_text='Gateway attempts refused as retryable (429)'),
         ),
         migrations.AddField(
-            model_name="message",
-            name="hold_until",
-            field=models.DateTimeField(
-                blank=True, help_text="Held by quiet hours: goes when the recipient's window opens", null=True
-            ),
+            model_name='message',
+            name='hold_until',
+            field=models.DateTimeField(blank=True, help_text="Held by quiet hours: goes when the recipient's window opens", null=True),
         ),
         migrations.AddIndex(
-            model_name="message",
-            index=models.Index(
-                condition=models.Q(("hold_until__isnull", False), ("status", "pending")),
-                fields=["hold_until"],
-                name="message_held",
-            ),
+            model_name='message',
+            index=models.Index(condition=models.Q(('hold_until__isnull', False), ('status', 'pending')), fields=['hold_until'], name='message_held'),
         ),
         migrations.AddIndex(
-            model_name="message",
-            index=models.Index(fields=["campaign", "sent_at"], name="message_campaign_sent_at"),
-        ),
-        migrations.AddIndex(
-            model_name="message",
-            index=models.Index(fields=["tenant", "to"], name="message_tenant_to"),
+            model_name='message',
+            index=models.Index(fields=['campaign', 'sent_at'], name='message_campaign_sent_at'),
         ),
     ]

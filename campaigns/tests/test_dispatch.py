@@ -87,10 +87,11 @@ def test_bad_credentials_pause_the_campaign_without_burning_the_list(fake_twilio
     assert campaign.status == CampaignStatus.PAUSED and "20003" in campaign.paused_reason
     assert "20003" in tenant_a.sending_paused_reason
     statuses = list(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
-    assert "failed" not in statuses
-    assert statuses.count("pending") >= 1  # the rest wait
+    # Nothing burned: what was in flight is parked (claimed, not failed), the rest waits.
+    assert set(statuses) <= {"pending", "sending"}
+    assert not Message.objects.filter(campaign=campaign, status="sending", claimed_at__isnull=False).exists()
     refused = len(fake_twilio.sends())
-    assert refused < 6
+    assert refused == statuses.count("sending")
 
     # Credentials fixed, resumed: everything goes, once.
     fake_twilio.accounts[tenant_a.twilio_account_sid] = tenant_a.twilio_auth_token
@@ -185,3 +186,47 @@ def test_cancel_cancels_waiting_messages(tenant_a):
     counts = campaign_status_counts(campaign.pk)
     assert (counts["pending"], counts["canceled"]) == (0, 3)
     assert not sending.campaign_cancel(campaign=campaign)
+
+
+def test_progress_sent_total_rate_time_left(fake_twilio, tenant_a):
+    campaign, _ = _campaign(tenant_a, n=5)
+    before = sending.campaign_progress(campaign=campaign)
+    assert (before.total, before.handed_over, before.waiting) == (5, 0, 5)
+    assert before.seconds_left == 5 / tenant_a.effective_sending_rate  # no rate yet: the sender's
+    ids = _ids(campaign)
+    dispatch.messages_send_batch(message_ids=ids[:3])
+    progress = sending.campaign_progress(campaign=campaign)
+    assert (progress.total, progress.handed_over, progress.waiting) == (5, 3, 2)
+    assert progress.rate == 3 / 60
+    assert progress.seconds_left == 2 / (3 / 60)
+
+
+def test_an_unloadable_zone_counts_as_the_most_restrictive(tenant_a):
+    tenant_a.quiet_hours_start, tenant_a.quiet_hours_end = dt.time(8), dt.time(21)
+    now = dt.datetime(2026, 6, 1, 18, 0, tzinfo=dt.UTC)  # 2pm in New York
+    assert dispatch.window_opens(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=now) == now
+    late = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # 11pm in New York: held
+    assert dispatch.window_opens(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=late) > late
+
+
+def test_429_gives_up_after_max_attempts(fake_twilio, tenant_a, settings, django_capture_on_commit_callbacks):
+    settings.SENDING_MAX_ATTEMPTS = 2
+    campaign, contacts = _campaign(tenant_a, n=1)
+    fake_twilio.fail_numbers = {contacts[0].phone_number: (429, 20429)}
+    with django_capture_on_commit_callbacks():
+        dispatch.messages_send_batch(message_ids=_ids(campaign))
+        assert dispatch.message_resend(message_id=_ids(campaign)[0], attempt=1) == "done"
+    msg = Message.objects.get(campaign=campaign)
+    assert (msg.status, msg.error_code, msg.attempts) == ("failed", 20429, 2)
+    assert len(fake_twilio.sends()) == 2  # the same message, twice refused, never a copy
+
+
+def test_kick_enqueues_waiting_and_parked(tenant_a, django_capture_on_commit_callbacks):
+    campaign, _ = _campaign(tenant_a, n=3)
+    parked = Message.objects.filter(campaign=campaign).first()
+    from campaigns.transitions import message_move
+
+    message_move(message_id=parked.pk, to="sending", allowed_from=["pending"])  # claimed, claimed_at empty
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert sending.campaign_kick(campaign_id=campaign.pk) == 3
+    assert len(callbacks) == 2  # one send batch for the two waiting, one resend for the parked one

@@ -7,6 +7,7 @@ and at ``FakeTwilio`` through ``TWILIO_API_BASE_URL``.
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
@@ -87,7 +89,10 @@ class Worker:
 
 
 @pytest.fixture
-def fake():
+def fake(monkeypatch):
+    # A real listen backlog: FakeTwilio sets request_queue_size after listen() (so 5 applies), and a
+    # worker opening dozens of keep-alive connections at once then sees resets (recorded "unknown").
+    monkeypatch.setattr(http.server.ThreadingHTTPServer, "request_queue_size", 1024)
     server = FakeTwilio().start()
     yield server
     server.stop()
@@ -172,7 +177,13 @@ def test_worker_sends_one_request_per_eligible_recipient(workers, fake, tenant_a
 
     sends = fake.sends()
     eligible = {c.phone_number for c in contacts} - {opted_out}
-    assert sorted(r.form["To"] for r in sends) == sorted(eligible)  # one request each, nobody else
+    requested = Counter(r.form["To"] for r in sends)
+    statuses = dict(Message.objects.filter(campaign=campaign).values_list("to", "status"))
+    missing = Counter(eligible) - requested
+    assert requested == Counter(eligible), (
+        requested - Counter(eligible),
+        list(Message.objects.filter(to__in=list(missing)).values_list("to", "status", "error_message")),
+    )
     links = {
         link.message.to: link.code for link in ShortLink.objects.filter(campaign=campaign).select_related("message")
     }
@@ -183,7 +194,6 @@ def test_worker_sends_one_request_per_eligible_recipient(workers, fake, tenant_a
         assert r.form["From"] == tenant_a.sender
         assert r.form["StatusCallback"] == status_callback_url()
         assert short_url(links[r.form["To"]]) in r.form["Body"]
-    statuses = dict(Message.objects.filter(campaign=campaign).values_list("to", "status"))
     assert statuses[opted_out] == "suppressed" and statuses[invalid] == "failed"
     assert {s for to, s in statuses.items() if to not in (opted_out, invalid)} == {"queued"}
 
@@ -236,14 +246,24 @@ def test_stop_mid_campaign_is_honoured(workers, fake, tenant_a):
 
     campaign_send(campaign=campaign)
     _wait(lambda: len(fake.sends()) >= 5, 20, "sending to start", workers)
-    victims = [c.phone_number for c in contacts[-4:]]
+    # Batches run side by side, so "later" is not the contact order: take numbers whose
+    # messages are still waiting, the last ones of their batches.
+    victims = list(
+        Message.objects.filter(campaign=campaign, status="pending").order_by("-id").values_list("to", flat=True)[:4]
+    )
+    assert len(victims) == 4
+    stopped_at = {}
     for number in victims:
         suppression_add(tenant=tenant_a, phone_number=number, source="keyword")  # what the STOP webhook records
-    stopped_at = time.monotonic()
+        stopped_at[number] = time.monotonic()
     _wait(lambda: _status(campaign) == "sent", 30, "the campaign to finish", workers)
-    late = [r for r in fake.sends() if r.form["To"] in victims and r.at >= stopped_at]
-    assert late == []
-    assert not [r for r in fake.sends() if r.form["To"] in victims]
+    sends = fake.sends()
+    late = [r for r in sends if r.form["To"] in stopped_at and r.at >= stopped_at[r.form["To"]]]
+    assert late == [], "a message went out after its recipient's STOP was recorded"
+    # A victim claimed in the milliseconds before its STOP may have gone out just before it;
+    # every other one is suppressed, never sent.
+    spared = [v for v in victims if v not in {r.form["To"] for r in sends}]
+    assert len(spared) >= 3
     statuses = dict(Message.objects.filter(campaign=campaign).values_list("to", "status"))
-    assert {statuses[v] for v in victims} == {"suppressed"}
-    assert len(fake.sends()) == len(contacts) - len(victims)
+    assert {statuses[v] for v in spared} == {"suppressed"}
+    assert len(sends) == len(contacts) - len(spared)

@@ -106,3 +106,12 @@ def test_paused_campaign_stops_the_fanout(tenant_a):
 )
 def test_fast_segment_count_agrees(text):
     assert segments_of(text) == count_segments(text).segments
+
+
+def test_opt_out_line_detection():
+    from campaigns.fanout import has_opt_out_line, with_footer
+
+    assert has_opt_out_line("Reply STOP to opt out")
+    assert has_opt_out_line("text stop to end")
+    assert not has_opt_out_line("Unstoppable deals")
+    assert with_footer("Unstoppable deals") == "Unstoppable deals\nReply STOP to opt out"

@@ -1,0 +1,224 @@
+"""Fan-out benchmark: recipients materialised per second (message + its own short link), and peak memory.
+
+    DATABASE_URL=postgres://… python bench/fanout/run.py [--recipients 100000]
+
+Runs against ``<database>_bench`` (created and migrated here; its tables are
+truncated). The fan-out runs in a fresh child process so its peak RSS is its
+own. The ceiling, in the same run: PostgreSQL ``COPY FROM`` of exactly the rows
+the fan-out wrote (messages and short links, same tables and indexes).
+Goal (issue #5): ≥ 50% of COPY's row rate, peak RSS < 300 MB, flat in N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def bench_database_url() -> str:
+    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL server (the benchmark uses <name>_bench on it).")
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return url
+    parsed = urlparse(url)
+    return urlunparse(parsed._replace(path=parsed.path.rstrip("/") + "_bench"))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg2
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = psycopg2.connect(urlunparse(parsed._replace(path="/postgres")))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if not cur.fetchone():
+            cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def django_setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
+    os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    # DEBUG only for the dev defaults: with it on, Django keeps the last 9,000 SQL statements
+    # (a 5,000-row INSERT each), which is memory the fan-out itself does not use.
+    settings.DEBUG = False
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries the parent's peak across
+    fork+exec into it, so a child of a big parent would report the parent's memory."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def links_by_copy(*, tenant, campaign_id, target_url, message_ids):
+    """What-if (bench only, ``--links-copy``): the links seam writing with COPY instead of bulk_create."""
+    import secrets
+
+    from django.db import connection
+
+    from links.services import ALPHABET
+
+    now = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
+    codes, buf = {}, io.StringIO()
+    raw = secrets.token_bytes(6 * len(message_ids))
+    for i, mid in enumerate(message_ids):
+        n = int.from_bytes(raw[6 * i : 6 * i + 6], "big")
+        code = "".join(ALPHABET[(n // 62**k) % 62] for k in range(8))
+        codes[mid] = code
+        buf.write(f"{tenant.pk}\t{code}\t{target_url}\t{campaign_id}\t{mid}\t{now}\t\\N\n")
+    buf.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert(
+            "COPY links_shortlink (tenant_id, code, target_url, campaign_id, message_id, created_at, expires_at) "
+            "FROM STDIN",
+            buf,
+        )
+    return codes
+
+
+def child(campaign_id: int, links_copy: bool = False) -> None:
+    """The measured fan-out, alone in its process."""
+    from campaigns import fanout
+    from campaigns.fanout import campaign_fanout
+
+    if links_copy:
+        fanout.short_links_create_for_messages = links_by_copy
+
+    start = time.perf_counter()
+    result = campaign_fanout(campaign_id=campaign_id, on_pending=lambda c, ids: None)
+    elapsed = time.perf_counter() - start
+    print(json.dumps({"created": result.created, "seconds": elapsed, "peak_rss_mb": peak_rss_mb()}))
+
+
+def setup(n: int) -> int:
+    from django.core.management import call_command
+    from django.db import connection
+
+    from campaigns.models import Campaign, CampaignStatus
+    from tenants.models import Tenant
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cur:
+        cur.execute(
+            "TRUNCATE campaigns_message, links_shortlink, campaigns_messagestatuscount, campaigns_campaign, "
+            "contacts_contact, compliance_suppression CASCADE"
+        )
+    tenant, _ = Tenant.objects.get_or_create(
+        slug="bench", defaults={"name": "Bench", "twilio_account_sid": "AC" + "b" * 32, "sender": "+14155550000"}
+    )
+    buf = io.StringIO()
+    for i in range(n):
+        phone = f"+1{415 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}"
+        buf.write(f"{tenant.pk}\t{phone}\tFirst{i % 977}\tLast{i % 613}\t\t\t{{}}\tunknown\t\t\\N\t\tnow\tnow\n")
+    buf.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert(
+            "COPY contacts_contact (tenant_id, phone_number, first_name, last_name, email, timezone, custom_fields, "
+            "consent_status, consent_source, consent_at, consent_text, created_at, updated_at) FROM STDIN",
+            buf,
+        )
+        cur.execute("ANALYZE contacts_contact")
+    campaign = Campaign.objects.create(
+        tenant=tenant,
+        name="Bench",
+        body="Hi {{first_name}}, our spring sale starts now: {{link}}",
+        link_url="https://shop.example.com/spring",
+        status=CampaignStatus.SENDING,
+    )
+    return campaign.pk
+
+
+def copy_ceiling(campaign_id: int) -> float:
+    """Dump what the fan-out wrote, empty the tables, and time COPY putting it back (one transaction)."""
+    from django.db import connection, transaction
+
+    bufs = {}
+    with connection.cursor() as cur:
+        for table, where in (("campaigns_message", "campaign_id"), ("links_shortlink", "campaign_id")):
+            buf = io.StringIO()
+            query = f"COPY (SELECT * FROM {table} WHERE {where} = {int(campaign_id)}) TO STDOUT"  # noqa: S608
+            cur.copy_expert(query, buf)
+            buf.seek(0)
+            bufs[table] = buf
+        cur.execute("TRUNCATE campaigns_message, links_shortlink CASCADE")
+        cur.execute("CHECKPOINT")
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.copy_expert("COPY campaigns_message FROM STDIN", bufs["campaigns_message"])
+        cur.copy_expert("COPY links_shortlink FROM STDIN", bufs["links_shortlink"])
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--links-copy", action="store_true", help="what-if: links written with COPY instead of the links seam"
+    )
+    args = parser.parse_args()
+    url = bench_database_url()
+    if args.child:
+        django_setup(url)
+        child(args.child, links_copy=args.links_copy)
+        return
+    ensure_database(url)
+    django_setup(url)
+    n = args.recipients
+    t0 = time.perf_counter()
+    campaign_id = setup(n)
+    print(f"setup: {n:,} contacts in {time.perf_counter() - t0:.1f} s")
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(campaign_id)] + (["--links-copy"] if args.links_copy else []),
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_DATABASE_URL": url},
+    )
+    ours = json.loads(out.stdout.strip().splitlines()[-1])
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("CHECKPOINT")
+    copy_seconds = copy_ceiling(campaign_id)
+    ours_rate = ours["created"] / ours["seconds"]
+    copy_rate = n / copy_seconds
+    what_if = " [what-if: links by COPY, not the links seam]" if args.links_copy else ""
+    print(
+        f"fan-out{what_if}: {ours['created']:,} recipients (message + link) "
+        f"in {ours['seconds']:.2f} s = {ours_rate:,.0f}/s"
+    )
+    print(f"fan-out peak RSS: {ours['peak_rss_mb']:.0f} MB")
+    print(f"ceiling, COPY of the same rows: {copy_seconds:.2f} s = {copy_rate:,.0f} recipients/s")
+    print(f"ratio: {ours_rate / copy_rate:.0%} of COPY (goal >= 50%); peak RSS goal < 300 MB")
+
+
+if __name__ == "__main__":
+    main()
