@@ -184,6 +184,8 @@ def recipient_zones(*, phone_number: str, timezone: str = "") -> list[str]:
 
 def window_for(*, states: set[str] | frozenset[str], weekday: int, tenant: Tenant | None = None) -> Window | None:
     """The sending window on ``weekday`` (0 = Monday) for a recipient in any of ``states``."""
+    if tenant is not None and not tenant.legal_quiet_hours:
+        return Window(tenant.quiet_hours_start, tenant.quiet_hours_end)
     rules = [FEDERAL]
     for state in states:
         if state == UNKNOWN_STATE:

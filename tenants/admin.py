@@ -31,6 +31,7 @@ class TenantForm(forms.ModelForm):
             "help_text",
             "quiet_hours_start",
             "quiet_hours_end",
+            "legal_quiet_hours",
             "sending_paused_reason",
         ]
 
@@ -60,7 +61,10 @@ class TenantAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Compliance", {"fields": ("default_country", "help_text", "quiet_hours_start", "quiet_hours_end")}),
+        (
+            "Compliance",
+            {"fields": ("default_country", "help_text", "quiet_hours_start", "quiet_hours_end", "legal_quiet_hours")},
+        ),
         ("State", {"fields": ("sending_paused_reason", "created_at")}),
     )
 

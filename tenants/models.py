@@ -63,6 +63,12 @@ class Tenant(models.Model):
     )
     quiet_hours_start = models.TimeField(default=dt.time(8, 0), help_text="Earliest local send time.")
     quiet_hours_end = models.TimeField(default=dt.time(21, 0), help_text="Latest local send time.")
+    legal_quiet_hours = models.BooleanField(
+        "US quiet-hours rules",
+        default=True,
+        help_text="Also apply the US federal (8am-9pm) and stricter state windows. Turn off only for "
+        "programs those rules do not cover (non-US audiences, demos).",
+    )
     sending_paused_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

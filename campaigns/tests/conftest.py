@@ -17,7 +17,8 @@ def always_open(*tenants):
     for tenant in tenants:
         tenant.quiet_hours_start = dt.time(0, 0)
         tenant.quiet_hours_end = dt.time(23, 59, 59, 999999)
-        tenant.save(update_fields=["quiet_hours_start", "quiet_hours_end"])
+        tenant.legal_quiet_hours = False
+        tenant.save(update_fields=["quiet_hours_start", "quiet_hours_end", "legal_quiet_hours"])
 
 
 @pytest.fixture

@@ -201,11 +201,12 @@ def test_progress_sent_total_rate_time_left(fake_twilio, tenant_a):
     assert progress.seconds_left == 2 / (3 / 60)
 
 
-def test_an_unloadable_zone_counts_as_the_most_restrictive(tenant_a):
+def test_an_unloadable_zone_falls_back_to_the_numbers_zone(tenant_a):
+    """A contact zone that does not exist is ignored: the number's own zone (here Pacific) decides."""
     tenant_a.quiet_hours_start, tenant_a.quiet_hours_end = dt.time(8), dt.time(21)
-    now = dt.datetime(2026, 6, 1, 18, 0, tzinfo=dt.UTC)  # 2pm in New York
+    now = dt.datetime(2026, 6, 1, 18, 0, tzinfo=dt.UTC)  # 11am in San Francisco
     assert dispatch.window_opens(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=now) == now
-    late = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # 11pm in New York: held
+    late = dt.datetime(2026, 6, 1, 5, 0, tzinfo=dt.UTC)  # 10pm in San Francisco: held
     assert dispatch.window_opens(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=late) > late
 
 

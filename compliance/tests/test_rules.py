@@ -209,3 +209,20 @@ def test_opt_out_footer_only_for_contacts_never_texted(tenant_a):
     _sent(tenant_a, texted, timezone.now())
     MessageFactory(campaign=CampaignFactory(tenant=tenant_a), contact=queued, sent_at=None)
     assert contacts_never_texted(tenant=tenant_a, contact_ids=[texted.pk, fresh.pk, queued.pk]) == {fresh.pk, queued.pk}
+
+
+def test_legal_rules_can_be_turned_off_for_a_tenant(tenant_a):
+    """Only the tenant's own window then applies (non-US programs, demos)."""
+    import datetime as dt
+
+    from compliance.rules import next_send_time
+
+    night_in_new_york = dt.datetime(2026, 3, 4, 7, 30, tzinfo=dt.UTC)  # 02:30 EST
+    tenant_a.quiet_hours_start, tenant_a.quiet_hours_end = dt.time(0, 0), dt.time(23, 59)
+    assert next_send_time(tenant=tenant_a, phone_number="+12125550100", now=night_in_new_york) > night_in_new_york
+    tenant_a.legal_quiet_hours = False
+    assert next_send_time(tenant=tenant_a, phone_number="+12125550100", now=night_in_new_york) == night_in_new_york
+    tenant_a.quiet_hours_start = dt.time(9, 0)
+    assert next_send_time(tenant=tenant_a, phone_number="+12125550100", now=night_in_new_york) == dt.datetime(
+        2026, 3, 4, 14, 0, tzinfo=dt.UTC
+    )

@@ -41,7 +41,8 @@ class Command(BaseCommand):
             raise CommandError("The demo sends through the simulator only (SMS_GATEWAY=simulator).")
         if not respect_quiet_hours:
             found.quiet_hours_start, found.quiet_hours_end = dt.time(0, 0), dt.time(23, 59, 59)
-            found.save(update_fields=["quiet_hours_start", "quiet_hours_end"])
+            found.legal_quiet_hours = False  # a simulated demo texts nobody
+            found.save(update_fields=["quiet_hours_start", "quiet_hours_end", "legal_quiet_hours"])
             self.stdout.write("  Quiet hours opened for the demo tenant (simulator only).")
         recipients = contacts_for_audience(tenant_id=found.pk, audience={}).count()
         if not recipients:
