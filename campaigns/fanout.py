@@ -33,10 +33,12 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from compliance.rules import contacts_over_cap
 from compliance.selectors import suppressed_among
 from contacts.selectors import contacts_for_audience
 from links.services import short_links_create_for_messages, short_url
 
+from .authoring import campaign_variant_pick
 from .models import Campaign, CampaignStatus, Message, MessageStatus
 from .rendering import PLACEHOLDER, render
 from .segments import GSM7_BASIC, count_segments
@@ -159,17 +161,18 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
             return []
         numbers = [r[1] for r in rows]
         suppressed = suppressed_among(tenant_id=tenant.pk, phone_numbers=numbers)
-        # HOOK (frequency cap, compliance issue): contacts over the cap are recorded
-        # as ``capped`` here, e.g. ``compliance.rules.contacts_over_cap(...)``.
-        capped: set[int] = set()
+        # The frequency cap: recipients who already had the tenant's cap of texts in
+        # the last 24 hours are recorded as ``capped`` (kept, visible, never sent).
+        capped = contacts_over_cap(
+            tenant=tenant, contact_ids=[r[0] for r in rows if r[1] not in suppressed], now=timezone.now()
+        )
         texted = contacts_already_texted(
             tenant_id=tenant.pk, campaign_id=campaign.pk, first_id=first_id, last_id=last_id
         )
-        # HOOK (A/B variants, authoring issue): choose the variant and its template
-        # per recipient here; ``variant = None`` means the campaign's one body.
-        variant = None
-        template = campaign.body
-        needs_link = bool(campaign.link_url) and uses_link(template)
+        # A/B variants: each recipient's variant is stable (a rerun picks the same one).
+        picks = {r[0]: campaign_variant_pick(campaign=campaign, contact_id=r[0]) for r in rows}
+        templates = {body for _v, body in picks.values()}
+        needs_link = bool(campaign.link_url) and any(uses_link(t) for t in templates)
 
         statuses = [
             MessageStatus.SUPPRESSED if r[1] in suppressed else MessageStatus.CAPPED if r[0] in capped else None
@@ -178,12 +181,12 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
         if _can_copy():
             ids = _ids_allocate(len(rows))
             codes = _links(campaign, ids, statuses) if needs_link else {}
-            messages = _messages(campaign, rows, ids, statuses, codes, texted, template, variant)
-            _copy_messages(campaign, messages, variant)
+            messages = _messages(campaign, rows, ids, statuses, codes, texted, picks)
+            _copy_messages(campaign, messages)
         else:
-            ids = _insert_generic(campaign, rows, statuses, variant)
+            ids = _insert_generic(campaign, rows, statuses, picks)
             codes = _links(campaign, ids, statuses) if needs_link else {}
-            messages = _messages(campaign, rows, ids, statuses, codes, texted, template, variant)
+            messages = _messages(campaign, rows, ids, statuses, codes, texted, picks)
             Message.objects.bulk_update(
                 [Message(pk=m[0], body=m[3], segments=m[4]) for m in messages],
                 ["body", "segments"],
@@ -227,24 +230,25 @@ def _links(campaign: Campaign, ids: list[int], statuses: list) -> dict[int, str]
 
 
 #: What varies per message; every other column is the same for the whole chunk.
-VARYING = ("id", "contact_id", "to", "body", "segments", "status")
+VARYING = ("id", "contact_id", "to", "body", "segments", "status", "variant")
 
 
-def _messages(campaign, rows, ids, statuses, codes, texted, template, variant) -> list[tuple]:
+def _messages(campaign, rows, ids, statuses, codes, texted, picks) -> list[tuple]:
     """``VARYING`` tuples, bodies rendered with each recipient's own link."""
     out = []
     append = out.append
     pending = MessageStatus.PENDING.value
     for (contact_id, phone, first, last), mid, status in zip(rows, ids, statuses, strict=True):
         code = codes.get(mid)
+        variant, template = picks[contact_id]
         body = render(template, first_name=first, last_name=last, link=short_url(code) if code else "")
         if contact_id not in texted:
             body = with_footer(body)
-        append((mid, contact_id, phone, body, segments_of(body), status or pending))
+        append((mid, contact_id, phone, body, segments_of(body), status or pending, variant))
     return out
 
 
-def _insert_generic(campaign: Campaign, rows: list[Row], statuses: list, variant) -> list[int]:
+def _insert_generic(campaign: Campaign, rows: list[Row], statuses: list, picks: dict) -> list[int]:
     objs = Message.objects.bulk_create(
         [
             Message(
@@ -253,7 +257,7 @@ def _insert_generic(campaign: Campaign, rows: list[Row], statuses: list, variant
                 contact_id=contact_id,
                 to=phone,
                 body="",
-                variant=variant,
+                variant=picks[contact_id][0],
                 status=status or MessageStatus.PENDING,
             )
             for (contact_id, phone, _f, _l), status in zip(rows, statuses, strict=True)
@@ -276,10 +280,10 @@ def _copy_value(value) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
-def _copy_messages(campaign: Campaign, messages: list[tuple], variant) -> None:
+def _copy_messages(campaign: Campaign, messages: list[tuple]) -> None:
     """One COPY for the chunk. Columns come from the model, so fields others add keep their defaults."""
     now = timezone.now()
-    constants = {"tenant_id": campaign.tenant_id, "campaign_id": campaign.pk, "variant": variant}
+    constants = {"tenant_id": campaign.tenant_id, "campaign_id": campaign.pk}
     constants.update(created_at=now, updated_at=now)
     columns = list(Message._meta.concrete_fields)
     parts = []
@@ -291,11 +295,13 @@ def _copy_messages(campaign: Campaign, messages: list[tuple], variant) -> None:
             parts.append(_copy_value(value).replace("{", "{{").replace("}", "}}"))
     line = ("\t".join(parts) + "\n").format
     body_at = VARYING.index("body")
+    variant_at = VARYING.index("variant")
     buf = io.StringIO()
     write = buf.write
     for m in messages:
         m = list(m)
         m[body_at] = m[body_at].translate(_COPY_ESCAPES)
+        m[variant_at] = _copy_value(m[variant_at])
         write(line(*m))
     buf.seek(0)
     column_sql = ", ".join(connection.ops.quote_name(f.column) for f in columns)

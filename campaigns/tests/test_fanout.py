@@ -115,3 +115,52 @@ def test_opt_out_line_detection():
     assert has_opt_out_line("text stop to end")
     assert not has_opt_out_line("Unstoppable deals")
     assert with_footer("Unstoppable deals") == "Unstoppable deals\nReply STOP to opt out"
+
+
+def test_ab_variants_split_per_recipient_and_stay_put_on_rerun(tenant_a):
+    for i in range(40):
+        ContactFactory(tenant=tenant_a, first_name=f"N{i}")
+    campaign = _sending_campaign(
+        tenant_a,
+        body="A {{first_name}} {{link}}",
+        variants=[
+            {"body": "A {{first_name}} {{link}}", "percent": 50},
+            {"body": "B {{first_name}} {{link}}", "percent": 50},
+        ],
+    )
+    campaign_fanout(campaign_id=campaign.pk, chunk_size=7)
+    messages = list(Message.objects.filter(campaign=campaign).select_related("short_link"))
+    by_variant = {v: [m for m in messages if m.variant == v] for v in (0, 1)}
+    assert len(by_variant[0]) + len(by_variant[1]) == 40
+    assert 8 <= len(by_variant[0]) <= 32  # a 50/50 split of 40, not all on one side
+    for v, letter in ((0, "A"), (1, "B")):
+        for m in by_variant[v]:
+            assert m.body.startswith(f"{letter} ") and short_url(m.short_link.code) in m.body
+    before = {m.contact_id: m.variant for m in messages}
+    Message.objects.filter(campaign=campaign).delete()
+    campaign.fanned_out_at = None
+    campaign.save(update_fields=["fanned_out_at"])
+    campaign_fanout(campaign_id=campaign.pk, chunk_size=7)
+    assert dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "variant")) == before
+
+
+def test_frequency_cap_records_capped_recipients(tenant_a):
+    from django.utils import timezone
+
+    from compliance.selectors import compliance_settings_get
+
+    cfg = compliance_settings_get(tenant=tenant_a)
+    cfg.frequency_cap = 2
+    cfg.save()
+    busy, fresh = ContactFactory(tenant=tenant_a), ContactFactory(tenant=tenant_a)
+    for _ in range(2):  # two texts in the last 24 hours: at the cap
+        MessageFactory(
+            tenant=tenant_a, campaign__tenant=tenant_a, contact=busy, status="delivered", sent_at=timezone.now()
+        )
+    campaign = _sending_campaign(tenant_a, body="Hello")
+    result = campaign_fanout(campaign_id=campaign.pk)
+    statuses = dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "status"))
+    assert statuses == {busy.pk: MessageStatus.CAPPED, fresh.pk: MessageStatus.PENDING}
+    assert result.pending == 1
+    counts = campaign_status_counts(campaign.pk)
+    assert (counts["capped"], counts["pending"]) == (1, 1)
