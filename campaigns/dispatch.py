@@ -46,6 +46,7 @@ from compliance.selectors import is_suppressed, suppressed_among
 from compliance.services import suppression_add
 from gateways import GatewayError, OutboundSMS, get_gateway
 from gateways.base import CODE_BAD_CREDENTIALS, CODE_TOO_MANY_REQUESTS, status_callback_url
+from integrations.events import message_moved_emit
 from tenants.models import Tenant
 
 from .models import Campaign, CampaignStatus, Message, MessageStatus
@@ -417,13 +418,14 @@ def _record_error(sender: Sender, m: Outgoing, err: GatewayError) -> None:
         if attempts is None:
             return
         if attempts >= settings.SENDING_MAX_ATTEMPTS:
-            message_move(
+            if message_move(
                 message_id=m.id,
                 to=MessageStatus.FAILED,
                 allowed_from=[MessageStatus.SENDING],
                 error_code=err.code or CODE_TOO_MANY_REQUESTS,
                 error_message=f"Gave up after {attempts} refusals: {err.message}"[:300],
-            )
+            ):
+                message_moved_emit(tenant_id=sender.tenant.pk, message_id=m.id, status=MessageStatus.FAILED)
             result.failed += 1
             return
         result.parked += 1
@@ -431,13 +433,14 @@ def _record_error(sender: Sender, m: Outgoing, err: GatewayError) -> None:
         message_resend_enqueue(message_id=m.id, attempt=attempts, countdown=countdown)
         return
     if err.permanent:
-        message_move(
+        if message_move(
             message_id=m.id,
             to=MessageStatus.FAILED,
             allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
             error_code=err.code,
             error_message=(err.message or "")[:300],
-        )
+        ):
+            message_moved_emit(tenant_id=sender.tenant.pk, message_id=m.id, status=MessageStatus.FAILED)
         result.failed += 1
         if err.opted_out:  # after the outcome, in its own durable commit (the outcome's is lazy)
             tenant, to, note = sender.tenant, m.to, f"Twilio {err.code}"

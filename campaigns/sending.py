@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations.events import campaign_finished_event_emit
 from tenants.models import Tenant
 
 from .models import Campaign, CampaignStatus, Message, MessageStatus
@@ -144,11 +145,17 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
         return False
     if Message.objects.filter(campaign_id=campaign_id, status__in=ACTIVE_MESSAGE_STATUSES).exists():
         return False
-    return bool(
+    finished = bool(
         Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
             status=CampaignStatus.SENT, finished_at=timezone.now()
         )
     )
+    if finished:  # exactly one caller wins the update: one campaign.finished event
+        from .stats import campaign_stats
+
+        done = Campaign.objects.get(pk=campaign_id)
+        campaign_finished_event_emit(campaign=done, stats=campaign_stats(campaign_id=campaign_id))
+    return finished
 
 
 def campaign_kick(*, campaign_id: int) -> int:

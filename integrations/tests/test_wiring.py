@@ -66,3 +66,31 @@ def test_click_writer_emits_human_clicks_only(subscribed):
     assert _types(subscribed) == [EventType.LINK_CLICKED]
     payload = Event.objects.get(tenant=subscribed).payload
     assert payload["code"] == link.code and payload["device_type"] == "mobile"
+
+
+def test_send_time_failure_and_campaign_finish_emit_events(subscribed, fake_twilio):
+    from campaigns import dispatch, sending
+    from campaigns.fanout import campaign_fanout
+    from campaigns.models import CampaignStatus, Message
+    from campaigns.tests.conftest import always_open
+    from campaigns.tests.factories import CampaignFactory
+    from contacts.tests.factories import ContactFactory
+
+    always_open(subscribed)
+    bad, good = ContactFactory(tenant=subscribed), ContactFactory(tenant=subscribed)
+    fake_twilio.fail_numbers = {bad.phone_number: (400, 21211)}
+    campaign = CampaignFactory(tenant=subscribed, status=CampaignStatus.SENDING, body="Hi")
+    campaign_fanout(campaign_id=campaign.pk)
+    dispatch.messages_send_batch(
+        message_ids=list(Message.objects.filter(campaign=campaign).values_list("pk", flat=True))
+    )
+    assert sending.campaign_complete_if_done(campaign_id=campaign.pk)
+    assert sending.campaign_complete_if_done(campaign_id=campaign.pk) is False  # finished once
+    assert _types(subscribed) == [EventType.MESSAGE_FAILED, EventType.CAMPAIGN_FINISHED]
+    failed = Event.objects.get(tenant=subscribed, type=EventType.MESSAGE_FAILED).payload
+    assert failed["to"] == bad.phone_number and failed["error_code"] == 21211
+    finished = Event.objects.get(tenant=subscribed, type=EventType.CAMPAIGN_FINISHED).payload
+    assert (
+        finished["campaign_id"] == campaign.pk and finished["stats"]["failed"] == 1 and finished["stats"]["queued"] == 1
+    )
+    assert good.pk  # the other recipient was handed over (queued), no event for that
