@@ -43,9 +43,7 @@ class FakeTwilio:
     # lifecycle -----------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeTwilio:
         handler = _make_handler(self)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 256
+        self._server = _Server((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -138,9 +136,15 @@ def _error(code: int, message: str, status: int) -> dict:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the listen() backlog: must be set before the socket listens
+
+
 def _make_handler(fake: FakeTwilio):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # answers leave at once (no 40 ms delayed-ACK stall)
 
         def log_message(self, *args) -> None:  # quiet
             pass

@@ -34,13 +34,8 @@ ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "bench-auth-token"  # noqa: S105 - the fake server's made-up account
 
 SERVER = """
-import socketserver, sys, time
+import sys, time
 sys.path.insert(0, {root!r})
-# Answer in one segment: without TCP_NODELAY, http.server's separate header and body
-# writes meet the client's delayed ACK and every answer waits ~40 ms.
-socketserver.StreamRequestHandler.disable_nagle_algorithm = True
-# FakeTwilio sets request_queue_size after listen(): give the listen backlog its size up front.
-socketserver.TCPServer.request_queue_size = 1024
 from gateways.fake_twilio import FakeTwilio
 fake = FakeTwilio(accounts={{{sid!r}: {token!r}}}, latency={latency}).start()
 fake.requests = type("Discard", (list,), {{"append": lambda self, item: None}})()  # keep no history

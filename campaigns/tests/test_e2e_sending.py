@@ -7,7 +7,6 @@ and at ``FakeTwilio`` through ``TWILIO_API_BASE_URL``.
 
 from __future__ import annotations
 
-import http.server
 import os
 import signal
 import subprocess
@@ -89,10 +88,7 @@ class Worker:
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    # A real listen backlog: FakeTwilio sets request_queue_size after listen() (so 5 applies), and a
-    # worker opening dozens of keep-alive connections at once then sees resets (recorded "unknown").
-    monkeypatch.setattr(http.server.ThreadingHTTPServer, "request_queue_size", 1024)
+def fake():
     server = FakeTwilio().start()
     yield server
     server.stop()
