@@ -225,7 +225,7 @@ def _links(campaign: Campaign, ids: list[int], statuses: list) -> dict[int, str]
     if not wanted:
         return {}
     return short_links_create_for_messages(
-        tenant=campaign.tenant, campaign_id=campaign.pk, target_url=campaign.link_url, message_ids=wanted
+        tenant=campaign.tenant, campaign_id=campaign.pk, target_url=campaign.link_url, message_ids=wanted, warm="task"
     )
 
 

@@ -33,8 +33,24 @@ MAX_ATTEMPTS = 5
 BULK_CHUNK = 10_000
 
 
+# Random bytes → base62 without bias: bytes 0..247 map to ALPHABET[b % 62] (248 = 4 × 62),
+# bytes 248..255 are dropped. ``bytes.translate`` does it in C, a whole batch at once.
+_BYTE_TO_CHAR = bytes(ord(ALPHABET[b % 62]) if b < 248 else 0 for b in range(256))
+_DROPPED = bytes(range(248, 256))
+
+
+def codes_generate(count: int) -> list[str]:
+    """``count`` random 8-character base62 codes from ``secrets`` (one draw for the whole batch)."""
+    need = count * CODE_LENGTH
+    chars = b""
+    while len(chars) < need:
+        chars += secrets.token_bytes(need - len(chars) + need // 16 + 8).translate(_BYTE_TO_CHAR, _DROPPED)
+    text = chars[:need].decode("ascii")
+    return [text[i : i + CODE_LENGTH] for i in range(0, need, CODE_LENGTH)]
+
+
 def code_generate() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    return codes_generate(1)[0]
 
 
 def short_url(code: str) -> str:
@@ -47,7 +63,7 @@ def short_url_length() -> int:
 
 
 def short_links_create_for_messages(
-    *, tenant: Tenant, campaign_id: int, target_url: str, message_ids: Sequence[int]
+    *, tenant: Tenant, campaign_id: int, target_url: str, message_ids: Sequence[int], warm: str = "now"
 ) -> dict[int, str]:
     """One new link per message, in bulk; returns ``{message_id: code}``. Safe to rerun.
 
@@ -55,7 +71,9 @@ def short_links_create_for_messages(
     on PostgreSQL (20,000 links: 3 queries). A message that already has a link (a
     rerun) keeps it, read back only then; the rare code collision (62^8 codes)
     leaves its message without a row, and it is retried with a new code. Once
-    committed, the new codes are put in the redirect's lookup cache.
+    committed, the new codes are put in the redirect's lookup cache: at once
+    (``warm="now"``), or by a worker (``warm="task"``, the fan-out's choice, so
+    100,000 cache writes never slow the fan-out itself).
     """
     from campaigns.models import Campaign
 
@@ -69,7 +87,7 @@ def short_links_create_for_messages(
     for start in range(0, len(unique_ids), BULK_CHUNK):
         pending = unique_ids[start : start + BULK_CHUNK]
         for _attempt in range(MAX_ATTEMPTS):
-            tried = {mid: code_generate() for mid in pending}
+            tried = dict(zip(pending, codes_generate(len(pending)), strict=True))
             inserted = _links_insert(tenant=tenant, campaign_id=campaign_id, target_url=target_url, codes=tried)
             for mid, code in inserted:
                 result[mid] = code
@@ -83,11 +101,31 @@ def short_links_create_for_messages(
                 break
         if pending:
             raise RuntimeError(f"Could not create short links for {len(pending)} messages")
-    if created:
+    if created and warm == "task":
+        from .tasks import short_links_warm
+
+        transaction.on_commit(lambda: short_links_warm.delay(campaign_id=campaign_id, codes=created))
+    elif created:
         ttl = cache_ttl()
         entries = [(code, cached_value, ttl) for code in created]
         transaction.on_commit(lambda: links_cache_warm(entries))
     return result
+
+
+def short_links_cache_warm(*, campaign_id: int, codes: Sequence[str]) -> int:
+    """Put a campaign's codes in the redirect's lookup cache (they share one target). Returns how many."""
+    from campaigns.models import Campaign
+
+    link = ShortLink.objects.filter(campaign_id=campaign_id, code__in=list(codes[:1])).first()
+    if link is None:
+        return 0
+    name = Campaign.objects.filter(pk=campaign_id).values_list("name", flat=True).first() or ""
+    value = cache_value(
+        target=redirect_target(link.target_url, campaign_id=campaign_id, campaign_name=name), expires_at=None
+    )
+    ttl = cache_ttl()
+    links_cache_warm([(code, value, ttl) for code in codes])
+    return len(codes)
 
 
 def _links_insert(*, tenant: Tenant, campaign_id: int, target_url: str, codes: dict[int, str]):

@@ -28,3 +28,11 @@ def clicks_write() -> int:
     finally:
         with contextlib.suppress(LockError):  # expired meanwhile: nothing to release
             lock.release()
+
+
+@shared_task(ignore_result=True)
+def short_links_warm(*, campaign_id: int, codes: list[str]) -> int:
+    """Warm the redirect's lookup cache with a fan-out chunk's new codes."""
+    from .services import short_links_cache_warm
+
+    return short_links_cache_warm(campaign_id=campaign_id, codes=codes)

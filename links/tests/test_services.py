@@ -103,3 +103,39 @@ def test_message_click_counts_for_many_messages(tenant_a):
     )
     ShortLink.objects.filter(message=messages[0]).update(human_clicks=7)
     assert message_click_counts([messages[0].pk, messages[1].pk]) == {messages[0].pk: 7, messages[1].pk: 0}
+
+
+def test_codes_are_uniform_base62_and_distinct():
+    from collections import Counter
+
+    from links.services import ALPHABET, codes_generate
+
+    codes = codes_generate(20_000)
+    assert len(set(codes)) == 20_000 and all(len(c) == 8 and set(c) <= set(ALPHABET) for c in codes)
+    counts = Counter("".join(codes))
+    assert set(counts) == set(ALPHABET)
+    expected = 20_000 * 8 / 62
+    assert all(abs(n - expected) < expected * 0.15 for n in counts.values())  # no letter favoured
+
+
+def test_fanout_links_are_warmed_by_a_task(tenant_a, links_redis, django_capture_on_commit_callbacks, monkeypatch):
+    from links import tasks
+    from links.capture import link_key
+    from links.services import short_links_create_for_messages
+
+    queued = []
+    monkeypatch.setattr(tasks.short_links_warm, "delay", lambda **kw: queued.append(kw))
+    messages = MessageFactory.create_batch(3, campaign__tenant=tenant_a, tenant=tenant_a)
+    campaign_id = messages[0].campaign_id
+    with django_capture_on_commit_callbacks(execute=True):
+        codes = short_links_create_for_messages(
+            tenant=tenant_a,
+            campaign_id=campaign_id,
+            target_url="https://x.example/",
+            message_ids=[m.pk for m in messages],
+            warm="task",
+        )
+    assert [sorted(q["codes"]) for q in queued] == [sorted(codes.values())]
+    assert not any(links_redis.exists(link_key(c)) for c in codes.values())  # not warmed in the caller
+    assert tasks.short_links_warm(**queued[0]) == 3  # what the worker runs
+    assert all(links_redis.exists(link_key(c)) for c in codes.values())
