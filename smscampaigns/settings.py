@@ -233,7 +233,9 @@ LINKS_CLICK_TASK_BUDGET = env.float("LINKS_CLICK_TASK_BUDGET", default=4.0)
 WEBHOOKS_QUEUE = env.str("WEBHOOKS_QUEUE", default="webhooks")
 from kombu import Queue  # noqa: E402
 
-CELERY_TASK_QUEUES = (Queue("celery"), Queue(WEBHOOKS_QUEUE))
+# Each queue its own routing key: with the default (one key for all), every task
+# published to the default exchange would be copied into both queues.
+CELERY_TASK_QUEUES = (Queue("celery", routing_key="celery"), Queue(WEBHOOKS_QUEUE, routing_key=WEBHOOKS_QUEUE))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Only public addresses are called unless this is on (development and tests only).
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)

@@ -1,0 +1,37 @@
+"""Tasks land on exactly one queue: a send batch is never copied into the webhooks queue, or back."""
+
+from __future__ import annotations
+
+import redis
+from celery import Celery
+from django.conf import settings
+
+
+def test_each_queue_has_its_own_routing_key():
+    from smscampaigns.celery import app
+
+    keys = {name: queue.routing_key for name, queue in app.amqp.queues.items()}
+    assert set(keys) == {"celery", settings.WEBHOOKS_QUEUE}
+    assert len(set(keys.values())) == len(keys), keys
+
+
+def test_a_task_is_published_to_one_queue_only(redis_url):
+    url = redis_url.rsplit("/", 1)[0] + "/15"  # a scratch database, flushed
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    from smscampaigns.celery import app as project
+
+    # The project's queues exactly as its workers declare them, on a scratch broker.
+    app = Celery("queues-test", broker=url)
+    app.conf.update(
+        task_queues=list(project.amqp.queues.values()), task_default_queue=settings.CELERY_TASK_DEFAULT_QUEUE
+    )
+    try:
+        with app.connection_for_write() as conn:  # bind both queues, as a worker consuming both does
+            for queue in app.amqp.queues.values():
+                queue(conn.default_channel).declare()
+        app.send_task("campaigns.tasks.messages_send", kwargs={"message_ids": []})
+        app.send_task("integrations.tasks.webhook_delivery_attempt", queue=settings.WEBHOOKS_QUEUE)
+        assert (client.llen("celery"), client.llen(settings.WEBHOOKS_QUEUE)) == (1, 1)
+    finally:
+        client.flushdb()
