@@ -190,7 +190,11 @@ class MessageStatusCount(models.Model):
     rows back into one per (campaign, status) now and then.
     """
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    # Written on every status move: no FK check and no index of its own per insert
+    # (the (campaign, status) index serves every read; deletes cascade in the ORM).
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     status = models.CharField(max_length=12, choices=MessageStatus.choices)
     count = models.IntegerField()
     is_squashed = models.BooleanField(default=False)
