@@ -7,6 +7,7 @@ Development defaults exist only when ``DEBUG`` is on or under pytest.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import environ
@@ -20,7 +21,9 @@ if (BASE_DIR / ".env").exists():
 
 DEBUG = env.bool("DEBUG", default=False)
 TESTING = "PYTEST_VERSION" in os.environ
-DEV_DEFAULTS = DEBUG or TESTING
+# Commands that only read the code (never secrets or data) run without production config.
+CODE_ONLY_COMMAND = sys.argv[0].endswith("manage.py") and sys.argv[1:2] in (["makemigrations"], ["check"])
+DEV_DEFAULTS = DEBUG or TESTING or CODE_ONLY_COMMAND
 
 
 def _required(name: str, dev_default: str) -> str:

@@ -64,3 +64,26 @@ def test_production_start_without_encryption_key_fails_clearly():
 def test_production_start_with_both_keys_works():
     proc = _run_without()
     assert proc.returncode == 0, proc.stderr
+
+
+def _manage(*args: str) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTEST_VERSION", "DEBUG", "SECRET_KEY", "FIELD_ENCRYPTION_KEY"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_manage_py_without_production_config_names_the_missing_variable():
+    proc = _manage("migrate", "--plan")
+    assert proc.returncode != 0
+    assert "Configuration error: SECRET_KEY is not set" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_code_only_commands_run_without_production_config():
+    proc = _manage("makemigrations", "--check", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
