@@ -34,14 +34,13 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from compliance.rules import MOST_RESTRICTIVE_ZONE, next_send_time
+from compliance.rules import next_send_time
 from compliance.selectors import is_suppressed, suppressed_among
 from compliance.services import suppression_add
 from gateways import GatewayError, OutboundSMS, get_gateway
@@ -133,15 +132,6 @@ class Liveness:
         return self._live
 
 
-def window_opens(*, tenant: Tenant, phone_number: str, timezone: str, now):
-    """``compliance.rules.next_send_time``; a zone it cannot load counts as the most restrictive one."""
-    try:
-        return next_send_time(tenant=tenant, phone_number=phone_number, timezone=timezone, now=now)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("Unknown time zone for a recipient (%r): using the most restrictive window", timezone)
-        return next_send_time(tenant=tenant, phone_number=phone_number, timezone=MOST_RESTRICTIVE_ZONE, now=now)
-
-
 # --- the batch ---------------------------------------------------------------------
 
 
@@ -183,7 +173,7 @@ def _send_campaign_rows(campaign_id: int, rows: list, result: BatchResult) -> No
         if hold_until and hold_until > now:
             result.held += 1
             continue
-        opens = window_opens(tenant=tenant, phone_number=to, timezone=tz or "", now=now)
+        opens = next_send_time(tenant=tenant, phone_number=to, timezone=tz or "", now=now)
         if opens > now:
             holds.setdefault(opens, []).append(mid)
             continue
@@ -499,7 +489,7 @@ def message_resend(*, message_id: int, attempt: int) -> str:
     if not sender.live():
         message_park(message_id=message_id, error_code=None)  # resume takes it from here
         return "parked"
-    opens = window_opens(tenant=campaign.tenant, phone_number=to, timezone=tz or "", now=now)
+    opens = next_send_time(tenant=campaign.tenant, phone_number=to, timezone=tz or "", now=now)
     if opens > now:
         message_park(message_id=message_id, error_code=None)
         message_resend_enqueue(message_id=message_id, attempt=attempt, countdown=(opens - now).total_seconds())

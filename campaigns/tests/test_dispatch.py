@@ -11,6 +11,7 @@ from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.selectors import campaign_status_counts
 from campaigns.tests.factories import CampaignFactory
 from compliance.models import Suppression
+from compliance.rules import next_send_time
 from compliance.services import suppression_add
 from contacts.tests.factories import ContactFactory
 from gateways.base import status_callback_url
@@ -205,9 +206,9 @@ def test_an_unloadable_zone_falls_back_to_the_numbers_zone(tenant_a):
     """A contact zone that does not exist is ignored: the number's own zone (here Pacific) decides."""
     tenant_a.quiet_hours_start, tenant_a.quiet_hours_end = dt.time(8), dt.time(21)
     now = dt.datetime(2026, 6, 1, 18, 0, tzinfo=dt.UTC)  # 11am in San Francisco
-    assert dispatch.window_opens(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=now) == now
+    assert next_send_time(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=now) == now
     late = dt.datetime(2026, 6, 1, 5, 0, tzinfo=dt.UTC)  # 10pm in San Francisco: held
-    assert dispatch.window_opens(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=late) > late
+    assert next_send_time(tenant=tenant_a, phone_number="+14155550100", timezone="Mars/Base", now=late) > late
 
 
 def test_429_gives_up_after_max_attempts(fake_twilio, tenant_a, settings, django_capture_on_commit_callbacks):
