@@ -10,14 +10,8 @@ logger = logging.getLogger(__name__)
 @shared_task(ignore_result=True)
 def simulator_report(*, tenant_id: int, sid: str, to: str, status: str, error_code: int | None) -> None:
     """Report a simulated message's outcome as Twilio's status callback would."""
-    from django.utils.module_loading import import_string
-
-    try:
-        receive = import_string("tracking.services.status_callback_receive")
-    except ImportError:
-        logger.info("Simulated %s for %s (no status tracking installed yet)", status, sid)
-        return
     from tenants.models import Tenant
+    from tracking.services import status_callback_receive  # late: the gateway seam loads before the apps
 
     tenant = Tenant.objects.get(pk=tenant_id)
     params = {
@@ -31,7 +25,7 @@ def simulator_report(*, tenant_id: int, sid: str, to: str, status: str, error_co
     }
     if error_code:
         params["ErrorCode"] = str(error_code)
-    receive(tenant=tenant, params=params)
+    status_callback_receive(tenant=tenant, params=params)
 
 
 PHONE_USER_AGENT = (
