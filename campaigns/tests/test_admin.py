@@ -122,3 +122,26 @@ def test_superuser_previews_the_chosen_tenant(django_user_model, tenant_a, tenan
     assert client.post(url, {"body": "Hi"}).status_code == 400
     assert client.post(url, {"body": "Hi", "tenant": tenant_a.pk}).json()["recipients"] == 4
     assert client.post(url, {"body": "Hi", "tenant": tenant_b.pk}).json()["recipients"] == 5
+
+
+def test_campaign_list_shows_progress_without_a_query_per_campaign(alice, tenant_a, tenant_b):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from campaigns.transitions import counts_add
+
+    def page_queries(n_campaigns: int) -> tuple[int, str]:
+        for _ in range(n_campaigns):
+            c = CampaignFactory(tenant=tenant_a, status=CampaignStatus.SENDING)
+            counts_add(campaign_id=c.pk, deltas={"queued": 3, "pending": 1, "suppressed": 1})
+        theirs = CampaignFactory(tenant=tenant_b, status=CampaignStatus.SENDING)
+        counts_add(campaign_id=theirs.pk, deltas={"queued": 50})
+        client = _login(alice)
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
+        return len(ctx.captured_queries), html
+
+    few, html = page_queries(2)
+    assert "3 / 5" in html and "50 / 50" not in html  # handed over / total, own tenant only
+    many, _ = page_queries(6)
+    assert many == few
