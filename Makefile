@@ -7,7 +7,7 @@ PORT ?= 8000
 # Extra pytest arguments, e.g. `make test ARGS="-k links -x"`
 ARGS ?=
 
-.PHONY: run test venv lint bench clean
+.PHONY: run test venv static browser lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,21 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-venv: $(VENV)/.installed
+# Chart.js and friends from npm (package-lock.json), served as the project's own static files.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static: node_modules/.installed
+
+venv: $(VENV)/.installed static
+
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium
 
 # A demo on SQLite, a filesystem Celery broker and the simulator gateway:
 # no PostgreSQL, Redis or Twilio needed.
@@ -28,7 +42,7 @@ run: venv
 	  echo "  Celery worker log: var/worker.log"; \
 	  DEBUG=1 SMS_GATEWAY=simulator $(PY) manage.py runserver $(HOST):$(PORT)'
 
-test: venv
+test: venv browser
 	$(PY) -m pytest $(ARGS)
 
 lint: venv
@@ -36,4 +50,4 @@ lint: venv
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf var db.sqlite3 staticfiles
+	rm -rf var db.sqlite3 staticfiles node_modules

@@ -140,6 +140,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+# Front-end libraries from npm (package.json, installed by `npm ci` in `make venv`): served as our own static
+# files under vendor/, never from a CDN (the dashboard works offline and behind a strict CSP).
+CHARTJS_DIST = BASE_DIR / "node_modules" / "chart.js" / "dist"
+if CHARTJS_DIST.exists():
+    STATICFILES_DIRS.append(("vendor/chartjs", CHARTJS_DIST))
 # Serve straight from the apps' static folders when collectstatic has not run (a bare gunicorn start).
 WHITENOISE_USE_FINDERS = True
 
