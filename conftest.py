@@ -84,3 +84,55 @@ def fake_twilio(settings, tenant_a, tenant_b):
     settings.SMS_GATEWAY = "twilio"
     yield server
     server.stop()
+
+
+# --- Browser tests (Playwright driving Debian's Chromium; `make browser` / .ci/run install it) --------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (each test opens its own context: fresh cookies).
+
+    Playwright launches it with a fresh temporary profile (its own ``--user-data-dir``), removed on close.
+    Playwright's sync API keeps an event loop in this thread, so Django's async-safety check would refuse
+    the ORM calls of the tests that run after the first browser test: it is turned off for the session.
+    """
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing: CI must run the browser tests (make browser)")
+        pytest.skip(f"{CHROMIUM} is missing (make browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()

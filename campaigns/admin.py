@@ -13,6 +13,7 @@ from contacts.models import Tag
 from tenants.admin_scoping import TenantScopedAdmin, request_tenant
 from tenants.models import Tenant
 
+from .admin_dashboard import CampaignDashboardAdminMixin
 from .admin_sending import SENDING_READONLY_FIELDS, CampaignSendingAdminMixin
 from .authoring import CampaignError, campaign_check, campaign_preview
 from .models import Campaign, CampaignStatus, Message
@@ -135,13 +136,14 @@ class CampaignForm(forms.ModelForm):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignSendingAdminMixin, TenantScopedAdmin):
+class CampaignAdmin(CampaignDashboardAdminMixin, CampaignSendingAdminMixin, TenantScopedAdmin):
     form = CampaignForm
-    list_display = ("name", "status", "sending_progress", "send_at", "created_at")
+    list_display = ("name", "status", "sending_progress", "dashboard_link", "send_at", "created_at")
     list_filter = ("status",)
     search_fields = ("name",)
     readonly_fields = ("status", "started_at", "finished_at", "paused_reason", "created_by", "created_at")
     change_form_template = "admin/campaigns/campaign/change_form.html"
+    change_list_template = "admin/campaigns/campaign/change_list.html"
 
     class Media:
         js = ("campaigns/campaign_preview.js",)

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from campaigns.admin_dashboard import admin_urlpatterns as analytics_admin_urls
+
 from . import views
 
 admin.site.site_header = "smscampaigns"
@@ -11,6 +13,8 @@ admin.site.site_title = "smscampaigns"
 admin.site.index_title = "Campaigns, contacts and compliance"
 
 urlpatterns = [
+    # Admin pages that belong to no model (the analytics overview), before the admin's own URLs.
+    *analytics_admin_urls(),
     path("admin/", admin.site.urls),
     path("api/v1/", include("smscampaigns.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

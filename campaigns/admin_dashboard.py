@@ -1,0 +1,125 @@
+"""Analytics pages in the admin: a campaign's live dashboard and the tenant overview.
+
+Both pages are shells. Their scripts (``campaigns/static/campaigns/dashboard.js``,
+``overview.js``) fetch the stats API with the admin's session cookie and draw
+with Chart.js from our own static files; no inline script (CSP), the URLs and
+the first numbers come in one ``json_script`` block. Tenant scoping is the
+admin's own: the campaign is looked up through ``CampaignAdmin.get_queryset``,
+so another tenant's campaign is a 404.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from tenants.admin_scoping import request_tenant
+
+from .models import Campaign, CampaignStatus
+from .stats import campaign_stats
+
+#: While a campaign is in one of these, the dashboard refreshes itself.
+LIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+REFRESH_MS = 5000
+
+
+def _api_urls(campaign_id: int) -> dict[str, str]:
+    stats = reverse("campaign-stats", args=[campaign_id])  # …/campaigns/<id>/stats/
+    base = stats.removesuffix("stats/")
+    return {
+        "campaign": base,
+        "stats": stats,
+        "timeseries": f"{stats}timeseries/",
+        "breakdown": f"{stats}breakdown/",
+        "variants": f"{stats}variants/",
+        "export_messages": f"{base}export/messages.csv",
+        "export_clicks": f"{base}export/clicks.csv",
+    }
+
+
+def _api_note(request) -> str:
+    """The stats API answers tenant users only: say so to a superuser instead of showing empty charts."""
+    if request_tenant(request) is None:
+        return "The live charts read the stats API, which answers the campaign's tenant users: sign in as one."
+    return ""
+
+
+class CampaignDashboardAdminMixin:
+    """Mix into ``CampaignAdmin``: ``<id>/dashboard/``, its object-tools button and a changelist column."""
+
+    def get_urls(self):
+        urls = [
+            # Before the admin's own: its catch-all ``<path:object_id>/`` would take ``<id>/dashboard/``.
+            path(
+                "<path:object_id>/dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="campaigns_campaign_dashboard",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def dashboard_view(self, request, object_id: str):
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None or not self.has_view_permission(request, campaign):
+            raise Http404("No such campaign.")
+        config = {
+            "campaign": {"id": campaign.pk, "name": campaign.name, "status": campaign.status},
+            "urls": _api_urls(campaign.pk),
+            "live_statuses": list(LIVE_STATUSES),
+            "refresh_ms": REFRESH_MS,
+            "initial_stats": campaign_stats(campaign_id=campaign.pk),
+            "has_variants": bool(campaign.variants),
+            "api_note": _api_note(request),
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": campaign,
+            "campaign": campaign,
+            "title": f"Dashboard: {campaign.name}",
+            "config": config,
+            "urls": config["urls"],
+            "live": campaign.status in LIVE_STATUSES,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/dashboard.html", context)
+
+    @admin.display(description="Dashboard")
+    def dashboard_link(self, obj: Campaign) -> str:
+        if obj.pk is None or obj.status == CampaignStatus.DRAFT:
+            return "—"
+        url = reverse(f"{self.admin_site.name}:campaigns_campaign_dashboard", args=[obj.pk])
+        return format_html('<a class="dashboard-link" href="{}">Dashboard</a>', url)
+
+
+def overview_view(request):
+    """``/admin/analytics/overview/``: the tenant's last 30 days and its recent campaigns compared."""
+    user = request.user
+    if not (user.is_superuser or (user.is_active and user.is_staff and user.tenant_id)):
+        raise PermissionDenied
+    config = {
+        "urls": {
+            "overview": "/api/v1/stats/overview/",
+            # The page fills in the id: ``…/campaign/0/dashboard/`` with 0 replaced.
+            "dashboard": reverse("admin:campaigns_campaign_dashboard", args=[0]),
+        },
+        "days": 30,
+        "day_choices": [7, 30, 90],
+        "api_note": _api_note(request),
+    }
+    context = {
+        **admin.site.each_context(request),
+        "title": "Analytics overview",
+        "config": config,
+    }
+    return TemplateResponse(request, "admin/analytics/overview.html", context)
+
+
+def admin_urlpatterns() -> list:
+    """Mounted in ``smscampaigns/urls.py`` before ``admin.site.urls``."""
+    return [path("admin/analytics/overview/", admin.site.admin_view(overview_view), name="analytics-overview")]

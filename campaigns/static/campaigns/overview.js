@@ -1,0 +1,127 @@
+/* The tenant's analytics overview (admin/analytics/overview/): totals of the last N days and the recent
+   campaigns compared, from GET /api/v1/stats/overview/?days=N (session cookie). */
+(function () {
+  "use strict";
+
+  const A = window.SCAnalytics;
+  const root = document.getElementById("analytics-overview");
+  if (!root || !A) return;
+  const cfg = A.config("overview-config");
+  const $ = (selector) => root.querySelector(selector);
+  let refreshes = 0;
+
+  function setKpi(name, value, text, sub) {
+    const tile = root.querySelector(`[data-kpi="${name}"]`);
+    tile.dataset.value = String(value);
+    tile.querySelector(".an-kpi-value").textContent = text;
+    if (sub !== undefined) tile.querySelector(".an-kpi-sub").textContent = sub;
+  }
+
+  function dashboardUrl(id) {
+    return cfg.urls.dashboard.replace(/\/0\/dashboard\/$/, `/${id}/dashboard/`);
+  }
+
+  function started(row) {
+    const when = row.started_at || row.sent_at || row.created_at;
+    return when ? new Date(when).toLocaleDateString(undefined, { month: "short", day: "numeric", year: "numeric" }) : "—";
+  }
+
+  function render(data) {
+    const t = data.totals || {};
+    $('[data-field="period"]').textContent = `Last ${data.days} days · since ${new Date(data.since).toLocaleDateString()}`;
+    setKpi("campaigns", t.campaigns, A.num(t.campaigns), "started in the period");
+    setKpi("recipients", t.recipients, A.num(t.recipients), `${A.num(t.sent)} sent`);
+    setKpi("delivered", t.delivered, A.num(t.delivered), `${A.num((t.failed || 0) + (t.undelivered || 0))} failed or undelivered`);
+    setKpi("unique_clicks", t.unique_clicks, A.num(t.unique_clicks), `${A.num(t.clicks)} clicks`);
+    setKpi("delivery_rate", t.delivery_rate, A.pct(t.delivery_rate), "delivered of sent");
+    setKpi("click_rate", t.click_rate, A.pct(t.click_rate), "clickers of delivered");
+    setKpi("opt_out_rate", t.opt_out_rate, A.pct(t.opt_out_rate), `${A.num(t.opt_outs)} opted out`);
+
+    const rows = data.campaigns || [];
+    const body = root.querySelector('[data-table="campaigns"] tbody');
+    body.replaceChildren();
+    if (!rows.length) {
+      const tr = A.el("tr");
+      tr.append(A.el("td", { colspan: "11", class: "an-empty" }, "No campaigns in this period."));
+      body.append(tr);
+    }
+    for (const row of rows) {
+      const tr = A.el("tr", { "data-campaign": String(row.id) });
+      const name = A.el("td");
+      name.append(A.el("a", { href: dashboardUrl(row.id) }, row.name));
+      const status = A.el("td");
+      status.append(A.el("span", { class: `an-status an-status-${row.status}` }, row.status));
+      const rate = (value, color) => {
+        const td = A.el("td", { class: "an-n" }, A.pct(value));
+        const bar = A.el("span", { class: "an-rate-bar" });
+        bar.style.width = `${Math.round(Math.min(value || 0, 1) * 40)}px`;
+        bar.style.background = color;
+        td.append(bar);
+        return td;
+      };
+      tr.append(
+        name,
+        status,
+        A.el("td", {}, started(row)),
+        A.el("td", { class: "an-n" }, A.num(row.recipients)),
+        A.el("td", { class: "an-n" }, A.num(row.sent)),
+        A.el("td", { class: "an-n" }, A.num(row.delivered)),
+        rate(row.delivery_rate, A.colors.delivered),
+        A.el("td", { class: "an-n" }, A.num(row.unique_clicks)),
+        rate(row.click_rate, A.colors.clicks),
+        A.el("td", { class: "an-n" }, A.num(row.opt_outs)),
+        rate(row.opt_out_rate, A.colors.optOut),
+      );
+      body.append(tr);
+    }
+
+    const c = root.querySelector('canvas[data-chart="overview"]');
+    A.toggleEmpty(c, rows.length === 0);
+    if (rows.length) {
+      const ordered = rows.slice().reverse(); // oldest on the left
+      const short = (s) => (s.length > 22 ? `${s.slice(0, 21)}…` : s);
+      A.chart(c, {
+        type: "bar",
+        data: {
+          labels: ordered.map((r) => short(r.name)),
+          datasets: [
+            { label: "Delivery rate", data: ordered.map((r) => r.delivery_rate * 100), backgroundColor: A.colors.delivered, borderRadius: 3 },
+            { label: "Click rate", data: ordered.map((r) => r.click_rate * 100), backgroundColor: A.colors.clicks, borderRadius: 3 },
+            { label: "Opt-out rate", data: ordered.map((r) => r.opt_out_rate * 100), backgroundColor: A.colors.optOut, borderRadius: 3 },
+          ],
+        },
+        options: {
+          scales: { y: { beginAtZero: true, max: 100, ticks: { callback: (value) => `${value}%` } }, x: { ticks: { maxRotation: 0, autoSkip: false } } },
+          plugins: {
+            legend: { position: "bottom" },
+            tooltip: {
+              callbacks: {
+                title: (items) => ordered[items[0].dataIndex].name,
+                label: (item) => `${item.dataset.label}: ${item.parsed.y.toFixed(1)}%`,
+              },
+            },
+          },
+        },
+      });
+    }
+  }
+
+  async function load() {
+    const days = $('[data-field="days"]').value || cfg.days;
+    const url = `${cfg.urls.overview}?days=${encodeURIComponent(days)}`;
+    const error = $('[data-field="error"]');
+    try {
+      render(await A.getJSON(url));
+      error.hidden = true;
+    } catch (e) {
+      error.hidden = Boolean(cfg.api_note);
+      error.textContent = `The overview could not be loaded (${e.message}).`;
+    }
+    refreshes += 1;
+    root.dataset.refreshes = String(refreshes);
+    $('[data-field="updated"]').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  }
+
+  $('[data-field="days"]').addEventListener("change", load);
+  load();
+})();
