@@ -269,15 +269,21 @@
       data: {
         labels: rows.map((r) => (rows.length > 1 ? `Variant ${r.label}` : "Everyone")),
         datasets: [
-          { label: "Click rate", data: rows.map((r) => r.click_rate * 100), backgroundColor: A.colors.clicks, borderRadius: 3 },
-          { label: "Delivery rate", data: rows.map((r) => r.delivery_rate * 100), backgroundColor: A.colors.delivered, borderRadius: 3 },
+          {
+            label: "Click rate (clickers / delivered)",
+            data: rows.map((r) => r.click_rate * 100),
+            backgroundColor: rows.map((r, i) => A.palette[i % A.palette.length]),
+            borderRadius: 4,
+            maxBarThickness: 90,
+          },
         ],
       },
       options: {
-        scales: { y: { beginAtZero: true, max: 100, ticks: { callback: (value) => `${value}%` } } },
+        scales: { y: { beginAtZero: true, ticks: { callback: (value) => `${value}%` } } },
         plugins: {
-          legend: { position: "bottom" },
-          tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${item.parsed.y.toFixed(1)}%` } },
+          legend: { display: false },
+          title: { display: true, text: "Click rate by variant" },
+          tooltip: { callbacks: { label: (item) => `Click rate: ${item.parsed.y.toFixed(1)}%` } },
         },
       },
     });

@@ -45,16 +45,20 @@
       tr.append(A.el("td", { colspan: "11", class: "an-empty" }, "No campaigns in this period."));
       body.append(tr);
     }
+    // Each rate's bar is relative to the best campaign in the table (the column reads at a glance).
+    const best = Object.fromEntries(
+      ["delivery_rate", "click_rate", "opt_out_rate"].map((key) => [key, Math.max(0, ...rows.map((r) => r[key] || 0))]),
+    );
     for (const row of rows) {
       const tr = A.el("tr", { "data-campaign": String(row.id) });
       const name = A.el("td");
       name.append(A.el("a", { href: dashboardUrl(row.id) }, row.name));
       const status = A.el("td");
       status.append(A.el("span", { class: `an-status an-status-${row.status}` }, row.status));
-      const rate = (value, color) => {
+      const rate = (value, key, color) => {
         const td = A.el("td", { class: "an-n" }, A.pct(value));
         const bar = A.el("span", { class: "an-rate-bar" });
-        bar.style.width = `${Math.round(Math.min(value || 0, 1) * 40)}px`;
+        bar.style.width = `${Math.max(Math.round(((value || 0) / (best[key] || 1)) * 48), value ? 2 : 0)}px`;
         bar.style.background = color;
         td.append(bar);
         return td;
@@ -66,11 +70,11 @@
         A.el("td", { class: "an-n" }, A.num(row.recipients)),
         A.el("td", { class: "an-n" }, A.num(row.sent)),
         A.el("td", { class: "an-n" }, A.num(row.delivered)),
-        rate(row.delivery_rate, A.colors.delivered),
+        rate(row.delivery_rate, "delivery_rate", A.colors.delivered),
         A.el("td", { class: "an-n" }, A.num(row.unique_clicks)),
-        rate(row.click_rate, A.colors.clicks),
+        rate(row.click_rate, "click_rate", A.colors.clicks),
         A.el("td", { class: "an-n" }, A.num(row.opt_outs)),
-        rate(row.opt_out_rate, A.colors.optOut),
+        rate(row.opt_out_rate, "opt_out_rate", A.colors.optOut),
       );
       body.append(tr);
     }
@@ -85,13 +89,33 @@
         data: {
           labels: ordered.map((r) => short(r.name)),
           datasets: [
-            { label: "Delivery rate", data: ordered.map((r) => r.delivery_rate * 100), backgroundColor: A.colors.delivered, borderRadius: 3 },
-            { label: "Click rate", data: ordered.map((r) => r.click_rate * 100), backgroundColor: A.colors.clicks, borderRadius: 3 },
-            { label: "Opt-out rate", data: ordered.map((r) => r.opt_out_rate * 100), backgroundColor: A.colors.optOut, borderRadius: 3 },
+            {
+              type: "line",
+              label: "Delivery rate",
+              data: ordered.map((r) => r.delivery_rate * 100),
+              borderColor: A.colors.delivered,
+              backgroundColor: A.colors.delivered,
+              pointRadius: 5,
+              borderWidth: 2,
+              yAxisID: "delivery",
+            },
+            { label: "Click rate", data: ordered.map((r) => r.click_rate * 100), backgroundColor: A.colors.clicks, borderRadius: 3, yAxisID: "rates" },
+            { label: "Opt-out rate", data: ordered.map((r) => r.opt_out_rate * 100), backgroundColor: A.colors.optOut, borderRadius: 3, yAxisID: "rates" },
           ],
         },
         options: {
-          scales: { y: { beginAtZero: true, max: 100, ticks: { callback: (value) => `${value}%` } }, x: { ticks: { maxRotation: 0, autoSkip: false } } },
+          scales: {
+            rates: { position: "left", beginAtZero: true, title: { display: true, text: "Click and opt-out rate" }, ticks: { callback: (value) => `${value}%` } },
+            delivery: {
+              position: "right",
+              min: 0,
+              max: 100,
+              title: { display: true, text: "Delivery rate" },
+              grid: { drawOnChartArea: false },
+              ticks: { callback: (value) => `${value}%` },
+            },
+            x: { ticks: { maxRotation: 0, autoSkip: false } },
+          },
           plugins: {
             legend: { position: "bottom" },
             tooltip: {
