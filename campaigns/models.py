@@ -187,7 +187,8 @@ class MessageStatusCount(models.Model):
     Every transition inserts deltas (-1 old status, +1 new) instead of updating a
     hot row, so concurrent webhooks never queue on one lock. Readers SUM per
     status (``campaigns.selectors.campaign_status_counts``); ``squash`` folds the
-    rows back into one per (campaign, status) now and then.
+    rows back now and then (one per campaign, status, minute, origin, error code,
+    variant and sign).
     """
 
     # Written on every status move: no FK check and no index of its own per insert
@@ -198,6 +199,13 @@ class MessageStatusCount(models.Model):
     status = models.CharField(max_length=12, choices=MessageStatus.choices)
     count = models.IntegerField()
     is_squashed = models.BooleanField(default=False)
+    # Analytics (docs/analytics.md): a +1 row records when the message arrived in ``status`` (``minute``), the
+    # status it came from and its error code; both rows carry the message's A/B variant. Squashing folds rows
+    # that agree on all of them (and on the sign of ``count``), so arrivals per minute survive it.
+    minute = models.DateTimeField(null=True, blank=True)
+    from_status = models.CharField(max_length=12, null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    variant = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [

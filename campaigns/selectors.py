@@ -23,39 +23,65 @@ def campaign_status_counts(campaign_id: int) -> dict[str, int]:
     return counts
 
 
+#: The columns a squash keeps apart (with the sign of ``count``): totals, arrivals per minute, failures by error
+#: code and per-variant counts all read the same after a squash as before it.
+SQUASH_KEYS = ("campaign_id", "status", "minute", "from_status", "error_code", "variant")
+
+
 def squash_status_counts(*, limit: int = 5000) -> int:
-    """Fold counter rows into one row per (campaign, status). Returns groups squashed.
+    """Fold counter rows into one row per ``SQUASH_KEYS`` and sign. Returns the rows written.
 
     Only the rows a squash has read are deleted and summed: a delta inserted by a
-    concurrent transition meanwhile is left for the next squash, never lost.
+    concurrent transition meanwhile is left for the next squash, never lost. Rows
+    are folded per sign (arrivals stay positive), so "arrivals into S per minute =
+    SUM(count) WHERE count > 0" holds after it as before.
     """
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(MessageStatusCount._meta.db_table)
+        keys = ", ".join(SQUASH_KEYS)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"WITH pairs AS (SELECT DISTINCT campaign_id, status FROM {table} WHERE NOT is_squashed LIMIT %s), "  # noqa: S608 - names from model meta, values bound
                 f"gone AS (DELETE FROM {table} c USING pairs p WHERE c.campaign_id = p.campaign_id "
-                "AND c.status = p.status RETURNING c.campaign_id, c.status, c.count) "
-                f"INSERT INTO {table} (campaign_id, status, count, is_squashed) "
-                "SELECT campaign_id, status, SUM(count), true FROM gone GROUP BY campaign_id, status",
+                f"AND c.status = p.status RETURNING {', '.join('c.' + k for k in SQUASH_KEYS)}, c.count) "
+                f"INSERT INTO {table} ({keys}, count, is_squashed) "
+                f"SELECT {keys}, SUM(count), true FROM gone GROUP BY {keys}, count > 0",
                 [limit],
             )
             return cursor.rowcount
     pairs = list(
         MessageStatusCount.objects.filter(is_squashed=False).values_list("campaign_id", "status").distinct()[:limit]
     )
+    written = 0
     for campaign_id, status in pairs:
         with transaction.atomic():
             rows = list(
-                MessageStatusCount.objects.filter(campaign_id=campaign_id, status=status).values_list("pk", "count")
+                MessageStatusCount.objects.filter(campaign_id=campaign_id, status=status).values_list(
+                    "pk", "count", *SQUASH_KEYS[2:]
+                )
             )
-            deleted, _ = MessageStatusCount.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+            deleted, _ = MessageStatusCount.objects.filter(pk__in=[row[0] for row in rows]).delete()
             if deleted != len(rows):  # a concurrent squash took some: leave it to that one
                 transaction.set_rollback(True)
                 continue
-            total = sum(count for _, count in rows)
-            MessageStatusCount.objects.create(campaign_id=campaign_id, status=status, count=total, is_squashed=True)
-    return len(pairs)
+            folded: dict[tuple, int] = {}
+            for _pk, count, *rest in rows:
+                key = (*rest, count > 0)
+                folded[key] = folded.get(key, 0) + count
+            MessageStatusCount.objects.bulk_create(
+                [
+                    MessageStatusCount(
+                        campaign_id=campaign_id,
+                        status=status,
+                        count=total,
+                        is_squashed=True,
+                        **dict(zip(SQUASH_KEYS[2:], key[:-1], strict=True)),
+                    )
+                    for key, total in folded.items()
+                ]
+            )
+            written += len(folded)
+    return written
 
 
 #: Statuses not (yet) handed to the gateway: waiting, or skipped for good.

@@ -8,10 +8,12 @@ the same transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from functools import lru_cache
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .models import Message, MessageStatus, MessageStatusCount, can_move
 
@@ -35,19 +37,28 @@ def message_move(
     if connection.vendor == "postgresql" and not any(hasattr(v, "resolve_expression") for v in fields.values()):
         return _message_move_one_statement(message_id=message_id, to=to, allowed=allowed, fields=fields)
     for _ in range(MAX_RACE_RETRIES):
-        row = Message.objects.filter(pk=message_id).values_list("status", "campaign_id").first()
+        row = Message.objects.filter(pk=message_id).values_list("status", "campaign_id", "variant").first()
         if row is None:
             return None
-        old, campaign_id = row
+        old, campaign_id, variant = row
         if old not in allowed or not can_move(old, to):
             return None
         with transaction.atomic():
             won = Message.objects.filter(pk=message_id, status=old).update(status=to, **fields)
             if won:
+                error_code = Message.objects.filter(pk=message_id).values_list("error_code", flat=True).first()
                 MessageStatusCount.objects.bulk_create(
                     [
-                        MessageStatusCount(campaign_id=campaign_id, status=old, count=-1),
-                        MessageStatusCount(campaign_id=campaign_id, status=to, count=1),
+                        MessageStatusCount(campaign_id=campaign_id, status=old, count=-1, variant=variant),
+                        MessageStatusCount(
+                            campaign_id=campaign_id,
+                            status=to,
+                            count=1,
+                            variant=variant,
+                            minute=_this_minute(),
+                            from_status=old,
+                            error_code=error_code,
+                        ),
                     ]
                 )
                 return old
@@ -85,9 +96,11 @@ def _move_ctes_sql(field_names: tuple[str, ...], source: str) -> str:
     return (
         f"upd AS (UPDATE {msg} AS m SET status = %s{sets} FROM {source} "  # noqa: S608 - names from model meta, values bound
         f"WHERE m.id = {source}.id AND m.status = {source}.status AND {source}.status = ANY(%s) "
-        f"RETURNING {source}.status AS old, m.campaign_id), "
-        f"cnt AS (INSERT INTO {cnt} (campaign_id, status, count, is_squashed) "
-        "SELECT campaign_id, old, -1, false FROM upd UNION ALL SELECT campaign_id, %s, 1, false FROM upd)"
+        f"RETURNING {source}.status AS old, m.campaign_id, m.variant, m.error_code), "
+        f"cnt AS (INSERT INTO {cnt} "
+        "(campaign_id, status, count, is_squashed, variant, minute, from_status, error_code) "
+        "SELECT campaign_id, old, -1, false, variant, NULL::timestamptz, NULL, NULL::integer FROM upd UNION ALL "
+        "SELECT campaign_id, %s, 1, false, variant, date_trunc('minute', now()), old, error_code FROM upd)"
     )
 
 
@@ -122,8 +135,24 @@ def _message_move_one_statement(*, message_id: int, to: str, allowed: set[str], 
     return None
 
 
-def counts_add(*, campaign_id: int, deltas: dict[str, int]) -> None:
-    """Record bulk changes (e.g. a fan-out that created N pending messages)."""
+def _this_minute() -> dt.datetime:
+    return timezone.now().replace(second=0, microsecond=0)
+
+
+def counts_add(*, campaign_id: int, deltas: dict[str, int], variant: int | None = None) -> None:
+    """Record bulk changes (e.g. a fan-out that created N pending messages).
+
+    ``variant``: the A/B variant of all these messages (a fan-out calls once per
+    variant, so the per-variant figures count its recipients). Positive deltas are
+    arrivals of this minute, as for a single move.
+    """
+    minute = _this_minute()
     MessageStatusCount.objects.bulk_create(
-        [MessageStatusCount(campaign_id=campaign_id, status=s, count=n) for s, n in deltas.items() if n]
+        [
+            MessageStatusCount(
+                campaign_id=campaign_id, status=s, count=n, variant=variant, minute=minute if n > 0 else None
+            )
+            for s, n in deltas.items()
+            if n
+        ]
     )

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from analytics.services import click_aggregates_add
 from integrations.events import clicks_events_emit
 from tenants.models import Tenant
 
@@ -257,8 +258,9 @@ def clicks_record(*, events: Sequence[dict]) -> int:
     Idempotent: an event already written (same ``e``) is skipped, so a batch
     replayed after a crash is written once. Link rows are locked in id order, so
     concurrent writers serialise per link and the first human click of a
-    recipient is marked unique exactly once. Counters of links and campaigns
-    move in the same transaction as the clicks they count.
+    recipient is marked unique exactly once. Counters of links and campaigns, and
+    the analytics buckets and breakdowns, move in the same transaction as the
+    clicks they count.
     """
     parsed: dict[uuid.UUID, dict] = {}
     for event in events:
@@ -272,7 +274,7 @@ def clicks_record(*, events: Sequence[dict]) -> int:
     links = {
         row["code"]: row
         for row in ShortLink.objects.filter(code__in=codes).values(
-            "id", "code", "tenant_id", "campaign_id", "message_id", "message__contact_id"
+            "id", "code", "tenant_id", "campaign_id", "message_id", "message__contact_id", "message__variant"
         )
     }
     orphans = [eid for eid, e in parsed.items() if e.get("c") not in links]
@@ -354,6 +356,9 @@ def clicks_record(*, events: Sequence[dict]) -> int:
             )
         _clicks_insert(clicks)
         _link_counters_save(list(touched.values()))
+        click_aggregates_add(
+            clicks=clicks, variant_of_message={row["message_id"]: row["message__variant"] for row in links.values()}
+        )
         clicks_events_emit(clicks=clicks, code_of_link={row["id"]: code for code, row in links.items()})
         if per_campaign:
             CampaignClickCount.objects.bulk_create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from analytics import views as analytics_views
 from campaigns import views_sending, views_stats
 from campaigns.views import CampaignViewSet
 from compliance.api import ConsentEventViewSet, OptOutViewSet, PrivacyEraseView, PrivacyExportView
@@ -30,6 +31,33 @@ urlpatterns = [
     path("campaigns/<int:pk>/cancel/", views_sending.CampaignCancelView.as_view(), name="campaign-cancel"),
     path("campaigns/<int:pk>/stats/", views_stats.CampaignStatsView.as_view(), name="campaign-stats"),
     path("campaigns/<int:pk>/messages/", views_stats.CampaignMessagesView.as_view(), name="campaign-messages"),
+    # Analytics (analytics/views.py, docs/analytics.md).
+    path(
+        "campaigns/<int:pk>/stats/timeseries/",
+        analytics_views.CampaignTimeseriesView.as_view(),
+        name="campaign-stats-timeseries",
+    ),
+    path(
+        "campaigns/<int:pk>/stats/breakdown/",
+        analytics_views.CampaignBreakdownView.as_view(),
+        name="campaign-stats-breakdown",
+    ),
+    path(
+        "campaigns/<int:pk>/stats/variants/",
+        analytics_views.CampaignVariantsView.as_view(),
+        name="campaign-stats-variants",
+    ),
+    path(
+        "campaigns/<int:pk>/export/messages.csv",
+        analytics_views.MessagesExportView.as_view(),
+        name="campaign-export-messages",
+    ),
+    path(
+        "campaigns/<int:pk>/export/clicks.csv",
+        analytics_views.ClicksExportView.as_view(),
+        name="campaign-export-clicks",
+    ),
+    path("stats/overview/", analytics_views.TenantOverviewView.as_view(), name="stats-overview"),
     path("privacy/export/", PrivacyExportView.as_view(), name="privacy-export"),
     path("privacy/erase/", PrivacyEraseView.as_view(), name="privacy-erase"),
     *router.urls,

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "compliance",
     "drf_spectacular_sidecar",
     "integrations",
+    "analytics",
 ]
 
 MIDDLEWARE = [
