@@ -29,16 +29,15 @@ REFRESH_MS = 5000
 
 
 def _api_urls(campaign_id: int) -> dict[str, str]:
-    stats = reverse("campaign-stats", args=[campaign_id])  # …/campaigns/<id>/stats/
-    base = stats.removesuffix("stats/")
+    args = [campaign_id]
     return {
-        "campaign": base,
-        "stats": stats,
-        "timeseries": f"{stats}timeseries/",
-        "breakdown": f"{stats}breakdown/",
-        "variants": f"{stats}variants/",
-        "export_messages": f"{base}export/messages.csv",
-        "export_clicks": f"{base}export/clicks.csv",
+        "campaign": reverse("campaign-detail", args=args),
+        "stats": reverse("campaign-stats", args=args),
+        "timeseries": reverse("campaign-stats-timeseries", args=args),
+        "breakdown": reverse("campaign-stats-breakdown", args=args),
+        "variants": reverse("campaign-stats-variants", args=args),
+        "export_messages": reverse("campaign-export-messages", args=args),
+        "export_clicks": reverse("campaign-export-clicks", args=args),
     }
 
 
@@ -104,7 +103,7 @@ def overview_view(request):
         raise PermissionDenied
     config = {
         "urls": {
-            "overview": "/api/v1/stats/overview/",
+            "overview": reverse("stats-overview"),
             # The page fills in the id: ``…/campaign/0/dashboard/`` with 0 replaced.
             "dashboard": reverse("admin:campaigns_campaign_dashboard", args=[0]),
         },

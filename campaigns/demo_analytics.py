@@ -3,8 +3,10 @@
 Every number the dashboard shows comes from the same places as in production: messages move through
 ``campaigns.transitions.message_move`` (the status counters), clicks through ``links.services.clicks_record``
 (the click counters and buckets), opt-outs through ``compliance.inbound.inbound_receive``. Only time is
-staged: click events carry their (past) timestamps, messages their sent/delivered times, and the campaign
-rows their start and end, so the charts have a day's shape instead of one spike at "now".
+staged, so the charts have a campaign's shape instead of one spike at "now": click events carry their (past)
+timestamps, messages their sent/delivered times, the campaign rows their start and end, and the minute of
+each status arrival the counters just recorded (``_backdate``) is moved back to when it would have happened.
+A demo device, never done outside this module.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Case, Max, Value, When
 from django.utils import timezone
 
 from compliance.inbound import inbound_receive
@@ -23,7 +26,7 @@ from links.capture import click_event
 from links.services import clicks_record, short_links_create_for_messages
 from tenants.models import Tenant
 
-from .models import Campaign, CampaignStatus, Message
+from .models import Campaign, CampaignStatus, Message, MessageStatusCount
 from .models import MessageStatus as S
 from .transitions import counts_add, message_move
 
@@ -160,26 +163,15 @@ def _seed_one(tenant: Tenant, spec: DemoCampaign, *, start: int, rng: random.Ran
     )
     events: list[dict] = []
     delivered: list[Message] = []
+    last_row = MessageStatusCount.objects.aggregate(m=Max("id"))["m"] or 0
     for i, message in enumerate(messages):
         roll = rng.random()
-        if roll < spec.suppressed:
-            message_move(message_id=message.pk, to=S.SUPPRESSED)
-            continue
         sent_at = started + dt.timedelta(minutes=send_minutes * i / len(messages), seconds=rng.uniform(0, 20))
-        if roll < spec.suppressed + spec.failed:
-            message_move(message_id=message.pk, to=S.SENDING)
-            message_move(message_id=message.pk, to=S.FAILED, error_code=_pick(rng, FAILED_CODES), sent_at=sent_at)
-            continue
-        message_move(message_id=message.pk, to=S.SENDING)
-        message_move(message_id=message.pk, to=S.QUEUED, sid=f"SM{uuid.uuid4().hex}", sent_at=sent_at)
-        message_move(message_id=message.pk, to=S.SENT)
-        if roll < spec.suppressed + spec.failed + spec.undelivered:
-            message_move(message_id=message.pk, to=S.UNDELIVERED, error_code=_pick(rng, UNDELIVERED_CODES))
-            continue
-        if roll > 0.995:  # no report yet
-            continue
         delivered_at = sent_at + dt.timedelta(seconds=rng.uniform(2, 40))
-        message_move(message_id=message.pk, to=S.DELIVERED, delivered_at=delivered_at)
+        outcome = _move(message, roll=roll, spec=spec, rng=rng, sent_at=sent_at, delivered_at=delivered_at)
+        last_row = _backdate(campaign.pk, after_id=last_row, sent_at=sent_at, delivered_at=delivered_at)
+        if outcome != S.DELIVERED:
+            continue
         delivered.append(message)
         code = codes[message.pk]
         if rng.random() < 0.09:  # a link preview fetched it when it arrived
@@ -212,6 +204,42 @@ def _seed_one(tenant: Tenant, spec: DemoCampaign, *, start: int, rng: random.Ran
     )
     campaign.refresh_from_db()
     return campaign
+
+
+def _move(message: Message, *, roll: float, spec: DemoCampaign, rng: random.Random, sent_at, delivered_at) -> str:
+    """Move one message along its (random) path through the real transitions; returns where it ended."""
+    if roll < spec.suppressed:
+        message_move(message_id=message.pk, to=S.SUPPRESSED)
+        return S.SUPPRESSED
+    message_move(message_id=message.pk, to=S.SENDING)
+    if roll < spec.suppressed + spec.failed:
+        message_move(message_id=message.pk, to=S.FAILED, error_code=_pick(rng, FAILED_CODES), sent_at=sent_at)
+        return S.FAILED
+    message_move(message_id=message.pk, to=S.QUEUED, sid=f"SM{uuid.uuid4().hex}", sent_at=sent_at)
+    message_move(message_id=message.pk, to=S.SENT)
+    if roll < spec.suppressed + spec.failed + spec.undelivered:
+        message_move(message_id=message.pk, to=S.UNDELIVERED, error_code=_pick(rng, UNDELIVERED_CODES))
+        return S.UNDELIVERED
+    if roll > 0.995:  # no report yet
+        return S.SENT
+    message_move(message_id=message.pk, to=S.DELIVERED, delivered_at=delivered_at)
+    return S.DELIVERED
+
+
+def _backdate(campaign_id: int, *, after_id: int, sent_at: dt.datetime, delivered_at: dt.datetime) -> int:
+    """Stage time: the arrivals just counted (``minute`` set) happened when the message went out, not now."""
+    rows = MessageStatusCount.objects.filter(campaign_id=campaign_id, id__gt=after_id)
+    last = rows.aggregate(m=Max("id"))["m"]
+    if last is None:
+        return after_id
+    minute = sent_at.replace(second=0, microsecond=0)
+    rows.filter(minute__isnull=False).update(
+        minute=Case(
+            When(status__in=[S.DELIVERED, S.READ], then=Value(delivered_at.replace(second=0, microsecond=0))),
+            default=Value(minute),
+        )
+    )
+    return last
 
 
 def _event(code: str, agent: str, ip: str, when: dt.datetime, method: str = "GET") -> dict:

@@ -181,8 +181,27 @@ def test_dashboard_numbers_match_the_stats_api_and_charts_draw(page, live_server
     assert page.get_attribute('[data-field="bot_hits"]', "data-value") == "1"
     assert page.get_attribute('[data-funnel="clicked"]', "data-value") == "3"
 
+    # Every chart is a Chart.js instance with ink on its canvas.
     assert page.evaluate("() => typeof window.Chart") == "function"
-    assert page.evaluate(INK_JS, "bots") > 100
+    for chart in ("timeline", "device", "os", "browser", "country", "bots", "errors", "variants"):
+        assert page.evaluate(INK_JS, chart) > 100, chart
+    assert page.is_hidden('[data-field="error"]'), page.inner_text('[data-field="error"]')
+
+    # Failures by code, with what they mean, as the breakdown says.
+    breakdown = page.evaluate(f"() => fetch('/api/v1/campaigns/{campaign.pk}/stats/breakdown/').then(r => r.json())")
+    rows = page.eval_on_selector_all(
+        '[data-table="errors"] tbody tr', "trs => trs.map(tr => [...tr.cells].map(td => td.innerText))"
+    )
+    assert rows == [[str(e["code"]), e["status"], str(e["count"]), e["description"]] for e in breakdown["error_codes"]]
+    assert {r[0] for r in rows} == {"21610", "30003"}
+    # The A/B panel: one card per variant, side by side, and the test's verdict.
+    variants = page.evaluate(f"() => fetch('/api/v1/campaigns/{campaign.pk}/stats/variants/').then(r => r.json())")
+    assert page.locator("[data-variant]").count() == 2
+    assert page.inner_text('[data-field="verdict"]') == variants["test"]["verdict"]
+    chart_labels = page.evaluate(
+        "() => Chart.getChart(document.querySelector('canvas[data-chart=\"device\"]')).data.labels"
+    )
+    assert sorted(chart_labels) == sorted(r["value"].capitalize() for r in breakdown["device"] if r["clicks"])
     assert page.evaluate("() => window.__csp") == [] and violations == []
 
 
@@ -236,3 +255,28 @@ def test_another_tenants_dashboard_is_404(page, live_server, alice, seeded):
     response = page.goto(f"{live_server.url}{theirs}")
     assert response.status == 404
     assert "Bob's launch" not in page.content()
+
+
+def test_overview_renders_totals_table_and_chart(page, live_server, alice, seeded, tenant_a):
+    finished, _, _ = _seed_campaign(tenant_a, status=CampaignStatus.SENT)
+    _login(page, live_server, alice, reverse("admin:index"))
+    page.click("#analytics-module a")  # the admin index links to it
+    _wait_refreshed(page)
+    overview = page.evaluate("() => fetch('/api/v1/stats/overview/?days=30').then(r => r.json())")
+    kpis = page.evaluate(KPIS_JS)
+    assert {k: kpis[k] for k in ("campaigns", "recipients", "delivered", "unique_clicks")} == {
+        k: overview["totals"][k] for k in ("campaigns", "recipients", "delivered", "unique_clicks")
+    }
+    for key in ("delivery_rate", "click_rate", "opt_out_rate"):
+        assert kpis[key] == overview["totals"][key]
+    rows = page.locator('[data-table="campaigns"] tbody tr[data-campaign]')
+    assert rows.count() == len(overview["campaigns"]) == 2
+    ids = {int(rows.nth(i).get_attribute("data-campaign")) for i in range(rows.count())}
+    assert ids == {seeded["campaign"].pk, finished.pk}  # Bob's campaign is not there
+    assert "Bob's launch" not in page.content()
+    assert page.evaluate(INK_JS, "overview") > 100
+    # A row's name opens that campaign's dashboard.
+    page.click(f'tr[data-campaign="{finished.pk}"] a')
+    page.wait_for_url(f"**{reverse('admin:campaigns_campaign_dashboard', args=[finished.pk])}")
+    _wait_refreshed(page)
+    assert page.get_attribute("#campaign-dashboard", "data-live") == "off"

@@ -32,6 +32,10 @@
     pct(rate, digits = 1) {
       return rate === null || rate === undefined || Number.isNaN(rate) ? "–" : `${(rate * 100).toFixed(digits)}%`;
     },
+    /** "Sent" as the pages show it: handed to the gateway (CONTRACT's delivery-rate denominator). */
+    handedOver(row) {
+      return (row.sent || 0) + (row.delivered || 0) + (row.undelivered || 0) + (row.failed || 0);
+    },
     ratio(numerator, denominator) {
       return denominator ? Math.round((numerator / denominator) * 10000) / 10000 : 0;
     },

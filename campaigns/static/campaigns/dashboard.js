@@ -32,7 +32,7 @@
   }
 
   function renderStats(s) {
-    const attempted = s.sent + s.delivered + s.undelivered + s.failed;
+    const attempted = A.handedOver(s);
     const optOutRate = A.ratio(s.opt_outs, s.delivered);
     setKpi("recipients", s.recipients, A.num(s.recipients), s.suppressed ? `${A.num(s.suppressed)} suppressed` : "");
     setKpi("sent", attempted, A.num(attempted), s.queued ? `${A.num(s.queued)} in flight` : "handed to the gateway");
@@ -121,14 +121,25 @@
           line("Sent", "sent", A.colors.sent),
           line("Delivered", "delivered", A.colors.delivered, { fill: { target: "origin", above: "rgba(46,159,94,0.08)" } }),
           line("Failed + undelivered", (b) => (b.failed || 0) + (b.undelivered || 0), A.colors.failed),
-          line("Clicks (people)", "clicks", A.colors.clicks),
-          line("Unique clickers", "unique_clicks", A.colors.unique, { borderDash: [5, 4] }),
-          line("Bot hits", "bot_hits", A.colors.bots, { borderDash: [2, 3] }),
+          line("Clicks (people)", "clicks", A.colors.clicks, { yAxisID: "clicks" }),
+          line("Unique clickers", "unique_clicks", A.colors.unique, { yAxisID: "clicks", borderDash: [5, 4] }),
+          line("Bot hits", "bot_hits", A.colors.bots, { yAxisID: "clicks", borderDash: [2, 3] }),
         ],
       },
       options: {
         interaction: { mode: "index", intersect: false },
-        scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxRotation: 0, autoSkipPadding: 16 } } },
+        // Messages and clicks on their own axes: a campaign sends far more than it gets clicked.
+        scales: {
+          y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: `Messages per ${interval}` } },
+          clicks: {
+            position: "right",
+            beginAtZero: true,
+            ticks: { precision: 0 },
+            grid: { drawOnChartArea: false },
+            title: { display: true, text: `Clicks per ${interval}` },
+          },
+          x: { ticks: { maxRotation: 0, autoSkipPadding: 16 } },
+        },
         plugins: { legend: { position: "bottom" } },
       },
     });
@@ -256,7 +267,7 @@
         table.append(tr);
       };
       line("Recipients", A.num(row.recipients));
-      line("Sent", A.num(row.sent));
+      line("Sent", A.num(A.handedOver(row)));
       line("Delivered", A.num(row.delivered));
       line("Delivery rate", A.pct(row.delivery_rate));
       line("Clickers", A.num(row.unique_clicks));

@@ -30,7 +30,7 @@
     const t = data.totals || {};
     $('[data-field="period"]').textContent = `Last ${data.days} days · since ${new Date(data.since).toLocaleDateString()}`;
     setKpi("campaigns", t.campaigns, A.num(t.campaigns), "started in the period");
-    setKpi("recipients", t.recipients, A.num(t.recipients), `${A.num(t.sent)} sent`);
+    setKpi("recipients", t.recipients, A.num(t.recipients), `${A.num(A.handedOver(t))} sent`);
     setKpi("delivered", t.delivered, A.num(t.delivered), `${A.num((t.failed || 0) + (t.undelivered || 0))} failed or undelivered`);
     setKpi("unique_clicks", t.unique_clicks, A.num(t.unique_clicks), `${A.num(t.clicks)} clicks`);
     setKpi("delivery_rate", t.delivery_rate, A.pct(t.delivery_rate), "delivered of sent");
@@ -68,7 +68,7 @@
         status,
         A.el("td", {}, started(row)),
         A.el("td", { class: "an-n" }, A.num(row.recipients)),
-        A.el("td", { class: "an-n" }, A.num(row.sent)),
+        A.el("td", { class: "an-n" }, A.num(A.handedOver(row))),
         A.el("td", { class: "an-n" }, A.num(row.delivered)),
         rate(row.delivery_rate, "delivery_rate", A.colors.delivered),
         A.el("td", { class: "an-n" }, A.num(row.unique_clicks)),
