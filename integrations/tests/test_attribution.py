@@ -23,6 +23,8 @@ from .factories import ConversionFactory
 @pytest.fixture
 def campaign_with_links(tenant_a):
     campaign = CampaignFactory(tenant=tenant_a)
+    # Made before the clicks and orders below (attribution only looks at orders after the campaign existed).
+    type(campaign).objects.filter(pk=campaign.pk).update(created_at=timezone.now() - dt.timedelta(days=60))
     links = []
     for _ in range(3):
         message = MessageFactory(tenant=tenant_a, campaign=campaign)
