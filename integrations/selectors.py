@@ -5,7 +5,8 @@ A conversion counts for a campaign when it happened within
 on their link of that campaign.
 
 Clicks live in the links app. The only place that reads them is
-``_first_click_at`` (``links.models.Click``: ``link``, ``clicked_at``, ``is_bot``).
+``_first_click_at`` (``links.models.ShortLink.first_clicked_at``, the first human
+click, kept by the click writer).
 """
 
 from __future__ import annotations
@@ -15,23 +16,24 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import BigIntegerField, Case, F, Min, OuterRef, Q, Subquery, When
+from django.db.models import OuterRef, Q, Subquery
 
-from links.models import Click, ShortLink
+from links.models import ShortLink
 
 from .models import Conversion
 
 
 def _first_click_at(*, link_ids: Iterable[int]) -> dict[int, dt.datetime]:
-    """``{link_id: time of its first human click}`` for the links that were clicked."""
+    """``{link_id: time of its first human click}`` for the links that were clicked.
+
+    Read from the link's maintained ``first_clicked_at`` (``links.services.clicks_record`` keeps it), by
+    primary key: no aggregate over the clicks table.
+    """
     link_ids = list(link_ids)
     if not link_ids:
         return {}
-    rows = (
-        Click.objects.filter(link_id__in=link_ids, is_bot=False)
-        .values("link_id")
-        .annotate(first=Min("clicked_at"))
-        .values_list("link_id", "first")
+    rows = ShortLink.objects.filter(pk__in=link_ids, first_clicked_at__isnull=False).values_list(
+        "pk", "first_clicked_at"
     )
     return dict(rows)
 
@@ -53,27 +55,22 @@ def campaign_conversions(campaign_id: int) -> dict:
     this campaign (its own link, else its contact's, by index), and only those
     links' first clicks are read. The stats endpoint calls this on every view.
     """
-    from campaigns.models import Campaign, Message
+    from campaigns.models import Campaign
 
     campaign = Campaign.objects.filter(pk=campaign_id).values("tenant_id", "created_at").first()
     if campaign is None:
         return {"conversions": 0, "revenue": Decimal("0")}
-    own_link = Case(When(link__campaign_id=campaign_id, then=F("link_id")), output_field=BigIntegerField())
-    contact_link = Subquery(
-        ShortLink.objects.filter(message__campaign_id=campaign_id, message__contact_id=OuterRef("contact_id")).values(
-            "pk"
-        )[:1]
-    )
+    # Correlated lookups by index (a conversion's own link by primary key, its contact's message of this campaign
+    # by (campaign, contact)): a join would make PostgreSQL hash the campaign's million links.
+    own_link = ShortLink.objects.filter(pk=OuterRef("link_id"), campaign_id=campaign_id).values("pk")[:1]
+    contact_link = ShortLink.objects.filter(
+        message__campaign_id=campaign_id, message__contact_id=OuterRef("contact_id")
+    ).values("pk")[:1]
     candidates = list(
         Conversion.objects.filter(tenant_id=campaign["tenant_id"], created_at__gte=campaign["created_at"])
-        .filter(
-            Q(link__campaign_id=campaign_id)
-            | Q(
-                contact_id__isnull=False,
-                contact_id__in=Message.objects.filter(campaign_id=campaign_id).values("contact_id"),
-            )
-        )
-        .annotate(own_link=own_link, contact_link=contact_link)
+        .annotate(own_link=Subquery(own_link), contact_link=Subquery(contact_link))
+        .filter(Q(own_link__isnull=False) | Q(contact_link__isnull=False))
+        .order_by()
         .values_list("own_link", "contact_link", "created_at", "value")
     )
     if not candidates:

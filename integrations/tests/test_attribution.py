@@ -1,8 +1,8 @@
 """Conversions count for a campaign within the attribution window after the recipient's click.
 
 The window logic is tested with click times given by a stand-in for
-``_first_click_at`` (test-only data); the query against the links app's
-``Click`` model runs only once that model exists (it is built in parallel).
+``_first_click_at`` (test-only data); the last test reads the real first clicks,
+as the click writer keeps them on each link.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from campaigns.tests.factories import CampaignFactory, MessageFactory
 from integrations import selectors
-from links.tests.factories import ClickFactory, ShortLinkFactory
+from links.tests.factories import ShortLinkFactory
 
 from .factories import ConversionFactory
 
@@ -76,12 +76,20 @@ def test_no_clicks_no_conversions(campaign_with_links, tenant_a, monkeypatch):
 
 
 def test_first_click_at_reads_human_clicks_from_the_links_app(campaign_with_links, tenant_a, settings):
-    """Against the real ``links.models.Click``: bots ignored, the first human click counts."""
+    """Clicks written by the real click writer: bots ignored, the first human click counts."""
+    from links.capture import click_event
+    from links.services import clicks_record
+
     campaign, (link, other, _never) = campaign_with_links
     t0 = timezone.now() - dt.timedelta(days=2)
+    iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
 
     def add(link, when, is_bot=False):
-        ClickFactory(tenant=link.tenant, link=link, is_bot=is_bot, clicked_at=when)
+        event = click_event(
+            code=link.code, ip="203.0.113.9", user_agent="WhatsApp/2.23.20.0" if is_bot else iphone, method="GET"
+        )
+        event["ts"] = when.timestamp()
+        assert clicks_record(events=[event]) == 1
 
     add(link, t0 - dt.timedelta(hours=1), is_bot=True)  # a preview bot first: ignored
     add(link, t0)

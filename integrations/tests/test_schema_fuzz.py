@@ -26,6 +26,7 @@ from tenants.tests.factories import token_for
 
 EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 6}
 
+
 def load_schema():
     return schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 
