@@ -68,6 +68,16 @@ def test_dashboard_renders_tiles_config_and_only_external_scripts(alice, sent_a)
     assert resp.context["live"] is False
 
 
+def test_export_links_answer_csv_with_the_admin_session(alice, sent_a):
+    client = _login(alice)
+    config = _config(client.get(_dashboard(sent_a)).content.decode(), "dashboard-config")
+    for key in ("export_messages", "export_clicks"):
+        resp = client.get(config["urls"][key])
+        assert resp.status_code == 200, key
+        assert resp["Content-Type"].startswith("text/csv") and "attachment" in resp["Content-Disposition"]
+        b"".join(resp.streaming_content)
+
+
 def test_dashboard_is_live_while_sending(alice, tenant_a):
     campaign = CampaignFactory(tenant=tenant_a, status=CampaignStatus.SENDING)
     html = _login(alice).get(_dashboard(campaign)).content.decode()

@@ -245,6 +245,10 @@ def test_a_finished_campaign_stops_refreshing(page, live_server, alice, tenant_a
     _login(page, live_server, alice, reverse("admin:campaigns_campaign_dashboard", args=[campaign.pk]))
     _wait_refreshed(page)
     assert page.get_attribute("#campaign-dashboard", "data-live") == "off"
+    # Nothing sent, no A/B test: empty panels say so, nothing failed to load.
+    assert page.is_hidden('[data-field="error"]')
+    assert page.is_visible('[data-panel="timeseries"] .an-empty')
+    assert page.inner_text('[data-field="verdict"]') == "No A/B test: one message for everyone."
     page.wait_for_timeout(6_000)  # longer than one refresh period
     assert page.get_attribute("#campaign-dashboard", "data-refreshes") == "1"
 
