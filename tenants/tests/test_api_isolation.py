@@ -123,13 +123,25 @@ def test_opt_out_post_is_stamped_with_the_callers_tenant(api_alice, tenant_a, te
     assert Suppression.objects.get(pk=resp.json()["id"]).tenant == tenant_a
 
 
-@pytest.mark.parametrize("sub", ["stats", "messages"])
+@pytest.mark.parametrize(
+    "sub",
+    [
+        "stats",
+        "messages",
+        "stats/timeseries",
+        "stats/breakdown",
+        "stats/variants",
+        "export/messages.csv",
+        "export/clicks.csv",
+    ],
+)
 def test_campaign_numbers_are_scoped(sub, tenant_a, api_alice, api_bob, api_charlie):
     campaign = CampaignFactory(tenant=tenant_a)
-    assert api_alice.get(f"/api/v1/campaigns/{campaign.pk}/{sub}/").status_code == 200
+    path = f"/api/v1/campaigns/{campaign.pk}/{sub}" + ("" if sub.endswith(".csv") else "/")
+    assert api_alice.get(path).status_code == 200
     for client in (api_bob, api_charlie):
-        assert client.get(f"/api/v1/campaigns/{campaign.pk}/{sub}/").status_code == 404
-    assert APIClient().get(f"/api/v1/campaigns/{campaign.pk}/{sub}/").status_code == 401
+        assert client.get(path).status_code == 404
+    assert APIClient().get(path).status_code == 401
 
 
 @pytest.mark.parametrize("action", ["send", "pause", "resume", "cancel"])
