@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -41,7 +43,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from compliance.rules import next_send_time
-from compliance.selectors import is_suppressed, suppressed_among
+from compliance.selectors import is_suppressed, suppressed_numbers_sql
 from compliance.services import suppression_add
 from gateways import GatewayError, OutboundSMS, get_gateway
 from gateways.base import CODE_BAD_CREDENTIALS, CODE_TOO_MANY_REQUESTS, status_callback_url
@@ -49,8 +51,8 @@ from integrations.events import message_moved_emit
 from tenants.models import Tenant
 
 from .models import Campaign, CampaignStatus, Message, MessageStatus
-from .throttle import throttle_acquire
-from .transitions import message_move
+from .throttle import throttle_acquire, throttle_try_acquire
+from .transitions import message_move, message_move_ctes, messages_move_rows
 
 logger = logging.getLogger(__name__)
 
@@ -181,15 +183,6 @@ def _send_campaign_rows(campaign_id: int, rows: list, result: BatchResult) -> No
     for opens, ids in holds.items():
         result.held += Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(hold_until=opens)
 
-    suppressed = suppressed_among(tenant_id=tenant.pk, phone_numbers=[m.to for m in due])
-    if suppressed:
-        for m in due:
-            if m.to in suppressed and message_move(
-                message_id=m.id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.PENDING]
-            ):
-                result.suppressed += 1
-        due = [m for m in due if m.to not in suppressed]
-
     send_in_lanes(campaign=campaign, tenant=tenant, due=due, result=result)
 
 
@@ -249,7 +242,16 @@ def _lane_run(sender: Sender, due: list[Outgoing]) -> None:
 
 
 class Sender:
-    """Claims in this thread, gateway calls on the pool, outcomes recorded back here."""
+    """Claims and records in this thread, in groups; gateway calls on the pool.
+
+    The loop: take a group of messages the pool has room for (and the sender's
+    rate allows right now), claim the group in one statement
+    (``messages_claim``), hand each won message to the pool at once, and record
+    the finished calls in groups (``record_outcomes``: at least every
+    ``SENDING_RECORD_EVERY`` results or ``SENDING_RECORD_SECONDS``, so an outcome
+    is never held long). A claimed message never waits for a turn: the group is
+    no larger than the room in the pool.
+    """
 
     def __init__(
         self,
@@ -268,38 +270,89 @@ class Sender:
         self.gateway = get_gateway()
         self.callback = status_callback_url()
         self.after: list = []  # writes that must not share the outcome's lazy commit
+        self.in_flight: dict[Future, Outgoing] = {}
+        self.finished: list[tuple[Outgoing, Future]] = []  # calls done, outcome not recorded yet
+        self._finished_at = 0.0  # when the oldest of them finished
+        self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
 
     def run(self, due: list[Outgoing]) -> None:
         pool = http_pool()
-        limit = self.max_in_flight
-        in_flight: dict[Future, Outgoing] = {}
+        waiting = deque(due)
+        # Claim in groups: wait for a quarter of the pool to be free, unless fewer messages are left.
+        min_room = max(1, self.max_in_flight // 4)
         try:
-            for m in due:
-                if not self.live():
-                    break
-                if not throttle_acquire(tenant=self.tenant, segments=m.segments, should_stop=lambda: not self.live()):
-                    break
-                if not self.claim(m):
+            while waiting and self.live():
+                room = self.max_in_flight - len(self.in_flight)
+                if room < min(min_room, len(waiting)):
+                    self._collect(block=True)
                     continue
-                in_flight[pool.submit(self.call, m)] = m
-                if len(in_flight) >= limit:
-                    self._drain(in_flight, block=True)
-                else:
-                    self._drain(in_flight, block=False)
+                group = self._take(waiting, room)
+                if group is None:  # stopped while waiting for the sender's turn
+                    break
+                for m in self.claim(group):
+                    fut = pool.submit(self.call, m)
+                    self.in_flight[fut] = m
+                    fut.add_done_callback(self._done.put)
+                self._collect(block=False)
         finally:
-            while in_flight:
-                self._drain(in_flight, block=True)
+            while self.in_flight:
+                self._collect(block=True)
+            self.flush()
 
-    def _drain(self, in_flight: dict[Future, Outgoing], *, block: bool) -> None:
+    def _take(self, waiting: deque[Outgoing], room: int) -> list[Outgoing] | None:
+        """Up to ``room`` messages whose turn it is (all of them, unthrottled)."""
+        if not settings.SENDING_THROTTLE_ENABLED:
+            return [waiting.popleft() for _ in range(min(room, len(waiting)))]
+        if not throttle_try_acquire(tenant=self.tenant, segments=waiting[0].segments):
+            self.flush()  # about to wait for the sender's turn: record what is done first
+            if not throttle_acquire(
+                tenant=self.tenant, segments=waiting[0].segments, should_stop=lambda: not self.live()
+            ):
+                return None
+        group = [waiting.popleft()]
+        while waiting and len(group) < room and throttle_try_acquire(tenant=self.tenant, segments=waiting[0].segments):
+            group.append(waiting.popleft())
+        return group
+
+    def _collect(self, *, block: bool) -> None:
+        """Move finished calls to ``finished``; record them when enough are there or the oldest waited enough."""
+        every, seconds = settings.SENDING_RECORD_EVERY, settings.SENDING_RECORD_SECONDS
         if block:
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-        else:
-            done = [f for f in in_flight if f.done()]
-        for fut in done:
-            m = in_flight.pop(fut)
-            record_outcome(self, m, fut)
+            timeout = seconds - (time.monotonic() - self._finished_at) if self.finished else 1.0
+            try:
+                self._finished(self._done.get(timeout=max(0.0, timeout)))
+            except queue.Empty:
+                pass
+        while True:
+            try:
+                self._finished(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if self.finished and (len(self.finished) >= every or time.monotonic() - self._finished_at >= seconds):
+            self.flush()
 
-    def claim(self, m: Outgoing) -> bool:
+    def _finished(self, fut: Future) -> None:
+        if not self.finished:
+            self._finished_at = time.monotonic()
+        self.finished.append((self.in_flight.pop(fut), fut))
+
+    def flush(self) -> None:
+        items, self.finished = self.finished, []
+        if items:
+            record_outcomes(self, items)
+
+    def claim(self, group: list[Outgoing]) -> list[Outgoing]:
+        """Claim ``group`` (pending → sending) unless a number opted out meanwhile. Returns the won ones."""
+        if connection.vendor != "postgresql":
+            return [m for m in group if self._claim_one(m)]
+        won, suppressed = messages_claim(
+            message_ids=[m.id for m in group], tenant_id=self.tenant.pk, phone_numbers=[m.to for m in group]
+        )
+        self.result.suppressed += len(suppressed)
+        self.result.skipped += len(group) - len(won) - len(suppressed)
+        return [m for m in group if m.id in won]
+
+    def _claim_one(self, m: Outgoing) -> bool:
         if (
             message_move(
                 message_id=m.id,
@@ -314,7 +367,7 @@ class Sender:
         return self.after_claim(m)
 
     def after_claim(self, m: Outgoing) -> bool:
-        """Checks that must be as late as possible: an opt-out recorded a second ago wins."""
+        """For a message claimed on its own (a parked one): an opt-out recorded a second ago wins."""
         if is_suppressed(tenant_id=self.tenant.pk, phone_number=m.to):
             message_move(message_id=m.id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.SENDING])
             self.result.suppressed += 1
@@ -326,12 +379,70 @@ class Sender:
         return self.gateway.send(self.tenant, OutboundSMS(to=m.to, body=m.body, status_callback=self.callback))
 
 
+# --- claims, in one statement per group ---------------------------------------------
+
+
+def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
+    """PostgreSQL: claim many messages at once. Returns ``(won, suppressed)`` message ids.
+
+    One statement takes every message of ``message_ids`` that is still
+    ``pending`` and whose number is not on the suppression list *at that
+    instant*, locks it, moves it to ``sending`` (``claimed_at`` now) and counts
+    it: the compare-and-set of ``message_move``, for the whole group. Another
+    worker's claim waits on the row lock and then finds it not pending. Pending
+    messages left out because their number opted out are moved to
+    ``suppressed`` by a second statement, only when there are any.
+    """
+    won: set[int] = set()
+    suppressed: set[int] = set()
+    left = sorted(set(message_ids))
+    for _ in range(3):  # a number that opted back in between the two statements is claimed on the next round
+        claimed = _claim_statement(left, tenant_id, phone_numbers, to=MessageStatus.SENDING)
+        won |= claimed
+        left = [mid for mid in left if mid not in claimed]
+        if not left:
+            break
+        skipped = _claim_statement(left, tenant_id, phone_numbers, to=MessageStatus.SUPPRESSED)
+        suppressed |= skipped
+        left = [mid for mid in left if mid not in skipped]
+        if not left or not Message.objects.filter(pk__in=left, status=MessageStatus.PENDING).exists():
+            break
+    return won, suppressed
+
+
+def _claim_statement(message_ids: list[int], tenant_id: int, phone_numbers: list[str], *, to: str) -> set[int]:
+    """``pending`` → ``to`` for the ids whose number is (``suppressed``) or is not (``sending``) suppressed."""
+    fields = {"claimed_at": timezone.now()} if to == MessageStatus.SENDING else {}
+    move_sql, move_params = message_move_ctes(to=to, allowed_from=[MessageStatus.PENDING], fields=fields, source="cand")
+    sup_sql, sup_params = suppressed_numbers_sql(tenant_id=tenant_id, phone_numbers=phone_numbers)
+    msg = connection.ops.quote_name(Message._meta.db_table)
+    opted_out = "EXISTS" if to == MessageStatus.SUPPRESSED else "NOT EXISTS"
+    sql = (
+        f"WITH sup AS ({sup_sql}), "  # noqa: S608 - names from model meta, values bound
+        f"cand AS (SELECT m.id, m.status, m.campaign_id FROM {msg} AS m WHERE m.id = ANY(%s) AND m.status = %s "
+        f'AND {opted_out} (SELECT 1 FROM sup WHERE sup.number = m."to") ORDER BY m.id FOR NO KEY UPDATE OF m), '
+        f"{move_sql} "
+        "SELECT ARRAY(SELECT id FROM cand), (SELECT count(*) FROM upd)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*sup_params, message_ids, MessageStatus.PENDING, *move_params])
+        ids, moved = cursor.fetchone()
+    if moved == len(ids):  # every locked candidate was still pending, so the move took each one
+        return set(ids)
+    # Cannot happen with the rows locked; should it, trust only what the table says.
+    fields_match = {"claimed_at": fields["claimed_at"]} if fields else {}
+    return set(Message.objects.filter(pk__in=ids, status=to, **fields_match).values_list("pk", flat=True))
+
+
+# --- outcomes, in one statement per group ---------------------------------------------
+
+
 @contextmanager
 def _lazy_commit():
-    """The outcome's commit need not wait for the disk (one WAL flush less per message).
+    """The outcome's commit need not wait for the disk (one WAL flush less per group).
 
     Safe for at-most-once: were PostgreSQL to lose this commit in a crash, the
-    message would be left claimed, and the tick marks a stale claim ``unknown``:
+    messages would be left claimed, and the tick marks a stale claim ``unknown``:
     never resent. The claim itself is always committed durably.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -344,53 +455,86 @@ def _lazy_commit():
 
 
 def record_outcome(sender: Sender, m: Outgoing, fut: Future) -> None:
-    """Record what the gateway said about a claimed message (in the database thread)."""
+    """Record what the gateway said about one claimed message."""
+    record_outcomes(sender, [(m, fut)])
+
+
+def record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> None:
+    """Record what the gateway said about claimed messages (in the database thread), a group at a time.
+
+    Accepted messages, refusals and unknown outcomes each go in one statement
+    (``messages_move_rows``: forward only, so a status webhook that came first
+    keeps its status); 429 and 20003 park their message one by one.
+    """
     with _lazy_commit():
-        _record_outcome(sender, m, fut)
+        sids = _record_outcomes(sender, items)
     while sender.after:
         sender.after.pop(0)()
-    if fut.exception() is None:
-        _orphans_apply(tenant_id=sender.tenant.pk, sid=fut.result().sid)
+    _orphans_apply(tenant_id=sender.tenant.pk, sids=sids)
 
 
-def _record_outcome(sender: Sender, m: Outgoing, fut: Future) -> None:
+def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> list[str]:
     result = sender.result
-    try:
-        sent = fut.result()
-    except GatewayError as err:
-        _record_error(sender, m, err)
-        return
-    except Exception as exc:  # a bug or an unclassified failure: the request may have gone out
-        logger.exception("Unexpected error sending message %s", m.id)
-        message_move(
-            message_id=m.id,
-            to=MessageStatus.UNKNOWN,
-            allowed_from=[MessageStatus.SENDING],
-            error_message=f"{type(exc).__name__}"[:300],
-        )
-        result.unknown += 1
-        return
-    status = GATEWAY_STATUSES.get((sent.status or "").lower(), MessageStatus.QUEUED)
-    message_move(
-        message_id=m.id,
-        to=status,
-        allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
-        sid=sent.sid,
-        sent_at=timezone.now(),
+    now = timezone.now()
+    accepted: list[tuple] = []
+    refused: list[tuple] = []
+    unknown: list[tuple] = []
+    for m, fut in items:
+        err = fut.exception()
+        if err is None:
+            sent = fut.result()
+            status = GATEWAY_STATUSES.get((sent.status or "").lower(), MessageStatus.QUEUED)
+            accepted.append((m.id, status, sent.sid, now))
+        elif not isinstance(err, GatewayError):  # a bug or an unclassified failure: the request may have gone out
+            logger.error("Unexpected error sending message %s", m.id, exc_info=err)
+            message_move(
+                message_id=m.id,
+                to=MessageStatus.UNKNOWN,
+                allowed_from=[MessageStatus.SENDING],
+                error_message=f"{type(err).__name__}"[:300],
+            )
+            result.unknown += 1
+        elif err.bad_credentials or err.retryable:
+            _record_parked(sender, m, err)
+        elif err.permanent:
+            refused.append((m.id, MessageStatus.FAILED, err.code, (err.message or "")[:300]))
+            if err.opted_out:  # after the outcome, in its own durable commit (the outcome's is lazy)
+                tenant, to, note = sender.tenant, m.to, f"Twilio {err.code}"
+                sender.after.append(
+                    lambda tenant=tenant, to=to, note=note: suppression_add(
+                        tenant=tenant, phone_number=to, source="carrier", note=note
+                    )
+                )
+        else:  # outcome unknown: the text may be on its way; never resend it blindly.
+            unknown.append((m.id, MessageStatus.UNKNOWN, err.code, (err.message or "Outcome unknown")[:300]))
+    messages_move_rows(
+        rows=accepted, fields=("sid", "sent_at"), allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN]
     )
-    result.sent += 1
+    result.sent += len(accepted)
+    moved = messages_move_rows(
+        rows=refused,
+        fields=("error_code", "error_message"),
+        allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
+    )
+    for message_id in moved:
+        message_moved_emit(tenant_id=sender.tenant.pk, message_id=message_id, status=MessageStatus.FAILED)
+    result.failed += len(refused)
+    messages_move_rows(rows=unknown, fields=("error_code", "error_message"), allowed_from=[MessageStatus.SENDING])
+    result.unknown += len(unknown)
+    return [sid for _, _, sid, _ in accepted]
 
 
-def _orphans_apply(*, tenant_id: int, sid: str) -> None:
-    from tracking.services import status_orphans_apply
+def _orphans_apply(*, tenant_id: int, sids: list[str]) -> None:
+    from tracking.services import status_orphans_apply_many
 
     try:
-        status_orphans_apply(tenant_id=tenant_id, sid=sid)
+        status_orphans_apply_many(tenant_id=tenant_id, sids=sids)
     except Exception:  # never lose the send record over a late callback
-        logger.exception("Applying early status callbacks for %s failed", sid)
+        logger.exception("Applying early status callbacks for %s SIDs failed", len(sids))
 
 
-def _record_error(sender: Sender, m: Outgoing, err: GatewayError) -> None:
+def _record_parked(sender: Sender, m: Outgoing, err: GatewayError) -> None:
+    """429 (try the same message again later) and 20003 (pause): the message stays claimed, parked."""
     from .sending import campaign_pause, tenant_sending_pause
 
     result = sender.result
@@ -403,48 +547,23 @@ def _record_error(sender: Sender, m: Outgoing, err: GatewayError) -> None:
             tenant_sending_pause(tenant=sender.tenant, reason=reason)
             campaign_pause(campaign=sender.campaign, reason=reason)
         return
-    if err.retryable:
-        attempts = message_park(message_id=m.id, error_code=err.code or CODE_TOO_MANY_REQUESTS, attempt=True)
-        if attempts is None:
-            return
-        if attempts >= settings.SENDING_MAX_ATTEMPTS:
-            if message_move(
-                message_id=m.id,
-                to=MessageStatus.FAILED,
-                allowed_from=[MessageStatus.SENDING],
-                error_code=err.code or CODE_TOO_MANY_REQUESTS,
-                error_message=f"Gave up after {attempts} refusals: {err.message}"[:300],
-            ):
-                message_moved_emit(tenant_id=sender.tenant.pk, message_id=m.id, status=MessageStatus.FAILED)
-            result.failed += 1
-            return
-        result.parked += 1
-        countdown = err.retry_after or min(2**attempts, 300)
-        message_resend_enqueue(message_id=m.id, attempt=attempts, countdown=countdown)
+    attempts = message_park(message_id=m.id, error_code=err.code or CODE_TOO_MANY_REQUESTS, attempt=True)
+    if attempts is None:
         return
-    if err.permanent:
+    if attempts >= settings.SENDING_MAX_ATTEMPTS:
         if message_move(
             message_id=m.id,
             to=MessageStatus.FAILED,
-            allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
-            error_code=err.code,
-            error_message=(err.message or "")[:300],
+            allowed_from=[MessageStatus.SENDING],
+            error_code=err.code or CODE_TOO_MANY_REQUESTS,
+            error_message=f"Gave up after {attempts} refusals: {err.message}"[:300],
         ):
             message_moved_emit(tenant_id=sender.tenant.pk, message_id=m.id, status=MessageStatus.FAILED)
         result.failed += 1
-        if err.opted_out:  # after the outcome, in its own durable commit (the outcome's is lazy)
-            tenant, to, note = sender.tenant, m.to, f"Twilio {err.code}"
-            sender.after.append(lambda: suppression_add(tenant=tenant, phone_number=to, source="carrier", note=note))
         return
-    # outcome unknown: the text may be on its way; never resend it blindly.
-    message_move(
-        message_id=m.id,
-        to=MessageStatus.UNKNOWN,
-        allowed_from=[MessageStatus.SENDING],
-        error_code=err.code,
-        error_message=(err.message or "Outcome unknown")[:300],
-    )
-    result.unknown += 1
+    result.parked += 1
+    countdown = err.retry_after or min(2**attempts, 300)
+    message_resend_enqueue(message_id=m.id, attempt=attempts, countdown=countdown)
 
 
 # --- parked messages ----------------------------------------------------------------

@@ -326,5 +326,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10)
 # gateways is a package, not an installed app: register its tasks (the simulator's reports) explicitly.
 CELERY_IMPORTS = ("gateways.tasks",)
-# Threads per worker process that claim and record on their own database connection.
-SENDING_DB_LANES = env.int("SENDING_DB_LANES", default=6)
+# Threads per batch that claim and record on their own database connection. Claims and outcomes
+# go a group per statement, so one connection keeps up with the gateway pool.
+SENDING_DB_LANES = env.int("SENDING_DB_LANES", default=1)
+# Outcomes are recorded a group at a time: every this many results, or once the oldest waited this long.
+SENDING_RECORD_EVERY = env.int("SENDING_RECORD_EVERY", default=50)
+SENDING_RECORD_SECONDS = env.float("SENDING_RECORD_SECONDS", default=0.1)
