@@ -91,19 +91,49 @@ class Outgoing:
 # --- the HTTP pool ---------------------------------------------------------------
 
 _pool: ThreadPoolExecutor | None = None
+_slots: Slots | None = None
 _pool_pid: int | None = None
 _pool_lock = threading.Lock()
 
 
-def http_pool() -> ThreadPoolExecutor:
-    """Threads that only make gateway calls (no database), one pool per process."""
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():
+class Slots:
+    """The free threads of the process's gateway pool, shared by every batch the process runs.
+
+    A batch claims only as many messages as it could take slots for, so a
+    claimed message goes to a gateway thread at once instead of queueing behind
+    other batches' calls (a ``--pool=threads`` worker runs many batches at once).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._cond = threading.Condition()
+
+    def take(self, n: int, *, timeout: float = 0.0) -> int:
+        """Up to ``n`` slots; waits up to ``timeout`` seconds when there is none."""
+        with self._cond:
+            if not self._free and timeout > 0:
+                self._cond.wait(timeout)
+            k = min(n, self._free)
+            self._free -= k
+            return k
+
+    def give(self, n: int = 1) -> None:
+        with self._cond:
+            self._free += n
+            self._cond.notify_all()
+
+
+def http_pool() -> tuple[ThreadPoolExecutor, Slots]:
+    """Threads that only make gateway calls (no database), and their free slots: one pool per process."""
+    global _pool, _slots, _pool_pid
+    if _pool is None or _slots is None or _pool_pid != os.getpid():
         with _pool_lock:
-            if _pool is None or _pool_pid != os.getpid():
-                _pool = ThreadPoolExecutor(max_workers=settings.SENDING_CONCURRENCY, thread_name_prefix="sms-send")
+            if _pool is None or _slots is None or _pool_pid != os.getpid():
+                size = settings.SENDING_CONCURRENCY
+                _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
+                _slots = Slots(size)
                 _pool_pid = os.getpid()
-    return _pool
+    return _pool, _slots
 
 
 # --- liveness: is the campaign still sending? -------------------------------------
@@ -276,9 +306,9 @@ class Sender:
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
 
     def run(self, due: list[Outgoing]) -> None:
-        pool = http_pool()
+        pool, slots = http_pool()
         waiting = deque(due)
-        # Claim in groups: wait for a quarter of the pool to be free, unless fewer messages are left.
+        # Claim in groups: wait for a quarter of our share to be free, unless fewer messages are left.
         min_room = max(1, self.max_in_flight // 4)
         try:
             while waiting and self.live():
@@ -286,13 +316,25 @@ class Sender:
                 if room < min(min_room, len(waiting)):
                     self._collect(block=True)
                     continue
-                group = self._take(waiting, room)
-                if group is None:  # stopped while waiting for the sender's turn
-                    break
-                for m in self.claim(group):
-                    fut = pool.submit(self.call, m)
-                    self.in_flight[fut] = m
-                    fut.add_done_callback(self._done.put)
+                # Threads of the pool other batches of this process are not using (when ours are all
+                # in flight, our own results free them; else wait a little for another batch's).
+                room = slots.take(min(room, len(waiting)), timeout=0.0 if self.in_flight else 0.5)
+                if not room:
+                    if self.in_flight:
+                        self._collect(block=True)
+                    continue
+                used = 0
+                try:
+                    group = self._take(waiting, room)
+                    if group is None:  # stopped while waiting for the sender's turn
+                        break
+                    for m in self.claim(group):
+                        fut = pool.submit(self.call, m)
+                        used += 1
+                        self.in_flight[fut] = m
+                        fut.add_done_callback(lambda f, slots=slots: (slots.give(), self._done.put(f)))
+                finally:
+                    slots.give(room - used)  # what the group did not use (fewer turns, claims lost)
                 self._collect(block=False)
         finally:
             while self.in_flight:
