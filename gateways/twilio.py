@@ -92,6 +92,9 @@ class TwilioGateway:
                             pool_maxsize=max(64, settings.SENDING_CONCURRENCY),
                         ),
                     )
+                    # twilio-python imports its REST modules on first use: do it here, once, rather
+                    # than in every gateway thread at once (they would queue on the import lock).
+                    client.messages  # noqa: B018 - the property's side effect is the import
                     self._clients[key] = client
         return client
 
