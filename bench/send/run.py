@@ -149,6 +149,11 @@ def timed_send(campaign) -> tuple[float, int]:
     sids = Message.objects.filter(campaign=campaign, sid__isnull=False).values("sid").distinct().count()
     if set(statuses) - {"queued", "unknown"} or sids != statuses.get("queued"):
         raise SystemExit(f"unexpected outcome: {statuses}, {sids} SIDs")
+    from campaigns.selectors import campaign_status_counts
+
+    counted = {s: n for s, n in campaign_status_counts(campaign.pk).items() if n}
+    if counted != statuses:
+        raise SystemExit(f"the campaign's counters {counted} differ from a recount {statuses}")
     return elapsed, statuses.get("unknown", 0)
 
 
