@@ -385,28 +385,12 @@ class Sender:
 
     def claim(self, group: list[Outgoing]) -> list[Outgoing]:
         """Claim ``group`` (pending → sending) unless a number opted out meanwhile. Returns the won ones."""
-        if connection.vendor != "postgresql":
-            return [m for m in group if self._claim_one(m)]
         won, suppressed = messages_claim(
             message_ids=[m.id for m in group], tenant_id=self.tenant.pk, phone_numbers=[m.to for m in group]
         )
         self.result.suppressed += len(suppressed)
         self.result.skipped += len(group) - len(won) - len(suppressed)
         return [m for m in group if m.id in won]
-
-    def _claim_one(self, m: Outgoing) -> bool:
-        if (
-            message_move(
-                message_id=m.id,
-                to=MessageStatus.SENDING,
-                allowed_from=[MessageStatus.PENDING],
-                claimed_at=timezone.now(),
-            )
-            is None
-        ):
-            self.result.skipped += 1
-            return False
-        return self.after_claim(m)
 
     def after_claim(self, m: Outgoing) -> bool:
         """For a message claimed on its own (a parked one): an opt-out recorded a second ago wins."""
@@ -425,7 +409,7 @@ class Sender:
 
 
 def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
-    """PostgreSQL: claim many messages at once. Returns ``(won, suppressed)`` message ids.
+    """Claim many messages at once. Returns ``(won, suppressed)`` message ids.
 
     One statement takes every message of ``message_ids`` that is still
     ``pending`` and whose number is not on the suppression list *at that
@@ -434,7 +418,12 @@ def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: lis
     worker's claim waits on the row lock and then finds it not pending. Pending
     messages left out because their number opted out are moved to
     ``suppressed`` by a second statement, only when there are any.
+
+    Elsewhere (SQLite, ``make run``) message by message: ``message_move``, then
+    the suppression check right after the claim.
     """
+    if connection.vendor != "postgresql":
+        return _claim_one_by_one(message_ids, tenant_id, phone_numbers)
     won: set[int] = set()
     suppressed: set[int] = set()
     left = sorted(set(message_ids))
@@ -449,6 +438,26 @@ def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: lis
         left = [mid for mid in left if mid not in skipped]
         if not left or not Message.objects.filter(pk__in=left, status=MessageStatus.PENDING).exists():
             break
+    return won, suppressed
+
+
+def _claim_one_by_one(message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
+    won: set[int] = set()
+    suppressed: set[int] = set()
+    for message_id, to in zip(message_ids, phone_numbers, strict=True):
+        claimed = message_move(
+            message_id=message_id,
+            to=MessageStatus.SENDING,
+            allowed_from=[MessageStatus.PENDING],
+            claimed_at=timezone.now(),
+        )
+        if claimed is None:
+            continue
+        if is_suppressed(tenant_id=tenant_id, phone_number=to):
+            message_move(message_id=message_id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.SENDING])
+            suppressed.add(message_id)
+        else:
+            won.add(message_id)
     return won, suppressed
 
 
