@@ -1,22 +1,25 @@
-"""Send batches: claim each message, hand it to the gateway, record the outcome.
+"""Send batches: claim messages, hand them to the gateway, record the outcomes.
 
-At most once, per message:
+At most once, per message, and a group at a time:
 
 - quiet hours first: a message outside its recipient's window is held
   (``hold_until``) and left ``pending``; the beat tick releases it;
-- the throttle (``campaigns.throttle``) gives the sender's turn *before* the
-  claim, so a claimed message is never left waiting;
-- the claim is ``message_move(to="sending", allowed_from=["pending"])``: only the
-  worker whose conditional UPDATE changed the row sends it;
-- the suppression list is read again right after the claim;
-- the gateway call runs outside any transaction, on a thread pool (so one
-  worker process keeps dozens of 200 ms Twilio calls in flight), while this
-  thread does all database work on its one connection;
-- the outcome is recorded after, by class (``GatewayError``): retryable (429) →
-  the same claimed message is *parked* and tried again later (never a second
-  message); permanent → ``failed`` with Twilio's code (21610 also suppresses the
-  number); 20003 → parked and the campaign paused with the reason; unknown
-  outcome → ``unknown``, never resent.
+- a group is as many messages as there are free gateway threads and, when
+  throttled, as the sender's rate allows *now* (``campaigns.throttle``): the
+  turn comes before the claim, so a claimed message is never left waiting;
+- the group is claimed in one statement (``messages_claim``): each message
+  still ``pending`` whose number is not on the suppression list at that
+  instant moves to ``sending`` with a compare-and-set (``message_move_ctes``),
+  so only one worker sends it and an opt-out recorded a second ago wins;
+- the gateway calls run outside any transaction, on a thread pool (one worker
+  process keeps ``SENDING_CONCURRENCY`` 200 ms Twilio calls in flight), while
+  this thread does all database work on its one connection;
+- the outcomes are recorded after, a group per statement
+  (``messages_move_rows``, forward only), by class (``GatewayError``):
+  retryable (429) → the same claimed message is *parked* and tried again later
+  (never a second message); permanent → ``failed`` with Twilio's code (21610
+  also suppresses the number); 20003 → parked and the campaign paused with the
+  reason; unknown outcome → ``unknown``, never resent.
 
 A parked message stays ``sending`` with ``claimed_at`` empty; ``message_resend``
 takes it back with a compare-and-set on ``attempts``, so two resends cannot
@@ -304,6 +307,7 @@ class Sender:
         self.finished: list[tuple[Outgoing, Future]] = []  # calls done, outcome not recorded yet
         self._finished_at = 0.0  # when the oldest of them finished
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        self._turn = False  # the next waiting message's turn at the sender's rate is taken
 
     def run(self, due: list[Outgoing]) -> None:
         pool, slots = http_pool()
@@ -316,6 +320,11 @@ class Sender:
                 if room < min(min_room, len(waiting)):
                     self._collect(block=True)
                     continue
+                # The first message's turn at the sender's rate, before holding any thread.
+                if not self._turn:
+                    if not self._wait_turn(waiting[0]):
+                        break  # stopped while waiting
+                    self._turn = True
                 # Threads of the pool other batches of this process are not using (when ours are all
                 # in flight, our own results free them; else wait a little for another batch's).
                 room = slots.take(min(room, len(waiting)), timeout=0.0 if self.in_flight else 0.5)
@@ -326,8 +335,7 @@ class Sender:
                 used = 0
                 try:
                     group = self._take(waiting, room)
-                    if group is None:  # stopped while waiting for the sender's turn
-                        break
+                    self._turn = False
                     for m in self.claim(group):
                         fut = pool.submit(self.call, m)
                         used += 1
@@ -341,16 +349,17 @@ class Sender:
                 self._collect(block=True)
             self.flush()
 
-    def _take(self, waiting: deque[Outgoing], room: int) -> list[Outgoing] | None:
-        """Up to ``room`` messages whose turn it is (all of them, unthrottled)."""
+    def _wait_turn(self, m: Outgoing) -> bool:
+        """Wait for ``m``'s turn at the sender's rate (at once, unthrottled). False if stopped meanwhile."""
+        if throttle_try_acquire(tenant=self.tenant, segments=m.segments):
+            return True
+        self.flush()  # about to wait: record what is done first
+        return throttle_acquire(tenant=self.tenant, segments=m.segments, should_stop=lambda: not self.live())
+
+    def _take(self, waiting: deque[Outgoing], room: int) -> list[Outgoing]:
+        """The first message (its turn taken) and up to ``room`` - 1 more whose turn it is now."""
         if not settings.SENDING_THROTTLE_ENABLED:
             return [waiting.popleft() for _ in range(min(room, len(waiting)))]
-        if not throttle_try_acquire(tenant=self.tenant, segments=waiting[0].segments):
-            self.flush()  # about to wait for the sender's turn: record what is done first
-            if not throttle_acquire(
-                tenant=self.tenant, segments=waiting[0].segments, should_stop=lambda: not self.live()
-            ):
-                return None
         group = [waiting.popleft()]
         while waiting and len(group) < room and throttle_try_acquire(tenant=self.tenant, segments=waiting[0].segments):
             group.append(waiting.popleft())
