@@ -1,22 +1,25 @@
-"""Send batches: claim each message, hand it to the gateway, record the outcome.
+"""Send batches: claim messages, hand them to the gateway, record the outcomes.
 
-At most once, per message:
+At most once, per message, and a group at a time:
 
 - quiet hours first: a message outside its recipient's window is held
   (``hold_until``) and left ``pending``; the beat tick releases it;
-- the throttle (``campaigns.throttle``) gives the sender's turn *before* the
-  claim, so a claimed message is never left waiting;
-- the claim is ``message_move(to="sending", allowed_from=["pending"])``: only the
-  worker whose conditional UPDATE changed the row sends it;
-- the suppression list is read again right after the claim;
-- the gateway call runs outside any transaction, on a thread pool (so one
-  worker process keeps dozens of 200 ms Twilio calls in flight), while this
-  thread does all database work on its one connection;
-- the outcome is recorded after, by class (``GatewayError``): retryable (429) →
-  the same claimed message is *parked* and tried again later (never a second
-  message); permanent → ``failed`` with Twilio's code (21610 also suppresses the
-  number); 20003 → parked and the campaign paused with the reason; unknown
-  outcome → ``unknown``, never resent.
+- a group is as many messages as there are free gateway threads and, when
+  throttled, as the sender's rate allows *now* (``campaigns.throttle``): the
+  turn comes before the claim, so a claimed message is never left waiting;
+- the group is claimed in one statement (``messages_claim``): each message
+  still ``pending`` whose number is not on the suppression list at that
+  instant moves to ``sending`` with a compare-and-set (``message_move_ctes``),
+  so only one worker sends it and an opt-out recorded a second ago wins;
+- the gateway calls run outside any transaction, on a thread pool (one worker
+  process keeps ``SENDING_CONCURRENCY`` 200 ms Twilio calls in flight), while
+  this thread does all database work on its one connection;
+- the outcomes are recorded after, a group per statement
+  (``messages_move_rows``, forward only), by class (``GatewayError``):
+  retryable (429) → the same claimed message is *parked* and tried again later
+  (never a second message); permanent → ``failed`` with Twilio's code (21610
+  also suppresses the number); 20003 → parked and the campaign paused with the
+  reason; unknown outcome → ``unknown``, never resent.
 
 A parked message stays ``sending`` with ``claimed_at`` empty; ``message_resend``
 takes it back with a compare-and-set on ``attempts``, so two resends cannot
@@ -29,9 +32,11 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -41,7 +46,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from compliance.rules import next_send_time
-from compliance.selectors import is_suppressed, suppressed_among
+from compliance.selectors import is_suppressed, suppressed_numbers_sql
 from compliance.services import suppression_add
 from gateways import GatewayError, OutboundSMS, get_gateway
 from gateways.base import CODE_BAD_CREDENTIALS, CODE_TOO_MANY_REQUESTS, status_callback_url
@@ -49,8 +54,8 @@ from integrations.events import message_moved_emit
 from tenants.models import Tenant
 
 from .models import Campaign, CampaignStatus, Message, MessageStatus
-from .throttle import throttle_acquire
-from .transitions import message_move
+from .throttle import throttle_acquire, throttle_try_acquire
+from .transitions import message_move, message_move_ctes, messages_move_rows
 
 logger = logging.getLogger(__name__)
 
@@ -89,19 +94,49 @@ class Outgoing:
 # --- the HTTP pool ---------------------------------------------------------------
 
 _pool: ThreadPoolExecutor | None = None
+_slots: Slots | None = None
 _pool_pid: int | None = None
 _pool_lock = threading.Lock()
 
 
-def http_pool() -> ThreadPoolExecutor:
-    """Threads that only make gateway calls (no database), one pool per process."""
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():
+class Slots:
+    """The free threads of the process's gateway pool, shared by every batch the process runs.
+
+    A batch claims only as many messages as it could take slots for, so a
+    claimed message goes to a gateway thread at once instead of queueing behind
+    other batches' calls (a ``--pool=threads`` worker runs many batches at once).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._cond = threading.Condition()
+
+    def take(self, n: int, *, timeout: float = 0.0) -> int:
+        """Up to ``n`` slots; waits up to ``timeout`` seconds when there is none."""
+        with self._cond:
+            if not self._free and timeout > 0:
+                self._cond.wait(timeout)
+            k = min(n, self._free)
+            self._free -= k
+            return k
+
+    def give(self, n: int = 1) -> None:
+        with self._cond:
+            self._free += n
+            self._cond.notify_all()
+
+
+def http_pool() -> tuple[ThreadPoolExecutor, Slots]:
+    """Threads that only make gateway calls (no database), and their free slots: one pool per process."""
+    global _pool, _slots, _pool_pid
+    if _pool is None or _slots is None or _pool_pid != os.getpid():
         with _pool_lock:
-            if _pool is None or _pool_pid != os.getpid():
-                _pool = ThreadPoolExecutor(max_workers=settings.SENDING_CONCURRENCY, thread_name_prefix="sms-send")
+            if _pool is None or _slots is None or _pool_pid != os.getpid():
+                size = settings.SENDING_CONCURRENCY
+                _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
+                _slots = Slots(size)
                 _pool_pid = os.getpid()
-    return _pool
+    return _pool, _slots
 
 
 # --- liveness: is the campaign still sending? -------------------------------------
@@ -181,15 +216,6 @@ def _send_campaign_rows(campaign_id: int, rows: list, result: BatchResult) -> No
     for opens, ids in holds.items():
         result.held += Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(hold_until=opens)
 
-    suppressed = suppressed_among(tenant_id=tenant.pk, phone_numbers=[m.to for m in due])
-    if suppressed:
-        for m in due:
-            if m.to in suppressed and message_move(
-                message_id=m.id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.PENDING]
-            ):
-                result.suppressed += 1
-        due = [m for m in due if m.to not in suppressed]
-
     send_in_lanes(campaign=campaign, tenant=tenant, due=due, result=result)
 
 
@@ -249,7 +275,16 @@ def _lane_run(sender: Sender, due: list[Outgoing]) -> None:
 
 
 class Sender:
-    """Claims in this thread, gateway calls on the pool, outcomes recorded back here."""
+    """Claims and records in this thread, in groups; gateway calls on the pool.
+
+    The loop: take a group of messages the pool has room for (and the sender's
+    rate allows right now), claim the group in one statement
+    (``messages_claim``), hand each won message to the pool at once, and record
+    the finished calls in groups (``record_outcomes``: at least every
+    ``SENDING_RECORD_EVERY`` results or ``SENDING_RECORD_SECONDS``, so an outcome
+    is never held long). A claimed message never waits for a turn: the group is
+    no larger than the room in the pool.
+    """
 
     def __init__(
         self,
@@ -268,53 +303,106 @@ class Sender:
         self.gateway = get_gateway()
         self.callback = status_callback_url()
         self.after: list = []  # writes that must not share the outcome's lazy commit
+        self.in_flight: dict[Future, Outgoing] = {}
+        self.finished: list[tuple[Outgoing, Future]] = []  # calls done, outcome not recorded yet
+        self._finished_at = 0.0  # when the oldest of them finished
+        self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        self._turn = False  # the next waiting message's turn at the sender's rate is taken
 
     def run(self, due: list[Outgoing]) -> None:
-        pool = http_pool()
-        limit = self.max_in_flight
-        in_flight: dict[Future, Outgoing] = {}
+        pool, slots = http_pool()
+        waiting = deque(due)
+        # Claim in groups: wait for a quarter of our share to be free, unless fewer messages are left.
+        min_room = max(1, self.max_in_flight // 4)
         try:
-            for m in due:
-                if not self.live():
-                    break
-                if not throttle_acquire(tenant=self.tenant, segments=m.segments, should_stop=lambda: not self.live()):
-                    break
-                if not self.claim(m):
+            while waiting and self.live():
+                room = self.max_in_flight - len(self.in_flight)
+                if room < min(min_room, len(waiting)):
+                    self._collect(block=True)
                     continue
-                in_flight[pool.submit(self.call, m)] = m
-                if len(in_flight) >= limit:
-                    self._drain(in_flight, block=True)
-                else:
-                    self._drain(in_flight, block=False)
+                # The first message's turn at the sender's rate, before holding any thread.
+                if not self._turn:
+                    if not self._wait_turn(waiting[0]):
+                        break  # stopped while waiting
+                    self._turn = True
+                # Threads of the pool other batches of this process are not using (when ours are all
+                # in flight, our own results free them; else wait a little for another batch's).
+                room = slots.take(min(room, len(waiting)), timeout=0.0 if self.in_flight else 0.5)
+                if not room:
+                    if self.in_flight:
+                        self._collect(block=True)
+                    continue
+                used = 0
+                try:
+                    group = self._take(waiting, room)
+                    self._turn = False
+                    for m in self.claim(group):
+                        fut = pool.submit(self.call, m)
+                        used += 1
+                        self.in_flight[fut] = m
+                        fut.add_done_callback(lambda f, slots=slots: (slots.give(), self._done.put(f)))
+                finally:
+                    slots.give(room - used)  # what the group did not use (fewer turns, claims lost)
+                self._collect(block=False)
         finally:
-            while in_flight:
-                self._drain(in_flight, block=True)
+            while self.in_flight:
+                self._collect(block=True)
+            self.flush()
 
-    def _drain(self, in_flight: dict[Future, Outgoing], *, block: bool) -> None:
+    def _wait_turn(self, m: Outgoing) -> bool:
+        """Wait for ``m``'s turn at the sender's rate (at once, unthrottled). False if stopped meanwhile."""
+        if throttle_try_acquire(tenant=self.tenant, segments=m.segments):
+            return True
+        self.flush()  # about to wait: record what is done first
+        return throttle_acquire(tenant=self.tenant, segments=m.segments, should_stop=lambda: not self.live())
+
+    def _take(self, waiting: deque[Outgoing], room: int) -> list[Outgoing]:
+        """The first message (its turn taken) and up to ``room`` - 1 more whose turn it is now."""
+        if not settings.SENDING_THROTTLE_ENABLED:
+            return [waiting.popleft() for _ in range(min(room, len(waiting)))]
+        group = [waiting.popleft()]
+        while waiting and len(group) < room and throttle_try_acquire(tenant=self.tenant, segments=waiting[0].segments):
+            group.append(waiting.popleft())
+        return group
+
+    def _collect(self, *, block: bool) -> None:
+        """Move finished calls to ``finished``; record them when enough are there or the oldest waited enough."""
+        every, seconds = settings.SENDING_RECORD_EVERY, settings.SENDING_RECORD_SECONDS
         if block:
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-        else:
-            done = [f for f in in_flight if f.done()]
-        for fut in done:
-            m = in_flight.pop(fut)
-            record_outcome(self, m, fut)
+            timeout = seconds - (time.monotonic() - self._finished_at) if self.finished else 1.0
+            try:
+                self._finished(self._done.get(timeout=max(0.0, timeout)))
+            except queue.Empty:
+                pass
+        while True:
+            try:
+                self._finished(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if self.finished and (len(self.finished) >= every or time.monotonic() - self._finished_at >= seconds):
+            self.flush()
 
-    def claim(self, m: Outgoing) -> bool:
-        if (
-            message_move(
-                message_id=m.id,
-                to=MessageStatus.SENDING,
-                allowed_from=[MessageStatus.PENDING],
-                claimed_at=timezone.now(),
-            )
-            is None
-        ):
-            self.result.skipped += 1
-            return False
-        return self.after_claim(m)
+    def _finished(self, fut: Future) -> None:
+        if not self.finished:
+            self._finished_at = time.monotonic()
+        self.finished.append((self.in_flight.pop(fut), fut))
+
+    def flush(self) -> None:
+        items, self.finished = self.finished, []
+        if items:
+            record_outcomes(self, items)
+
+    def claim(self, group: list[Outgoing]) -> list[Outgoing]:
+        """Claim ``group`` (pending → sending) unless a number opted out meanwhile. Returns the won ones."""
+        won, suppressed = messages_claim(
+            message_ids=[m.id for m in group], tenant_id=self.tenant.pk, phone_numbers=[m.to for m in group]
+        )
+        self.result.suppressed += len(suppressed)
+        self.result.skipped += len(group) - len(won) - len(suppressed)
+        return [m for m in group if m.id in won]
 
     def after_claim(self, m: Outgoing) -> bool:
-        """Checks that must be as late as possible: an opt-out recorded a second ago wins."""
+        """For a message claimed on its own (a parked one): an opt-out recorded a second ago wins."""
         if is_suppressed(tenant_id=self.tenant.pk, phone_number=m.to):
             message_move(message_id=m.id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.SENDING])
             self.result.suppressed += 1
@@ -326,12 +414,95 @@ class Sender:
         return self.gateway.send(self.tenant, OutboundSMS(to=m.to, body=m.body, status_callback=self.callback))
 
 
+# --- claims, in one statement per group ---------------------------------------------
+
+
+def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
+    """Claim many messages at once. Returns ``(won, suppressed)`` message ids.
+
+    One statement takes every message of ``message_ids`` that is still
+    ``pending`` and whose number is not on the suppression list *at that
+    instant*, locks it, moves it to ``sending`` (``claimed_at`` now) and counts
+    it: the compare-and-set of ``message_move``, for the whole group. Another
+    worker's claim waits on the row lock and then finds it not pending. Pending
+    messages left out because their number opted out are moved to
+    ``suppressed`` by a second statement, only when there are any.
+
+    Elsewhere (SQLite, ``make run``) message by message: ``message_move``, then
+    the suppression check right after the claim.
+    """
+    if connection.vendor != "postgresql":
+        return _claim_one_by_one(message_ids, tenant_id, phone_numbers)
+    won: set[int] = set()
+    suppressed: set[int] = set()
+    left = sorted(set(message_ids))
+    for _ in range(3):  # a number that opted back in between the two statements is claimed on the next round
+        claimed = _claim_statement(left, tenant_id, phone_numbers, to=MessageStatus.SENDING)
+        won |= claimed
+        left = [mid for mid in left if mid not in claimed]
+        if not left:
+            break
+        skipped = _claim_statement(left, tenant_id, phone_numbers, to=MessageStatus.SUPPRESSED)
+        suppressed |= skipped
+        left = [mid for mid in left if mid not in skipped]
+        if not left or not Message.objects.filter(pk__in=left, status=MessageStatus.PENDING).exists():
+            break
+    return won, suppressed
+
+
+def _claim_one_by_one(message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
+    won: set[int] = set()
+    suppressed: set[int] = set()
+    for message_id, to in zip(message_ids, phone_numbers, strict=True):
+        claimed = message_move(
+            message_id=message_id,
+            to=MessageStatus.SENDING,
+            allowed_from=[MessageStatus.PENDING],
+            claimed_at=timezone.now(),
+        )
+        if claimed is None:
+            continue
+        if is_suppressed(tenant_id=tenant_id, phone_number=to):
+            message_move(message_id=message_id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.SENDING])
+            suppressed.add(message_id)
+        else:
+            won.add(message_id)
+    return won, suppressed
+
+
+def _claim_statement(message_ids: list[int], tenant_id: int, phone_numbers: list[str], *, to: str) -> set[int]:
+    """``pending`` → ``to`` for the ids whose number is (``suppressed``) or is not (``sending``) suppressed."""
+    fields = {"claimed_at": timezone.now()} if to == MessageStatus.SENDING else {}
+    move_sql, move_params = message_move_ctes(to=to, allowed_from=[MessageStatus.PENDING], fields=fields, source="cand")
+    sup_sql, sup_params = suppressed_numbers_sql(tenant_id=tenant_id, phone_numbers=phone_numbers)
+    msg = connection.ops.quote_name(Message._meta.db_table)
+    opted_out = "EXISTS" if to == MessageStatus.SUPPRESSED else "NOT EXISTS"
+    sql = (
+        f"WITH sup AS ({sup_sql}), "  # noqa: S608 - names from model meta, values bound
+        f"cand AS (SELECT m.id, m.status, m.campaign_id FROM {msg} AS m WHERE m.id = ANY(%s) AND m.status = %s "
+        f'AND {opted_out} (SELECT 1 FROM sup WHERE sup.number = m."to") ORDER BY m.id FOR NO KEY UPDATE OF m), '
+        f"{move_sql} "
+        "SELECT ARRAY(SELECT id FROM cand), (SELECT count(*) FROM upd)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*sup_params, message_ids, MessageStatus.PENDING, *move_params])
+        ids, moved = cursor.fetchone()
+    if moved == len(ids):  # every locked candidate was still pending, so the move took each one
+        return set(ids)
+    # Cannot happen with the rows locked; should it, trust only what the table says.
+    fields_match = {"claimed_at": fields["claimed_at"]} if fields else {}
+    return set(Message.objects.filter(pk__in=ids, status=to, **fields_match).values_list("pk", flat=True))
+
+
+# --- outcomes, in one statement per group ---------------------------------------------
+
+
 @contextmanager
 def _lazy_commit():
-    """The outcome's commit need not wait for the disk (one WAL flush less per message).
+    """The outcome's commit need not wait for the disk (one WAL flush less per group).
 
     Safe for at-most-once: were PostgreSQL to lose this commit in a crash, the
-    message would be left claimed, and the tick marks a stale claim ``unknown``:
+    messages would be left claimed, and the tick marks a stale claim ``unknown``:
     never resent. The claim itself is always committed durably.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -344,53 +515,86 @@ def _lazy_commit():
 
 
 def record_outcome(sender: Sender, m: Outgoing, fut: Future) -> None:
-    """Record what the gateway said about a claimed message (in the database thread)."""
+    """Record what the gateway said about one claimed message."""
+    record_outcomes(sender, [(m, fut)])
+
+
+def record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> None:
+    """Record what the gateway said about claimed messages (in the database thread), a group at a time.
+
+    Accepted messages, refusals and unknown outcomes each go in one statement
+    (``messages_move_rows``: forward only, so a status webhook that came first
+    keeps its status); 429 and 20003 park their message one by one.
+    """
     with _lazy_commit():
-        _record_outcome(sender, m, fut)
+        sids = _record_outcomes(sender, items)
     while sender.after:
         sender.after.pop(0)()
-    if fut.exception() is None:
-        _orphans_apply(tenant_id=sender.tenant.pk, sid=fut.result().sid)
+    _orphans_apply(tenant_id=sender.tenant.pk, sids=sids)
 
 
-def _record_outcome(sender: Sender, m: Outgoing, fut: Future) -> None:
+def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> list[str]:
     result = sender.result
-    try:
-        sent = fut.result()
-    except GatewayError as err:
-        _record_error(sender, m, err)
-        return
-    except Exception as exc:  # a bug or an unclassified failure: the request may have gone out
-        logger.exception("Unexpected error sending message %s", m.id)
-        message_move(
-            message_id=m.id,
-            to=MessageStatus.UNKNOWN,
-            allowed_from=[MessageStatus.SENDING],
-            error_message=f"{type(exc).__name__}"[:300],
-        )
-        result.unknown += 1
-        return
-    status = GATEWAY_STATUSES.get((sent.status or "").lower(), MessageStatus.QUEUED)
-    message_move(
-        message_id=m.id,
-        to=status,
-        allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
-        sid=sent.sid,
-        sent_at=timezone.now(),
+    now = timezone.now()
+    accepted: list[tuple] = []
+    refused: list[tuple] = []
+    unknown: list[tuple] = []
+    for m, fut in items:
+        err = fut.exception()
+        if err is None:
+            sent = fut.result()
+            status = GATEWAY_STATUSES.get((sent.status or "").lower(), MessageStatus.QUEUED)
+            accepted.append((m.id, status, sent.sid, now))
+        elif not isinstance(err, GatewayError):  # a bug or an unclassified failure: the request may have gone out
+            logger.error("Unexpected error sending message %s", m.id, exc_info=err)
+            message_move(
+                message_id=m.id,
+                to=MessageStatus.UNKNOWN,
+                allowed_from=[MessageStatus.SENDING],
+                error_message=f"{type(err).__name__}"[:300],
+            )
+            result.unknown += 1
+        elif err.bad_credentials or err.retryable:
+            _record_parked(sender, m, err)
+        elif err.permanent:
+            refused.append((m.id, MessageStatus.FAILED, err.code, (err.message or "")[:300]))
+            if err.opted_out:  # after the outcome, in its own durable commit (the outcome's is lazy)
+                tenant, to, note = sender.tenant, m.to, f"Twilio {err.code}"
+                sender.after.append(
+                    lambda tenant=tenant, to=to, note=note: suppression_add(
+                        tenant=tenant, phone_number=to, source="carrier", note=note
+                    )
+                )
+        else:  # outcome unknown: the text may be on its way; never resend it blindly.
+            unknown.append((m.id, MessageStatus.UNKNOWN, err.code, (err.message or "Outcome unknown")[:300]))
+    messages_move_rows(
+        rows=accepted, fields=("sid", "sent_at"), allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN]
     )
-    result.sent += 1
+    result.sent += len(accepted)
+    moved = messages_move_rows(
+        rows=refused,
+        fields=("error_code", "error_message"),
+        allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
+    )
+    for message_id in moved:
+        message_moved_emit(tenant_id=sender.tenant.pk, message_id=message_id, status=MessageStatus.FAILED)
+    result.failed += len(refused)
+    messages_move_rows(rows=unknown, fields=("error_code", "error_message"), allowed_from=[MessageStatus.SENDING])
+    result.unknown += len(unknown)
+    return [sid for _, _, sid, _ in accepted]
 
 
-def _orphans_apply(*, tenant_id: int, sid: str) -> None:
-    from tracking.services import status_orphans_apply
+def _orphans_apply(*, tenant_id: int, sids: list[str]) -> None:
+    from tracking.services import status_orphans_apply_many
 
     try:
-        status_orphans_apply(tenant_id=tenant_id, sid=sid)
+        status_orphans_apply_many(tenant_id=tenant_id, sids=sids)
     except Exception:  # never lose the send record over a late callback
-        logger.exception("Applying early status callbacks for %s failed", sid)
+        logger.exception("Applying early status callbacks for %s SIDs failed", len(sids))
 
 
-def _record_error(sender: Sender, m: Outgoing, err: GatewayError) -> None:
+def _record_parked(sender: Sender, m: Outgoing, err: GatewayError) -> None:
+    """429 (try the same message again later) and 20003 (pause): the message stays claimed, parked."""
     from .sending import campaign_pause, tenant_sending_pause
 
     result = sender.result
@@ -403,48 +607,23 @@ def _record_error(sender: Sender, m: Outgoing, err: GatewayError) -> None:
             tenant_sending_pause(tenant=sender.tenant, reason=reason)
             campaign_pause(campaign=sender.campaign, reason=reason)
         return
-    if err.retryable:
-        attempts = message_park(message_id=m.id, error_code=err.code or CODE_TOO_MANY_REQUESTS, attempt=True)
-        if attempts is None:
-            return
-        if attempts >= settings.SENDING_MAX_ATTEMPTS:
-            if message_move(
-                message_id=m.id,
-                to=MessageStatus.FAILED,
-                allowed_from=[MessageStatus.SENDING],
-                error_code=err.code or CODE_TOO_MANY_REQUESTS,
-                error_message=f"Gave up after {attempts} refusals: {err.message}"[:300],
-            ):
-                message_moved_emit(tenant_id=sender.tenant.pk, message_id=m.id, status=MessageStatus.FAILED)
-            result.failed += 1
-            return
-        result.parked += 1
-        countdown = err.retry_after or min(2**attempts, 300)
-        message_resend_enqueue(message_id=m.id, attempt=attempts, countdown=countdown)
+    attempts = message_park(message_id=m.id, error_code=err.code or CODE_TOO_MANY_REQUESTS, attempt=True)
+    if attempts is None:
         return
-    if err.permanent:
+    if attempts >= settings.SENDING_MAX_ATTEMPTS:
         if message_move(
             message_id=m.id,
             to=MessageStatus.FAILED,
-            allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
-            error_code=err.code,
-            error_message=(err.message or "")[:300],
+            allowed_from=[MessageStatus.SENDING],
+            error_code=err.code or CODE_TOO_MANY_REQUESTS,
+            error_message=f"Gave up after {attempts} refusals: {err.message}"[:300],
         ):
             message_moved_emit(tenant_id=sender.tenant.pk, message_id=m.id, status=MessageStatus.FAILED)
         result.failed += 1
-        if err.opted_out:  # after the outcome, in its own durable commit (the outcome's is lazy)
-            tenant, to, note = sender.tenant, m.to, f"Twilio {err.code}"
-            sender.after.append(lambda: suppression_add(tenant=tenant, phone_number=to, source="carrier", note=note))
         return
-    # outcome unknown: the text may be on its way; never resend it blindly.
-    message_move(
-        message_id=m.id,
-        to=MessageStatus.UNKNOWN,
-        allowed_from=[MessageStatus.SENDING],
-        error_code=err.code,
-        error_message=(err.message or "Outcome unknown")[:300],
-    )
-    result.unknown += 1
+    result.parked += 1
+    countdown = err.retry_after or min(2**attempts, 300)
+    message_resend_enqueue(message_id=m.id, attempt=attempts, countdown=countdown)
 
 
 # --- parked messages ----------------------------------------------------------------

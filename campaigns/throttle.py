@@ -137,3 +137,16 @@ def throttle_acquire(*, tenant: Tenant, segments: int, should_stop=None) -> bool
     return get_throttle().acquire(
         sender_key(tenant), cost=max(1, segments), rate=tenant.effective_sending_rate, should_stop=should_stop
     )
+
+
+def throttle_try_acquire(*, tenant: Tenant, segments: int) -> bool:
+    """Take ``segments`` from the tenant's sender if they may go now, without waiting.
+
+    The sender builds a group of claims from what the sender's rate allows at
+    this instant: a group is never larger than the burst, so no claimed message
+    waits for its turn.
+    """
+    if not settings.SENDING_THROTTLE_ENABLED:
+        return True
+    wait = get_throttle().try_acquire(sender_key(tenant), cost=max(1, segments), rate=tenant.effective_sending_rate)
+    return wait <= 0

@@ -9,7 +9,7 @@ the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from django.db import connection, transaction
@@ -101,6 +101,74 @@ def _move_ctes_sql(field_names: tuple[str, ...], source: str) -> str:
         "(campaign_id, status, count, is_squashed, variant, minute, from_status, error_code) "
         "SELECT campaign_id, old, -1, false, variant, NULL::timestamptz, NULL, NULL::integer FROM upd UNION ALL "
         "SELECT campaign_id, %s, 1, false, variant, date_trunc('minute', now()), old, error_code FROM upd)"
+    )
+
+
+def messages_move_rows(
+    *, rows: Sequence[tuple], fields: Sequence[str] = (), allowed_from: Iterable[str] | None = None
+) -> dict[int, str]:
+    """Move many messages in ONE statement, each to its own status with its own field values.
+
+    ``rows`` are ``(message_id, to, *values)``, one value per name in ``fields``
+    (the sender's outcomes: each message its SID and status). Row by row the
+    rules of ``message_move``: only from ``allowed_from``, only forward
+    (``can_move``: a status webhook that got there first keeps its status), a
+    compare-and-set on the locked row, the counters moved in the same statement.
+    Returns ``{message_id: old status}`` for the rows that moved.
+    """
+    rows = list(rows)
+    if not rows:
+        return {}
+    allowed = None if allowed_from is None else frozenset(allowed_from)
+    if connection.vendor != "postgresql":
+        moved = {}
+        for message_id, to, *values in rows:
+            values_by_name = dict(zip(fields, values, strict=True))
+            old = message_move(message_id=message_id, to=to, allowed_from=allowed, **values_by_name)
+            if old is not None:
+                moved[message_id] = old
+        return moved
+    pairs = [(to, old) for to in sorted({row[1] for row in rows}) for old in _from_statuses(to, allowed)]
+    if not pairs:
+        return {}
+    columns = list(zip(*rows, strict=True))
+    params: list = [list(columns[0]), list(columns[1])]
+    for i, name in enumerate(fields):
+        field = Message._meta.get_field(name)
+        params.append([field.get_db_prep_save(value, connection) for value in columns[2 + i]])
+    params += [[to for to, _ in pairs], [old for _, old in pairs]]
+    with connection.cursor() as cursor:
+        cursor.execute(_move_rows_sql(tuple(fields)), params)
+        return dict(cursor.fetchall())
+
+
+@lru_cache(maxsize=16)
+def _move_rows_sql(field_names: tuple[str, ...]) -> str:
+    """``messages_move_rows``' statement: ``_move_ctes_sql`` with the target and values read per row.
+
+    ``v`` holds the rows (arrays unnested side by side), ``ok`` the allowed
+    (new, old) status pairs; ``src`` locks each message whose current status may
+    move to its row's target (re-checked on the latest version, as in
+    ``message_move_ctes``), ``upd`` moves it, ``cnt`` counts it (-1 old, +1 new).
+    """
+    qn = connection.ops.quote_name
+    msg, cnt = qn(Message._meta.db_table), qn(MessageStatusCount._meta.db_table)
+    status_type = Message._meta.get_field("status").db_type(connection)
+    cols = [Message._meta.get_field(name) for name in field_names]
+    arrays = "".join(f", %s::{f.db_type(connection)}[]" for f in cols)
+    names = "".join(f", f{i}" for i in range(len(cols)))
+    picks = "".join(f", v.f{i}" for i in range(len(cols)))
+    sets = "".join(f", {qn(f.column)} = src.f{i}" for i, f in enumerate(cols))
+    return (
+        f"WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::{status_type}[]{arrays}) AS v(id, new{names})), "  # noqa: S608 - names from model meta, values bound
+        f"ok AS (SELECT * FROM unnest(%s::{status_type}[], %s::{status_type}[]) AS ok(new, old)), "
+        f"src AS (SELECT m.id, m.status, v.new{picks} FROM {msg} AS m JOIN v ON v.id = m.id "
+        "JOIN ok ON ok.new = v.new AND ok.old = m.status ORDER BY m.id FOR NO KEY UPDATE OF m), "
+        f"upd AS (UPDATE {msg} AS m SET status = src.new{sets} FROM src WHERE m.id = src.id AND m.status = src.status "
+        "RETURNING m.id, src.status AS old, src.new AS new, m.campaign_id), "
+        f"cnt AS (INSERT INTO {cnt} (campaign_id, status, count, is_squashed) "
+        "SELECT campaign_id, old, -1, false FROM upd UNION ALL SELECT campaign_id, new, 1, false FROM upd) "
+        "SELECT id, old FROM upd"
     )
 
 

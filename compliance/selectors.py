@@ -52,6 +52,27 @@ def suppressed_among(*, tenant_id: int, phone_numbers: Iterable[str]) -> set[str
     return found
 
 
+def suppressed_numbers_sql(*, tenant_id: int, phone_numbers: Iterable[str]) -> tuple[str, list]:
+    """``suppressed_among`` as SQL: ``SELECT number`` of the suppressed ones, to compose into a write.
+
+    For a statement that must decide in the same snapshot as its own write: the
+    sender's claim takes only numbers that are not on the list when it claims,
+    so an opt-out committed before that statement always wins. The same match as
+    ``suppression_match_q``: by keyed hash (one index probe per hash), or by the
+    number on a row that lacks its hash. Returns ``(sql, params)``.
+    """
+    numbers = sorted({n for n in phone_numbers if n})
+    pairs = [(n, h) for n in numbers for h in phone_hashes(tenant_id=tenant_id, phone_number=n)]
+    table = Suppression._meta.db_table
+    sql = (
+        f"SELECT h.number FROM unnest(%s::varchar[], %s::varchar[]) AS h(number, hash) "  # noqa: S608 - table name from model meta
+        f"JOIN {table} AS s ON s.tenant_id = %s AND s.phone_hash = h.hash "
+        f"UNION SELECT s.phone_number FROM {table} AS s "
+        "WHERE s.tenant_id = %s AND s.phone_hash = '' AND s.phone_number = ANY(%s::varchar[])"
+    )
+    return sql, [[n for n, _ in pairs], [h for _, h in pairs], tenant_id, tenant_id, numbers]
+
+
 def suppression_get(*, tenant_id: int, phone_number: str) -> Suppression | None:
     hashes = phone_hashes(tenant_id=tenant_id, phone_number=phone_number)
     return (

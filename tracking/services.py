@@ -370,6 +370,16 @@ def status_orphans_apply(*, tenant_id: int, sid: str) -> int:
     return applied
 
 
+def status_orphans_apply_many(*, tenant_id: int, sids: list[str]) -> int:
+    """``status_orphans_apply`` for the SIDs the sender just recorded: one query when none has orphans."""
+    if not sids:
+        return 0
+    with_orphans = set(
+        StatusEvent.objects.filter(tenant_id=tenant_id, sid__in=sids, message=None).values_list("sid", flat=True)
+    )
+    return sum(status_orphans_apply(tenant_id=tenant_id, sid=sid) for sid in sorted(with_orphans))
+
+
 def _rank(raw_status: str) -> int:
     status = TWILIO_STATUS_MAP.get(raw_status)
     return STATUS_RANK.get(status, -1) if status else -1

@@ -5,11 +5,15 @@
 A Twilio-compatible server (``gateways.fake_twilio``) runs in its own process,
 answering after 0 ms and after 200 ms. Messages are fanned out first (not
 timed); the clock runs from enqueueing the send batches until every message is
-recorded. Rate limiting is off. The ceiling, in the same run: a bare
-``requests`` loop (one thread, one keep-alive session) posting the same forms
-to the same server at 0 ms. Goal (issue #5): ≥ 300 messages/s at 200 ms, and at
-0 ms ≥ 50% of the bare loop. Runs on ``<database>_bench`` (its tables are truncated)
-and flushes the Redis db it is given.
+recorded. Rate limiting is off; the worker runs with ``DEBUG`` off, as in
+production. The ceiling, in the same run: a bare ``requests`` loop (one
+thread, one keep-alive session) posting the same forms to the same server at
+0 ms, right before and right after the 0 ms run (the better of the two
+counts, so a busy moment cannot flatter the ratio). Each figure is printed
+with the load average around it (the machine may be shared). Goal (issue #5):
+≥ 300 messages/s at 200 ms, and at 0 ms ≥ 50% of the bare loop. Runs on
+``<database>_bench`` (its tables are truncated) and flushes the Redis db it is
+given.
 """
 
 from __future__ import annotations
@@ -145,6 +149,11 @@ def timed_send(campaign) -> tuple[float, int]:
     sids = Message.objects.filter(campaign=campaign, sid__isnull=False).values("sid").distinct().count()
     if set(statuses) - {"queued", "unknown"} or sids != statuses.get("queued"):
         raise SystemExit(f"unexpected outcome: {statuses}, {sids} SIDs")
+    from campaigns.selectors import campaign_status_counts
+
+    counted = {s: n for s, n in campaign_status_counts(campaign.pk).items() if n}
+    if counted != statuses:
+        raise SystemExit(f"the campaign's counters {counted} differ from a recount {statuses}")
     return elapsed, statuses.get("unknown", 0)
 
 
@@ -161,6 +170,21 @@ def bare_loop(base_url: str, forms: list[dict]) -> float:
     return time.perf_counter() - start
 
 
+def bench_forms(campaign) -> list[dict]:
+    """The forms the worker posts for ``campaign``'s messages (what the bare loop posts too)."""
+    from campaigns.models import Message
+    from gateways.base import status_callback_url
+
+    return [
+        {"To": to, "From": "+14155550000", "Body": body, "StatusCallback": status_callback_url()}
+        for to, body in Message.objects.filter(campaign=campaign).values_list("to", "body")
+    ]
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=3000)
@@ -173,6 +197,7 @@ def main() -> None:
     fanout_bench.ensure_database(url)
     fanout_bench.django_setup(url)
     import redis
+    from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -185,8 +210,14 @@ def main() -> None:
         "SMS_GATEWAY": "twilio",
         "SENDING_THROTTLE_ENABLED": "0",
         "LOG_LEVEL": "WARNING",
+        # The worker as in production: DEBUG off (Django would keep every SQL statement), so the
+        # secrets it then requires are given; the tenant's token is encrypted with this process's key.
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-send-secret-key-not-for-production",  # noqa: S105 - a throw-away bench key
+        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
     }
     results = {}
+    ceilings: list[float] = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so the finally blocks stop the children
     try:
         for latency, (_proc, base_url) in servers.items():
@@ -194,29 +225,31 @@ def main() -> None:
             try:
                 time.sleep(4)  # worker boot
                 campaign = prepare(args.messages, base_url)
+                forms = bench_forms(campaign)
+                if latency == 0.0:  # the ceiling right before and right after, the better of the two counts
+                    ceilings.append(len(forms) / bare_loop(base_url, forms))
+                before = load()
                 elapsed, unknown = timed_send(campaign)
-                results[latency] = (args.messages / elapsed, unknown)
+                results[latency] = (args.messages / elapsed, unknown, f"{before} → {load()}")
+                if latency == 0.0:
+                    ceilings.append(len(forms) / bare_loop(base_url, forms))
             finally:
                 stop(worker)
-        from campaigns.models import Message
-        from gateways.base import status_callback_url
-
-        forms = [
-            {"To": to, "From": "+14155550000", "Body": body, "StatusCallback": status_callback_url()}
-            for to, body in Message.objects.values_list("to", "body")[: args.messages]
-        ]
-        bare = len(forms) / bare_loop(servers[0.0][1], forms)
     finally:
         for proc, _ in servers.values():
             stop(proc)
     for latency, label in ((0.0, "0 ms"), (0.2, "200 ms")):
-        rate, unknown = results[latency]
+        rate, unknown, loads = results[latency]
         note = f"; {unknown} connection(s) lost mid-request, recorded unknown, not resent" if unknown else ""
         print(
             f"end to end, {label} gateway latency: {rate:,.0f} messages/s "
-            f"({args.messages:,} messages, {args.processes} worker processes{note})"
+            f"({args.messages:,} messages, {args.processes} worker processes{note}; {loads})"
         )
-    print(f"ceiling, bare requests loop at 0 ms: {bare:,.0f} requests/s")
+    bare = max(ceilings)
+    print(
+        f"ceiling, bare requests loop at 0 ms: {bare:,.0f} requests/s "
+        f"(before and after the 0 ms run: {ceilings[0]:,.0f}, {ceilings[1]:,.0f}; the better counts)"
+    )
     print(f"ratio at 0 ms: {results[0.0][0] / bare:.0%} of the bare loop (goal >= 50%); goal at 200 ms: >= 300/s")
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.test import override_settings
 
@@ -183,3 +185,29 @@ def test_clicks_are_exported_then_erased_but_still_counted(tenant_a, tenant_b):
     click = Click.objects.get(link=link)
     assert (click.ip_address, click.user_agent, click.country, click.contact_id) == (None, "", "", None)
     assert Click.objects.get(pk=other.pk).ip_address == "198.51.100.0"  # another tenant's click untouched
+
+
+def test_suppressed_numbers_sql_finds_what_suppressed_among_finds(tenant_a, tenant_b):
+    from django.db import connection
+
+    from compliance.selectors import suppressed_numbers_sql
+
+    if connection.vendor != "postgresql":
+        if os.environ.get("CI"):
+            pytest.fail("CI runs on PostgreSQL (DATABASE_URL)")
+        pytest.skip("the SQL form is for PostgreSQL statements (the sender's claim)")
+    numbers = [f"+1415555{n:04d}" for n in range(8)]
+    for n in numbers[:4]:
+        suppression_add(tenant=tenant_a, phone_number=n, source=SuppressionSource.IMPORT)
+    Suppression.objects.filter(phone_number=numbers[1]).update(phone_number="")  # erased: hash only
+    Suppression.objects.filter(phone_number=numbers[2]).update(phone_hash="")  # a raw insert: number only
+    suppression_add(tenant=tenant_b, phone_number=numbers[5], source=SuppressionSource.KEYWORD)  # not A's
+    sql, params = suppressed_numbers_sql(tenant_id=tenant_a.pk, phone_numbers=numbers)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = {row[0] for row in cursor.fetchall()}
+    assert found == set(numbers[:4]) == suppressed_among(tenant_id=tenant_a.pk, phone_numbers=numbers)
+    sql, params = suppressed_numbers_sql(tenant_id=tenant_a.pk, phone_numbers=[])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert cursor.fetchall() == []

@@ -79,3 +79,28 @@ def test_auth_token_never_logged(fake_twilio, tenant_a, caplog):
     caplog.set_level("DEBUG")
     get_gateway().send(tenant_a, OutboundSMS(to="+14155550123", body="x"))
     assert tenant_a.twilio_auth_token not in caplog.text
+
+
+def test_the_environment_is_read_once_per_client_not_per_message(fake_twilio, tenant_a, monkeypatch):
+    import requests.sessions
+
+    gw = get_gateway()
+    gw.send(tenant_a, OutboundSMS(to="+14155550123", body="x"))  # the client is built (and reads the environment)
+
+    def per_request(*args, **kwargs):
+        raise AssertionError("the environment was read again for one message")
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", per_request)
+    gw.send(tenant_a, OutboundSMS(to="+14155550124", body="y"))
+    assert len(fake_twilio.sends()) == 2
+
+
+def test_a_proxy_from_the_environment_is_still_used(fake_twilio, tenant_a, settings, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", fake_twilio.base_url)  # the fake server answers absolute-form requests
+    settings.TWILIO_API_BASE_URL = "http://api.twilio.proxied.invalid"  # resolvable only through the proxy
+    result = get_gateway().send(tenant_a, OutboundSMS(to="+14155550123", body="via proxy"))
+    assert result.sid.startswith("SM")
+    [req] = fake_twilio.sends()
+    assert req.path.startswith("http://api.twilio.proxied.invalid/2010-04-01/Accounts/")

@@ -296,3 +296,19 @@ def test_the_simulator_reports_through_the_same_path(tenant_a):
     msg.refresh_from_db()
     assert (msg.status, msg.error_code) == ("undelivered", 30003)
     assert StatusEvent.objects.filter(sid=msg.sid, status="undelivered").exists()
+
+
+def test_orphans_of_a_group_of_sids_are_applied_with_one_look_up(tenant_a, post, django_assert_num_queries):
+    from tracking.services import status_orphans_apply_many
+
+    early = sent_message(tenant_a, status="sending", sid=None)
+    plain = sent_message(tenant_a, status="sending", sid=None)
+    early_sid, plain_sid = new_sid(), new_sid()
+    assert post(callback(early_sid, "delivered", tenant_a), tenant_a.twilio_auth_token).status_code == 204
+    message_move(message_id=early.pk, to="queued", sid=early_sid)
+    message_move(message_id=plain.pk, to="queued", sid=plain_sid)
+    with django_assert_num_queries(1):
+        assert status_orphans_apply_many(tenant_id=tenant_a.pk, sids=[plain_sid]) == 0
+    assert status_orphans_apply_many(tenant_id=tenant_a.pk, sids=[early_sid, plain_sid]) == 1
+    assert (_status(early), _status(plain)) == ("delivered", "queued")
+    assert status_orphans_apply_many(tenant_id=tenant_a.pk, sids=[]) == 0
