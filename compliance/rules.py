@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from django.db.models import Count
-from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 
 from tenants.models import Tenant
@@ -138,6 +137,10 @@ def _valid_zone(zone: str) -> bool:
 
 def _analyse(phone_number: str, timezone: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """(candidate zones, states) of a recipient, with one parse and one geocoder lookup."""
+    # Imported here, not at module level: the geocoder's data for every country is ~100 MB of
+    # resident memory, which processes that never compute quiet hours (web, fan-out) need not carry.
+    from phonenumbers import geocoder
+
     zone = timezone if _valid_zone(timezone) else ""
     parsed = _parse(phone_number)
     nanp = parsed is not None and parsed.country_code == 1

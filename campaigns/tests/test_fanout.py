@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from campaigns.fanout import campaign_fanout, segments_of
 from campaigns.models import CampaignStatus, Message, MessageStatus
@@ -164,3 +166,26 @@ def test_frequency_cap_records_capped_recipients(tenant_a):
     assert result.pending == 1
     counts = campaign_status_counts(campaign.pk)
     assert (counts["capped"], counts["pending"]) == (1, 1)
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list("ab {}|_\t\nSTOPé😀")), max_size=12)
+_FIELD = st.sampled_from(["first_name", "last_name", "link", "other", " first_name ", "first name"])
+
+
+@hypothesis.given(
+    pieces=st.lists(st.one_of(_TEXT, st.builds(lambda f, fb: "{{" + f + fb + "}}", _FIELD, _TEXT)), max_size=6),
+    first=_TEXT,
+    last=_TEXT,
+    link=st.sampled_from(["", "http://127.0.0.1:8000/l/abcdEFGH"]),
+)
+def test_compiled_template_renders_like_render(pieces, first, last, link):
+    """The fan-out compiles each template once; the text it renders is ``render``'s, byte for byte."""
+    from campaigns.fanout import _compile
+    from campaigns.rendering import render
+
+    template = "".join(pieces)
+    fmt, slots = _compile(template)
+    values = (first, last, link, "")
+    assert fmt.format(*[values[i] or fallback for i, fallback in slots]) == render(
+        template, first_name=first, last_name=last, link=link
+    )
