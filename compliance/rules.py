@@ -27,6 +27,7 @@ import phonenumbers
 from django.db.models import Count
 from phonenumbers import timezone as pn_timezone
 
+from smscampaigns.db import any_of
 from tenants.models import Tenant
 
 MOST_RESTRICTIVE_ZONE = "America/New_York"
@@ -285,8 +286,8 @@ def contacts_over_cap(*, tenant: Tenant, contact_ids, now: dt.datetime) -> set[i
     for i in range(0, len(ids), 5000):
         rows = (
             Message.objects.filter(
+                any_of("contact_id", ids[i : i + 5000]),
                 tenant=tenant,
-                contact_id__in=ids[i : i + 5000],
                 sent_at__gt=now - dt.timedelta(hours=24),
                 sent_at__lte=now,
             )

@@ -183,3 +183,14 @@ def test_clicks_are_exported_then_erased_but_still_counted(tenant_a, tenant_b):
     click = Click.objects.get(link=link)
     assert (click.ip_address, click.user_agent, click.country, click.contact_id) == (None, "", "", None)
     assert Click.objects.get(pk=other.pk).ip_address == "198.51.100.0"  # another tenant's click untouched
+
+
+def test_bulk_hashes_are_the_hashes_of_each_number_under_every_key(settings):
+    from compliance.hashing import phone_hashes, phone_hashes_many
+
+    numbers = ["+14155550142", "+14155550143", "+447700900123"]
+    settings.FIELD_ENCRYPTION_KEYS = ["bmV3LWtleS1uZXctbmV3LW5ldy1uZXctbmV3LW5ldyE=", "b2xkLWtleQ=="]
+    expected = {h: n for n in numbers for h in phone_hashes(tenant_id=7, phone_number=n)}
+    assert len(expected) == 6  # two keys, three numbers
+    assert phone_hashes_many(tenant_id=7, phone_numbers=numbers) == expected
+    assert set(phone_hashes_many(tenant_id=8, phone_numbers=numbers)).isdisjoint(expected)  # per tenant
