@@ -330,7 +330,9 @@ def _copy_messages(campaign: Campaign, messages: list[tuple]) -> None:
         ]
     )
     column_sql = ", ".join(connection.ops.quote_name(f.column) for f in columns)
-    with connection.cursor() as cursor:
-        cursor.copy_expert(
+    # copy_expert is psycopg2's own: wrap_database_errors turns a unique violation (a concurrent rerun)
+    # into Django's IntegrityError, which campaign_fanout retries.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.cursor.copy_expert(
             f"COPY {connection.ops.quote_name(Message._meta.db_table)} ({column_sql}) FROM STDIN", io.StringIO(text)
         )
