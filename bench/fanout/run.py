@@ -80,39 +80,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def links_by_copy(*, tenant, campaign_id, target_url, message_ids):
-    """What-if (bench only, ``--links-copy``): the links seam writing with COPY instead of bulk_create."""
-    import secrets
-
-    from django.db import connection
-
-    from links.services import ALPHABET
-
-    now = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
-    codes, buf = {}, io.StringIO()
-    raw = secrets.token_bytes(6 * len(message_ids))
-    for i, mid in enumerate(message_ids):
-        n = int.from_bytes(raw[6 * i : 6 * i + 6], "big")
-        code = "".join(ALPHABET[(n // 62**k) % 62] for k in range(8))
-        codes[mid] = code
-        buf.write(f"{tenant.pk}\t{code}\t{target_url}\t{campaign_id}\t{mid}\t{now}\t\\N\n")
-    buf.seek(0)
-    with connection.cursor() as cur:
-        cur.copy_expert(
-            "COPY links_shortlink (tenant_id, code, target_url, campaign_id, message_id, created_at, expires_at) "
-            "FROM STDIN",
-            buf,
-        )
-    return codes
-
-
-def child(campaign_id: int, links_copy: bool = False) -> None:
+def child(campaign_id: int) -> None:
     """The measured fan-out, alone in its process."""
-    from campaigns import fanout
     from campaigns.fanout import campaign_fanout
-
-    if links_copy:
-        fanout.short_links_create_for_messages = links_by_copy
 
     start = time.perf_counter()
     result = campaign_fanout(campaign_id=campaign_id, on_pending=lambda c, ids: None)
@@ -204,14 +174,11 @@ def main() -> None:
         help="fan-out and COPY measured alternately this many times (best of each: the machine is shared)",
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--links-copy", action="store_true", help="what-if: links written with COPY instead of the links seam"
-    )
     args = parser.parse_args()
     url = bench_database_url()
     if args.child:
         django_setup(url)
-        child(args.child, links_copy=args.links_copy)
+        child(args.child)
         return
     ensure_database(url)
     django_setup(url)
@@ -221,7 +188,6 @@ def main() -> None:
     print(f"setup: {n:,} contacts in {time.perf_counter() - t0:.1f} s; {load()}")
     from django.db import connection
 
-    what_if = " [what-if: links by COPY, not the links seam]" if args.links_copy else ""
     rounds = []
     for r in range(args.rounds):
         if r:
@@ -229,7 +195,7 @@ def main() -> None:
         with connection.cursor() as cur:
             cur.execute("CHECKPOINT")
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(campaign_id)] + (["--links-copy"] if args.links_copy else []),
+            [sys.executable, __file__, "--child", str(campaign_id)],
             check=True,
             capture_output=True,
             text=True,
@@ -241,7 +207,7 @@ def main() -> None:
         copy_seconds = copy_ceiling(campaign_id)
         rounds.append((ours, copy_seconds))
         print(
-            f"round {r + 1}{what_if}: fan-out {ours['created']:,} in {ours['seconds']:.2f} s, "
+            f"round {r + 1}: fan-out {ours['created']:,} in {ours['seconds']:.2f} s, "
             f"peak RSS {ours['peak_rss_mb']:.0f} MB; COPY {copy_seconds:.2f} s; "
             f"ratio {copy_seconds / ours['seconds']:.0%}; {load()}"
         )
@@ -252,7 +218,7 @@ def main() -> None:
     peak = max(o["peak_rss_mb"] for o, _c in rounds)
     ratios = sorted(c / o["seconds"] for o, c in rounds)
     print(
-        f"fan-out{what_if}, best of {len(rounds)}: {best['created']:,} recipients (message + link) "
+        f"fan-out, best of {len(rounds)}: {best['created']:,} recipients (message + link) "
         f"in {best['seconds']:.2f} s = {ours_rate:,.0f}/s"
     )
     print(f"fan-out peak RSS (highest round): {peak:.0f} MB")
