@@ -104,6 +104,7 @@ def contacts_already_texted(*, tenant_id: int, campaign_id: int, first_id: int, 
             tenant_id=tenant_id, contact_id__gte=first_id, contact_id__lte=last_id, sent_at__isnull=False
         )
         .exclude(campaign_id=campaign_id)
+        .order_by()  # else the model's ordering puts "id" into the DISTINCT
         .values_list("contact_id", flat=True)
         .distinct()
     )
