@@ -36,11 +36,11 @@ from django.utils import timezone
 from compliance.rules import contacts_over_cap
 from compliance.selectors import suppressed_among
 from contacts.selectors import contacts_for_audience
-from links.services import short_links_create_for_messages, short_url
+from links.services import short_links_create_for_messages
 
 from .authoring import campaign_variant_pick
 from .models import Campaign, CampaignStatus, Message, MessageStatus
-from .rendering import PLACEHOLDER, render
+from .rendering import PLACEHOLDER
 from .segments import GSM7_BASIC, count_segments
 from .transitions import counts_add
 
@@ -104,6 +104,7 @@ def contacts_already_texted(*, tenant_id: int, campaign_id: int, first_id: int, 
             tenant_id=tenant_id, contact_id__gte=first_id, contact_id__lte=last_id, sent_at__isnull=False
         )
         .exclude(campaign_id=campaign_id)
+        .order_by()  # else the model's ordering puts "id" into the DISTINCT
         .values_list("contact_id", flat=True)
         .distinct()
     )
@@ -233,17 +234,44 @@ def _links(campaign: Campaign, ids: list[int], statuses: list) -> dict[int, str]
 VARYING = ("id", "contact_id", "to", "body", "segments", "status", "variant")
 
 
+def _compile(template: str) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """``template`` as a ``str.format`` string and its slots ``(value index, fallback)``.
+
+    Values are ``(first_name, last_name, link, "")`` (the last for a placeholder that is not a
+    merge field), so a body renders with one ``format`` call and no regex, to the same text as
+    ``campaigns.rendering.render``.
+    """
+    fields = {"first_name": 0, "last_name": 1, "link": 2}
+    parts, slots, pos = [], [], 0
+    for match in PLACEHOLDER.finditer(template):
+        parts.append(template[pos : match.start()].replace("{", "{{").replace("}", "}}"))
+        parts.append(f"{{{len(slots)}}}")
+        fallback = match.group(2)
+        slots.append((fields.get(match.group(1), 3), fallback.strip() if fallback is not None else ""))
+        pos = match.end()
+    parts.append(template[pos:].replace("{", "{{").replace("}", "}}"))
+    return "".join(parts), tuple(slots)
+
+
 def _messages(campaign, rows, ids, statuses, codes, texted, picks) -> list[tuple]:
-    """``VARYING`` tuples, bodies rendered with each recipient's own link."""
+    """``VARYING`` tuples, bodies rendered with each recipient's own link; each template is compiled once."""
     out = []
     append = out.append
     pending = MessageStatus.PENDING.value
+    base = f"{settings.SHORT_LINK_BASE_URL}/"  # short_url(code), without a settings lookup per row
+    footer = f"\n{settings.SMS_OPT_OUT_FOOTER}"  # with_footer(body), unrolled
+    says_stop = _STOP_WORD.search
+    compiled: dict[str, tuple] = {}
     for (contact_id, phone, first, last), mid, status in zip(rows, ids, statuses, strict=True):
-        code = codes.get(mid)
         variant, template = picks[contact_id]
-        body = render(template, first_name=first, last_name=last, link=short_url(code) if code else "")
-        if contact_id not in texted:
-            body = with_footer(body)
+        fmt = compiled.get(template)
+        if fmt is None:
+            fmt = compiled[template] = _compile(template)
+        code = codes.get(mid)
+        values = (first, last, base + code if code else "", "")
+        body = fmt[0].format(*[values[i] or fallback for i, fallback in fmt[1]])
+        if contact_id not in texted and not says_stop(body):
+            body += footer
         append((mid, contact_id, phone, body, segments_of(body), status or pending, variant))
     return out
 
@@ -267,7 +295,9 @@ def _insert_generic(campaign: Campaign, rows: list[Row], statuses: list, picks: 
     return [o.pk for o in objs]
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _copy_escape(text: str) -> str:
+    """Text for COPY's text format (four C-level replaces: much faster than ``str.translate``)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _copy_value(value) -> str:
@@ -277,7 +307,7 @@ def _copy_value(value) -> str:
         return "t" if value else "f"
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
+    return _copy_escape(str(value))
 
 
 def _copy_messages(campaign: Campaign, messages: list[tuple]) -> None:
@@ -294,16 +324,16 @@ def _copy_messages(campaign: Campaign, messages: list[tuple]) -> None:
             value = constants[f.attname] if f.attname in constants else f.get_default()
             parts.append(_copy_value(value).replace("{", "{{").replace("}", "}}"))
     line = ("\t".join(parts) + "\n").format
-    body_at = VARYING.index("body")
-    variant_at = VARYING.index("variant")
-    buf = io.StringIO()
-    write = buf.write
-    for m in messages:
-        m = list(m)
-        m[body_at] = m[body_at].translate(_COPY_ESCAPES)
-        m[variant_at] = _copy_value(m[variant_at])
-        write(line(*m))
-    buf.seek(0)
+    text = "".join(
+        [
+            line(mid, contact_id, _copy_escape(to), _copy_escape(body), segments, status, _copy_value(variant))
+            for mid, contact_id, to, body, segments, status, variant in messages  # VARYING's order
+        ]
+    )
     column_sql = ", ".join(connection.ops.quote_name(f.column) for f in columns)
-    with connection.cursor() as cursor:
-        cursor.copy_expert(f"COPY {connection.ops.quote_name(Message._meta.db_table)} ({column_sql}) FROM STDIN", buf)
+    # copy_expert is psycopg2's own: wrap_database_errors turns a unique violation (a concurrent rerun)
+    # into Django's IntegrityError, which campaign_fanout retries.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.cursor.copy_expert(
+            f"COPY {connection.ops.quote_name(Message._meta.db_table)} ({column_sql}) FROM STDIN", io.StringIO(text)
+        )

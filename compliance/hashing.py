@@ -39,3 +39,20 @@ def phone_hash(*, tenant_id: int, phone_number: str) -> str:
 def phone_hashes(*, tenant_id: int, phone_number: str) -> list[str]:
     """Every hash the number may be stored under (one per key)."""
     return [_hash(k, tenant_id, phone_number) for k in _keys()]
+
+
+def phone_hashes_many(*, tenant_id: int, phone_numbers: list[str]) -> dict[str, str]:
+    """``{hash: number}`` for every hash each number may be stored under (``phone_hashes`` in bulk).
+
+    The keyed HMAC state is set up once per key and copied per number: a fan-out hashes
+    thousands of numbers per chunk.
+    """
+    out: dict[str, str] = {}
+    for key in _keys():
+        keyed = hmac.new(key, digestmod=hashlib.sha256)
+        prefix = f"{tenant_id}:"
+        for number in phone_numbers:
+            h = keyed.copy()
+            h.update((prefix + number).encode())
+            out[h.hexdigest()] = number
+    return out

@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from django.db.models import Count
-from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 
+from smscampaigns.db import any_of
 from tenants.models import Tenant
 
 MOST_RESTRICTIVE_ZONE = "America/New_York"
@@ -138,6 +138,10 @@ def _valid_zone(zone: str) -> bool:
 
 def _analyse(phone_number: str, timezone: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """(candidate zones, states) of a recipient, with one parse and one geocoder lookup."""
+    # Imported here, not at module level: the geocoder's data for every country is ~100 MB of
+    # resident memory, which processes that never compute quiet hours (web, fan-out) need not carry.
+    from phonenumbers import geocoder
+
     zone = timezone if _valid_zone(timezone) else ""
     parsed = _parse(phone_number)
     nanp = parsed is not None and parsed.country_code == 1
@@ -282,8 +286,8 @@ def contacts_over_cap(*, tenant: Tenant, contact_ids, now: dt.datetime) -> set[i
     for i in range(0, len(ids), 5000):
         rows = (
             Message.objects.filter(
+                any_of("contact_id", ids[i : i + 5000]),
                 tenant=tenant,
-                contact_id__in=ids[i : i + 5000],
                 sent_at__gt=now - dt.timedelta(hours=24),
                 sent_at__lte=now,
             )

@@ -11,7 +11,9 @@ from collections.abc import Iterable
 
 from django.db.models import Count, Q, QuerySet
 
-from .hashing import phone_hashes
+from smscampaigns.db import any_of
+
+from .hashing import phone_hashes, phone_hashes_many
 from .models import ComplianceSettings, ConsentEvent, InboundKind, InboundMessage, Suppression
 
 SUPPRESSION_CHUNK = 2000
@@ -20,7 +22,8 @@ SUPPRESSION_CHUNK = 2000
 def suppression_match_q(numbers: list[str], hashes: list[str]) -> Q:
     """Rows for these numbers: by keyed hash (indexed; every row made through the model has one),
     or by the number itself on a row that somehow lacks its hash (a raw bulk insert)."""
-    return Q(phone_hash__in=hashes) | Q(phone_hash="", phone_number__in=numbers)
+    # any_of: the lists bound as arrays on PostgreSQL (a fan-out chunk asks for thousands at once).
+    return Q(any_of("phone_hash", hashes)) | Q(Q(phone_hash=""), any_of("phone_number", numbers))
 
 
 def is_suppressed(*, tenant_id: int, phone_number: str) -> bool:
@@ -37,7 +40,7 @@ def suppressed_among(*, tenant_id: int, phone_numbers: Iterable[str]) -> set[str
     # Chunked so a 100k-recipient fan-out never builds one giant IN list.
     for i in range(0, len(numbers), SUPPRESSION_CHUNK):
         part = numbers[i : i + SUPPRESSION_CHUNK]
-        by_hash = {h: n for n in part for h in phone_hashes(tenant_id=tenant_id, phone_number=n)}
+        by_hash = phone_hashes_many(tenant_id=tenant_id, phone_numbers=part)
         rows = (
             Suppression.objects.filter(suppression_match_q(part, list(by_hash)), tenant_id=tenant_id)
             .order_by()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from campaigns.fanout import campaign_fanout, segments_of
 from campaigns.models import CampaignStatus, Message, MessageStatus
@@ -164,3 +166,53 @@ def test_frequency_cap_records_capped_recipients(tenant_a):
     assert result.pending == 1
     counts = campaign_status_counts(campaign.pk)
     assert (counts["capped"], counts["pending"]) == (1, 1)
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list("ab {}|_\t\nSTOPé😀")), max_size=12)
+_FIELD = st.sampled_from(["first_name", "last_name", "link", "other", " first_name ", "first name"])
+
+
+@hypothesis.given(
+    pieces=st.lists(st.one_of(_TEXT, st.builds(lambda f, fb: "{{" + f + fb + "}}", _FIELD, _TEXT)), max_size=6),
+    first=_TEXT,
+    last=_TEXT,
+    link=st.sampled_from(["", "http://127.0.0.1:8000/l/abcdEFGH"]),
+)
+def test_compiled_template_renders_like_render(pieces, first, last, link):
+    """The fan-out compiles each template once; the text it renders is ``render``'s, byte for byte."""
+    from campaigns.fanout import _compile
+    from campaigns.rendering import render
+
+    template = "".join(pieces)
+    fmt, slots = _compile(template)
+    values = (first, last, link, "")
+    assert fmt.format(*[values[i] or fallback for i, fallback in slots]) == render(
+        template, first_name=first, last_name=last, link=link
+    )
+
+
+def test_a_chunk_that_collides_with_a_concurrent_rerun_is_tried_again(tenant_a, monkeypatch):
+    """Another run wrote one of the chunk's messages after this one looked: the unique (campaign, contact)
+    constraint refuses the chunk, and it is tried again without doubling anything."""
+    from campaigns import fanout
+
+    contacts = [ContactFactory(tenant=tenant_a) for _ in range(3)]
+    campaign = _sending_campaign(tenant_a, body="Hi {{link}}")
+    real = fanout.suppressed_among
+    calls = []
+
+    def racing(**kw):
+        if not calls:  # the other run's message lands between the "already there?" check and the insert
+            MessageFactory(tenant=tenant_a, campaign=campaign, contact=contacts[1], body="theirs")
+        calls.append(1)
+        return real(**kw)
+
+    monkeypatch.setattr(fanout, "suppressed_among", racing)
+    result = campaign_fanout(campaign_id=campaign.pk)
+    assert len(calls) == 2  # refused once, tried again
+    assert result.created == 3
+    assert sorted(Message.objects.filter(campaign=campaign).values_list("contact_id", flat=True)) == sorted(
+        c.pk for c in contacts
+    )
+    assert ShortLink.objects.filter(campaign=campaign).count() == 3
+    assert campaign_status_counts(campaign.pk)["pending"] == 3

@@ -211,3 +211,14 @@ def test_suppressed_numbers_sql_finds_what_suppressed_among_finds(tenant_a, tena
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         assert cursor.fetchall() == []
+
+
+def test_bulk_hashes_are_the_hashes_of_each_number_under_every_key(settings):
+    from compliance.hashing import phone_hashes, phone_hashes_many
+
+    numbers = ["+14155550142", "+14155550143", "+447700900123"]
+    settings.FIELD_ENCRYPTION_KEYS = ["bmV3LWtleS1uZXctbmV3LW5ldy1uZXctbmV3LW5ldyE=", "b2xkLWtleQ=="]
+    expected = {h: n for n in numbers for h in phone_hashes(tenant_id=7, phone_number=n)}
+    assert len(expected) == 6  # two keys, three numbers
+    assert phone_hashes_many(tenant_id=7, phone_numbers=numbers) == expected
+    assert set(phone_hashes_many(tenant_id=8, phone_numbers=numbers)).isdisjoint(expected)  # per tenant
