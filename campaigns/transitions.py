@@ -92,15 +92,28 @@ def message_move_ctes(
 def _move_ctes_sql(field_names: tuple[str, ...], source: str) -> str:
     qn = connection.ops.quote_name
     sets = "".join(f", {qn(Message._meta.get_field(name).column)} = %s" for name in field_names)
-    msg, cnt = qn(Message._meta.db_table), qn(MessageStatusCount._meta.db_table)
+    msg = qn(Message._meta.db_table)
     return (
         f"upd AS (UPDATE {msg} AS m SET status = %s{sets} FROM {source} "  # noqa: S608 - names from model meta, values bound
         f"WHERE m.id = {source}.id AND m.status = {source}.status AND {source}.status = ANY(%s) "
-        f"RETURNING {source}.status AS old, m.campaign_id, m.variant, m.error_code), "
-        f"cnt AS (INSERT INTO {cnt} "
+        f"RETURNING {source}.status AS old, m.campaign_id, m.variant, m.error_code), " + _counts_cte_sql("%s")
+    )
+
+
+def _counts_cte_sql(new: str) -> str:
+    """The ``cnt`` CTE of a move: the counter deltas of every row ``upd`` returned.
+
+    -1 on the old status; +1 on the new one (``new``: a bound ``%s`` or a column of
+    ``upd``), stamped with this minute, the status it came from and the message's
+    error code, so the analytics read arrivals per minute and failures by code
+    from the same rows. Both carry the message's A/B variant.
+    """
+    cnt = connection.ops.quote_name(MessageStatusCount._meta.db_table)
+    return (
+        f"cnt AS (INSERT INTO {cnt} "  # noqa: S608 - names from model meta, values bound
         "(campaign_id, status, count, is_squashed, variant, minute, from_status, error_code) "
         "SELECT campaign_id, old, -1, false, variant, NULL::timestamptz, NULL, NULL::integer FROM upd UNION ALL "
-        "SELECT campaign_id, %s, 1, false, variant, date_trunc('minute', now()), old, error_code FROM upd)"
+        f"SELECT campaign_id, {new}, 1, false, variant, date_trunc('minute', now()), old, error_code FROM upd)"
     )
 
 
@@ -152,7 +165,7 @@ def _move_rows_sql(field_names: tuple[str, ...]) -> str:
     ``message_move_ctes``), ``upd`` moves it, ``cnt`` counts it (-1 old, +1 new).
     """
     qn = connection.ops.quote_name
-    msg, cnt = qn(Message._meta.db_table), qn(MessageStatusCount._meta.db_table)
+    msg = qn(Message._meta.db_table)
     status_type = Message._meta.get_field("status").db_type(connection)
     cols = [Message._meta.get_field(name) for name in field_names]
     arrays = "".join(f", %s::{f.db_type(connection)}[]" for f in cols)
@@ -165,10 +178,9 @@ def _move_rows_sql(field_names: tuple[str, ...]) -> str:
         f"src AS (SELECT m.id, m.status, v.new{picks} FROM {msg} AS m JOIN v ON v.id = m.id "
         "JOIN ok ON ok.new = v.new AND ok.old = m.status ORDER BY m.id FOR NO KEY UPDATE OF m), "
         f"upd AS (UPDATE {msg} AS m SET status = src.new{sets} FROM src WHERE m.id = src.id AND m.status = src.status "
-        "RETURNING m.id, src.status AS old, src.new AS new, m.campaign_id), "
-        f"cnt AS (INSERT INTO {cnt} (campaign_id, status, count, is_squashed) "
-        "SELECT campaign_id, old, -1, false FROM upd UNION ALL SELECT campaign_id, new, 1, false FROM upd) "
-        "SELECT id, old FROM upd"
+        "RETURNING m.id, src.status AS old, src.new AS new, m.campaign_id, m.variant, m.error_code), "
+        + _counts_cte_sql("new")
+        + " SELECT id, old FROM upd"
     )
 
 

@@ -88,3 +88,48 @@ def test_move_rows_each_to_its_own_status_forward_only_and_counted(tenant_a):
     # Again: nothing moves twice.
     assert messages_move_rows(rows=[(msgs[0].pk, "queued", sids[0])], fields=("sid",)) == {}
     assert messages_move_rows(rows=[]) == {}
+
+
+def test_move_rows_counts_feed_the_analytics_like_single_moves(tenant_a):
+    """The sender's group outcomes stamp their counter rows as a single move does: the
+    minute, the status it came from, the error code and the variant (the dashboard's series,
+    failures by code and A/B figures read those columns)."""
+    from analytics.selectors import campaign_error_codes, campaign_timeseries
+    from campaigns.models import MessageStatusCount
+    from campaigns.tests.factories import CampaignFactory
+    from campaigns.transitions import messages_move_rows
+    from tracking.error_codes import error_code_description
+
+    campaign = CampaignFactory(tenant=tenant_a)
+    msgs = [MessageFactory(campaign=campaign, variant=i % 2) for i in range(4)]
+    for variant in (0, 1):
+        counts_add(campaign_id=campaign.pk, deltas={MessageStatus.PENDING: 2}, variant=variant)
+    for m in msgs:
+        message_move(message_id=m.pk, to="sending", allowed_from=["pending"])
+    moved = messages_move_rows(
+        rows=[
+            (msgs[0].pk, "queued", "SM" + "0" * 32, None),
+            (msgs[1].pk, "queued", "SM" + "1" * 32, None),
+            (msgs[2].pk, "failed", None, 21211),
+            (msgs[3].pk, "failed", None, 21211),
+        ],
+        fields=("sid", "error_code"),
+        allowed_from=["sending"],
+    )
+    assert len(moved) == 4
+    assert campaign_error_codes(campaign_id=campaign.pk) == [
+        {"code": 21211, "status": "failed", "count": 2, "description": error_code_description(21211)}
+    ]
+    series = campaign_timeseries(campaign_id=campaign.pk, interval="minute")
+    assert sum(b["sent"] for b in series["buckets"]) == 2
+    assert sum(b["failed"] for b in series["buckets"]) == 2
+    arrivals = MessageStatusCount.objects.filter(campaign=campaign, count=1, status__in=["queued", "failed"])
+    assert sorted(arrivals.values_list("variant", "from_status")) == [
+        (0, "sending"),
+        (0, "sending"),
+        (1, "sending"),
+        (1, "sending"),
+    ]
+    assert all(a.minute is not None for a in arrivals)
+    counts = {s: n for s, n in campaign_status_counts(campaign.pk).items() if n}
+    assert counts == _recount(campaign.pk)
