@@ -25,6 +25,7 @@ import io
 import logging
 import math
 import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -193,13 +194,14 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
                 ["body", "segments"],
                 batch_size=500,
             )
-        n_supp = sum(1 for s in statuses if s == MessageStatus.SUPPRESSED)
-        n_capped = sum(1 for s in statuses if s == MessageStatus.CAPPED)
-        n_pending = len(rows) - n_supp - n_capped
-        counts_add(
-            campaign_id=campaign.pk,
-            deltas={MessageStatus.PENDING: n_pending, MessageStatus.SUPPRESSED: n_supp, MessageStatus.CAPPED: n_capped},
-        )
+        # Counted per A/B variant, so each variant's figures start from its recipients.
+        by_variant: dict[int | None, Counter] = defaultdict(Counter)
+        for r, status in zip(rows, statuses, strict=True):
+            by_variant[picks[r[0]][0]][status or MessageStatus.PENDING] += 1
+        for variant, deltas in by_variant.items():
+            counts_add(campaign_id=campaign.pk, deltas=deltas, variant=variant)
+        n_supp = sum(d[MessageStatus.SUPPRESSED] for d in by_variant.values())
+        n_pending = sum(d[MessageStatus.PENDING] for d in by_variant.values())
     result.created += len(rows)
     result.pending += n_pending
     result.suppressed += n_supp

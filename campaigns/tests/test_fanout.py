@@ -146,6 +146,28 @@ def test_ab_variants_split_per_recipient_and_stay_put_on_rerun(tenant_a):
     assert dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "variant")) == before
 
 
+def test_fanout_counts_each_variants_recipients_at_once(tenant_a):
+    """Before any message is sent, the A/B figures already know each variant's recipients
+    (suppressed ones included): the fan-out counts per variant."""
+    from analytics.selectors import campaign_variants
+    from compliance.models import SuppressionSource
+    from compliance.services import suppression_add
+
+    contacts = [ContactFactory(tenant=tenant_a, first_name=f"N{i}") for i in range(30)]
+    suppression_add(tenant=tenant_a, phone_number=contacts[0].phone_number, source=SuppressionSource.IMPORT)
+    campaign = _sending_campaign(
+        tenant_a,
+        body="A {{first_name}}",
+        variants=[{"body": "A {{first_name}}", "percent": 50}, {"body": "B {{first_name}}", "percent": 50}],
+    )
+    campaign_fanout(campaign_id=campaign.pk, chunk_size=7)
+    result = campaign_variants(campaign=campaign)
+    recount = {v: Message.objects.filter(campaign=campaign, variant=v).count() for v in (0, 1)}
+    assert {row["variant"]: row["recipients"] for row in result["variants"]} == recount
+    assert sum(recount.values()) == 30
+    assert "unassigned" not in result
+
+
 def test_frequency_cap_records_capped_recipients(tenant_a):
     from django.utils import timezone
 
