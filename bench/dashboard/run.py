@@ -42,10 +42,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import bench_database_url, ensure_database  # noqa: E402
 
 BOUND_MS = 200.0
 TENANT_SLUG = "bench-dashboard"
@@ -62,30 +64,6 @@ UAS = [  # (user agent, method, weight)
 ]
 BOT_UAS = ["WhatsApp/2.23.20.0", "facebookexternalhit/1.1", "Slackbot-LinkExpanding 1.0", "Twitterbot/1.0"]
 IPS = ["8.8.8.8", "81.2.69.1", "193.51.224.1", "2.16.0.1", "5.39.0.1", "10.1.2.3", "24.0.0.1", "1.0.16.1"]
-
-
-def bench_database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL server (the benchmark uses <name>_dash on it).")
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return url
-    parsed = urlparse(url)
-    return urlunparse(parsed._replace(path=parsed.path.rstrip("/") + "_dash"))
-
-
-def ensure_database(url: str) -> None:
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(urlunparse(parsed._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 def django_setup(url: str) -> None:
@@ -671,7 +649,7 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="time the data an earlier run seeded (skip seeding)")
     args = parser.parse_args()
 
-    url = bench_database_url()
+    url = bench_database_url("dash")
     ensure_database(url)
     django_setup(url)
     from django.core.management import call_command

@@ -23,34 +23,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-
-def bench_database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL server (the benchmark uses <name>_bench on it).")
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return url
-    parsed = urlparse(url)
-    return urlunparse(parsed._replace(path=parsed.path.rstrip("/") + "_bench"))
-
-
-def ensure_database(url: str) -> None:
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(urlunparse(parsed._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+from bench.common import bench_database_url, ensure_database  # noqa: E402
 
 
 def django_setup(url: str) -> None:
@@ -175,7 +152,7 @@ def main() -> None:
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    url = bench_database_url()
+    url = bench_database_url("bench")
     if args.child:
         django_setup(url)
         child(args.child)
