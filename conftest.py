@@ -12,6 +12,7 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
+from smscampaigns.browser import CHROMIUM, CHROMIUM_ARGS
 from tenants.models import Role
 from tenants.tests.factories import TenantFactory, UserFactory, token_for
 
@@ -87,18 +88,6 @@ def fake_twilio(settings, tenant_a, tenant_b):
 
 
 # --- Browser tests (Playwright driving Debian's Chromium; `make browser` / .ci/run install it) --------------
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")

@@ -18,20 +18,9 @@ from django.urls import reverse
 
 from campaigns.demo_analytics import DEMO_CAMPAIGNS, demo_analytics_seed
 from campaigns.models import Campaign
+from smscampaigns.browser import CHROMIUM, CHROMIUM_ARGS
 from tenants.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
 from tenants.models import Tenant
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class Command(BaseCommand):
