@@ -30,6 +30,7 @@ to ``unknown``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import queue
@@ -526,11 +527,35 @@ def record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> Non
     (``messages_move_rows``: forward only, so a status webhook that came first
     keeps its status); 429 and 20003 park their message one by one.
     """
-    with _lazy_commit():
-        sids = _record_outcomes(sender, items)
+    try:
+        sids = _record_outcomes_atomically(sender, items)
+    except Exception:
+        if len(items) == 1:
+            raise
+        # One bad row must not cost the group its SIDs (a text that went out and
+        # lost its SID could never be matched to its delivery reports).
+        logger.exception("Recording %d outcomes together failed; recording them one by one", len(items))
+        sids = []
+        for item in items:
+            try:
+                sids += _record_outcomes_atomically(sender, [item])
+            except Exception:  # left claimed: the tick marks it unknown, never resent
+                logger.exception("Recording the outcome of message %s failed", item[0].id)
     while sender.after:
         sender.after.pop(0)()
     _orphans_apply(tenant_id=sender.tenant.pk, sids=sids)
+
+
+def _record_outcomes_atomically(sender: Sender, items: list[tuple[Outgoing, Future]]) -> list[str]:
+    """All of the group's outcomes or none (its counts and after-commit work too)."""
+    counts, after = copy.deepcopy(vars(sender.result)), len(sender.after)
+    try:
+        with _lazy_commit(), transaction.atomic():
+            return _record_outcomes(sender, items)
+    except Exception:
+        vars(sender.result).update(counts)
+        del sender.after[after:]
+        raise
 
 
 def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> list[str]:

@@ -222,3 +222,37 @@ def test_stop_between_batches_is_honoured_by_the_group_claim(fake_twilio, tenant
     assert (result.sent, result.suppressed) == (4, 1)
     assert contacts[2].phone_number not in {r.form["To"] for r in fake_twilio.sends()}
     assert _counts(campaign.pk) == _recount(campaign.pk) == {"queued": 4, "suppressed": 1}
+
+
+def test_one_bad_outcome_does_not_cost_the_group_its_sids(tenant_a, monkeypatch):
+    """Should recording a group fail part-way, the outcomes are recorded one by one: a text
+    that went out keeps its SID (its delivery reports must find it) and the counts stay true."""
+    campaign, _ = _campaign(tenant_a, n=3)
+    msgs = _messages(campaign)
+    now = timezone.now()
+    for m in msgs:
+        message_move(message_id=m.pk, to="sending", allowed_from=["pending"], claimed_at=now)
+    real_emit, calls = dispatch.message_moved_emit, []
+
+    def emit_failing_once(**kwargs):
+        calls.append(kwargs["message_id"])
+        if len(calls) == 1:
+            raise RuntimeError("event store down")
+        return real_emit(**kwargs)
+
+    monkeypatch.setattr(dispatch, "message_moved_emit", emit_failing_once)
+    sender = _sender(campaign)
+    items = [
+        (_outgoing(msgs[0]), _done(SendResult(sid="SM" + "c" * 32, status="queued"))),
+        (_outgoing(msgs[1]), _done(error=GatewayError("bad", code=21211, http_status=400, permanent=True))),
+        (_outgoing(msgs[2]), _done(SendResult(sid="SM" + "d" * 32, status="queued"))),
+    ]
+    dispatch.record_outcomes(sender, items)
+    got = {m.pk: m for m in Message.objects.filter(campaign=campaign)}
+    assert (got[msgs[0].pk].status, got[msgs[0].pk].sid) == ("queued", "SM" + "c" * 32)
+    assert (got[msgs[2].pk].status, got[msgs[2].pk].sid) == ("queued", "SM" + "d" * 32)
+    assert (got[msgs[1].pk].status, got[msgs[1].pk].error_code) == ("failed", 21211)
+    assert len(calls) == 2  # the group's attempt, then the refused message's own
+    r = sender.result
+    assert (r.sent, r.failed, r.unknown) == (2, 1, 0)  # the failed attempt counted nothing
+    assert _counts(campaign.pk) == _recount(campaign.pk)
