@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -115,16 +116,24 @@ def messages_cancel_waiting(*, campaign_id: int) -> int:
     total = 0
     while True:
         with transaction.atomic():
-            ids = list(
-                Message.objects.filter(campaign_id=campaign_id, status=MessageStatus.PENDING).values_list(
-                    "pk", flat=True
-                )[:5000]
-            )
-            if not ids:
+            rows = Message.objects.filter(campaign_id=campaign_id, status=MessageStatus.PENDING).values_list(
+                "pk", "variant"
+            )[:5000]
+            by_variant: dict[int | None, list[int]] = defaultdict(list)
+            for pk, variant in rows:
+                by_variant[variant].append(pk)
+            if not by_variant:
                 break
-            n = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(status=MessageStatus.CANCELED)
-            counts_add(campaign_id=campaign_id, deltas={MessageStatus.PENDING: -n, MessageStatus.CANCELED: n})
-            total += n
+            for variant, ids in by_variant.items():  # counted per A/B variant, as the fan-out counted them
+                n = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
+                    status=MessageStatus.CANCELED
+                )
+                counts_add(
+                    campaign_id=campaign_id,
+                    deltas={MessageStatus.PENDING: -n, MessageStatus.CANCELED: n},
+                    variant=variant,
+                )
+                total += n
     for mid in Message.objects.filter(
         campaign_id=campaign_id, status=MessageStatus.SENDING, claimed_at__isnull=True
     ).values_list("pk", flat=True):

@@ -189,6 +189,27 @@ def test_cancel_cancels_waiting_messages(tenant_a):
     assert not sending.campaign_cancel(campaign=campaign)
 
 
+def test_cancel_of_an_ab_campaign_keeps_each_variants_figures_true(tenant_a):
+    """Canceled messages leave their own variant's queue: nothing stays "queued" in the A/B figures."""
+    from analytics.selectors import campaign_variants
+
+    for _ in range(12):
+        ContactFactory(tenant=tenant_a)
+    campaign = CampaignFactory(
+        tenant=tenant_a,
+        status=CampaignStatus.SENDING,
+        variants=[{"body": "A", "percent": 50}, {"body": "B", "percent": 50}],
+    )
+    campaign_fanout(campaign_id=campaign.pk)
+    assert sending.campaign_cancel(campaign=campaign)
+    rows = {row["variant"]: row for row in campaign_variants(campaign=campaign)["variants"]}
+    for variant in (0, 1):
+        expected = Message.objects.filter(campaign=campaign, variant=variant).count()
+        assert rows[variant]["recipients"] == expected
+        assert rows[variant]["queued"] == 0
+    assert sum(r["recipients"] for r in rows.values()) == 12
+
+
 def test_progress_sent_total_rate_time_left(fake_twilio, tenant_a):
     campaign, _ = _campaign(tenant_a, n=5)
     before = sending.campaign_progress(campaign=campaign)
