@@ -480,13 +480,14 @@ def _claim_statement(message_ids: list[int], tenant_id: int, phone_numbers: list
     opted_out = "EXISTS" if to == MessageStatus.SUPPRESSED else "NOT EXISTS"
     sql = (
         f"WITH sup AS ({sup_sql}), "  # noqa: S608 - names from model meta, values bound
-        f"cand AS (SELECT m.id, m.status, m.campaign_id FROM {msg} AS m WHERE m.id = ANY(%s) AND m.status = %s "
+        f"cand AS (SELECT m.id, m.status, m.campaign_id FROM {msg} AS m WHERE m.id = ANY(%s) AND m.tenant_id = %s "
+        "AND m.status = %s "
         f'AND {opted_out} (SELECT 1 FROM sup WHERE sup.number = m."to") ORDER BY m.id FOR NO KEY UPDATE OF m), '
         f"{move_sql} "
         "SELECT ARRAY(SELECT id FROM cand), (SELECT count(*) FROM upd)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*sup_params, message_ids, MessageStatus.PENDING, *move_params])
+        cursor.execute(sql, [*sup_params, message_ids, tenant_id, MessageStatus.PENDING, *move_params])
         ids, moved = cursor.fetchone()
     if moved == len(ids):  # every locked candidate was still pending, so the move took each one
         return set(ids)

@@ -71,6 +71,8 @@ def test_one_statement_claims_the_pending_and_suppresses_the_opted_out(tenant_a,
     suppression_add(tenant=tenant_b, phone_number=msgs[4].to, source="keyword")  # another tenant's list
     message_move(message_id=taken.pk, to="sending", allowed_from=["pending"])  # another worker has it
 
+    # A claim under another tenant (whose suppression list it would check) takes nothing.
+    assert _claim(tenant_b, msgs) == (set(), set())
     with CaptureQueriesContext(connection) as queries:
         won, suppressed = _claim(tenant_a, msgs)
     assert won == {msgs[4].pk, msgs[5].pk}
