@@ -22,7 +22,7 @@
   }
 
   function started(row) {
-    const when = row.started_at || row.sent_at || row.created_at;
+    const when = row.started_at || row.send_at || row.created_at;
     return when ? new Date(when).toLocaleDateString(undefined, { month: "short", day: "numeric", year: "numeric" }) : "—";
   }
 
