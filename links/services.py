@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from analytics.services import click_aggregates_add
 from integrations.events import clicks_events_emit
+from smscampaigns.db import can_copy, copy_escape
 from tenants.models import Tenant
 
 from .capture import cache_ttl, cache_value, link_cache_forget, links_cache_warm, redirect_target
@@ -88,7 +89,7 @@ def short_links_create_for_messages(
     result: dict[int, str] = {}
     created: list[str] = []
     unique_ids = list(dict.fromkeys(message_ids))
-    if unique_ids and _can_copy():
+    if unique_ids and can_copy():
         tried = dict(zip(unique_ids, codes_generate(len(unique_ids)), strict=True))
         if _links_copy(tenant_id=tenant.pk, campaign_id=campaign_id, target_url=target_url, codes=tried):
             result, created, unique_ids = tried, list(tried.values()), []
@@ -163,22 +164,12 @@ def _links_insert(*, tenant: Tenant, campaign_id: int, target_url: str, codes: d
     )
 
 
-def _can_copy() -> bool:
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        return hasattr(cursor.cursor, "copy_expert")  # psycopg2
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 def _links_copy(*, tenant_id: int, campaign_id: int, target_url: str, codes: dict[int, str]) -> bool:
     """``{message_id: code}`` in one ``COPY`` within a savepoint. True if every row went in; False (and
     nothing written) if one broke a unique index: a taken code, or a message that already has a link."""
     now = timezone.now().isoformat()
     head = f"{tenant_id}\t"
-    middle = f"\t{target_url.translate(_COPY_ESCAPES)}\t{campaign_id}\t"
+    middle = f"\t{copy_escape(target_url)}\t{campaign_id}\t"
     tail = f"\t{now}\t0\t0\n"
     buf = io.StringIO("".join([head + code + middle + str(mid) + tail for mid, code in codes.items()]))
     sql = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import F, Lookup
 
 
@@ -35,3 +36,30 @@ class AnyOf(Lookup):
 def any_of(field: str, values: Iterable) -> AnyOf:
     """A filter: ``Model.objects.filter(any_of("contact_id", ids))``."""
     return AnyOf(F(field), values)
+
+
+# --- PostgreSQL COPY (text format) -------------------------------------------------------------
+
+
+def can_copy() -> bool:
+    """True on PostgreSQL through psycopg2, whose cursor has ``copy_expert``."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        return hasattr(cursor.cursor, "copy_expert")
+
+
+def copy_escape(text: str) -> str:
+    """Text for COPY's text format (four C-level replaces: much faster than ``str.translate``)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_value(value) -> str:
+    """One COPY text-format field: ``\\N`` for None, ``t``/``f``, ISO dates, escaped text."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return copy_escape(str(value))
