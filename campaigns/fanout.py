@@ -79,13 +79,6 @@ def has_opt_out_line(body: str) -> bool:
     return bool(_STOP_WORD.search(body))
 
 
-def with_footer(body: str) -> str:
-    """The first-contact opt-out line, unless the body already says how to stop."""
-    if has_opt_out_line(body):
-        return body
-    return f"{body}\n{settings.SMS_OPT_OUT_FOOTER}"
-
-
 def uses_link(template: str) -> bool:
     return any(m.group(1) == "link" for m in PLACEHOLDER.finditer(template))
 
@@ -255,8 +248,7 @@ def _messages(campaign, rows, ids, statuses, codes, texted, picks) -> list[tuple
     append = out.append
     pending = MessageStatus.PENDING.value
     base = f"{settings.SHORT_LINK_BASE_URL}/"  # short_url(code), without a settings lookup per row
-    footer = f"\n{settings.SMS_OPT_OUT_FOOTER}"  # with_footer(body), unrolled
-    says_stop = _STOP_WORD.search
+    footer = f"\n{settings.SMS_OPT_OUT_FOOTER}"  # the first-contact opt-out line
     compiled: dict[str, tuple] = {}
     for (contact_id, phone, first, last), mid, status in zip(rows, ids, statuses, strict=True):
         variant, template = picks[contact_id]
@@ -266,7 +258,7 @@ def _messages(campaign, rows, ids, statuses, codes, texted, picks) -> list[tuple
         code = codes.get(mid)
         values = (first, last, base + code if code else "", "")
         body = fmt[0].format(*[values[i] or fallback for i, fallback in fmt[1]])
-        if contact_id not in texted and not says_stop(body):
+        if contact_id not in texted and not has_opt_out_line(body):
             body += footer
         append((mid, contact_id, phone, body, segments_of(body), status or pending, variant))
     return out

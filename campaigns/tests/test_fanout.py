@@ -111,12 +111,11 @@ def test_fast_segment_count_agrees(text):
 
 
 def test_opt_out_line_detection():
-    from campaigns.fanout import has_opt_out_line, with_footer
+    from campaigns.fanout import has_opt_out_line
 
     assert has_opt_out_line("Reply STOP to opt out")
     assert has_opt_out_line("text stop to end")
     assert not has_opt_out_line("Unstoppable deals")
-    assert with_footer("Unstoppable deals") == "Unstoppable deals\nReply STOP to opt out"
 
 
 def test_ab_variants_split_per_recipient_and_stay_put_on_rerun(tenant_a):
