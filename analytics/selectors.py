@@ -308,7 +308,7 @@ def tenant_overview(*, tenant, days: int = 30, recent: int = 20, now: dt.datetim
     """Totals of the campaigns that went out in the last ``days`` days and the ``recent`` latest compared.
 
     A campaign is in the window when it started (or was scheduled, or created) since then; drafts are not.
-    A constant number of queries (7), whatever the number of campaigns.
+    A constant number of queries (eight), whatever the number of campaigns.
     """
     since = (now or timezone.now()) - dt.timedelta(days=days)
     window = (
