@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers
@@ -157,9 +156,6 @@ class _CampaignView(TenantScopedMixin, generics.GenericAPIView):
     queryset = Campaign.objects.all()
     pagination_class = None
 
-    def campaign(self, pk: int) -> Campaign:
-        return get_object_or_404(self.get_queryset(), pk=pk)
-
 
 class CampaignTimeseriesView(_CampaignView):
     @extend_schema(
@@ -207,7 +203,7 @@ class CampaignTimeseriesView(_CampaignView):
         ],
     )
     def get(self, request, pk: int):
-        campaign = self.campaign(pk)
+        campaign = self.get_object()
         query = TimeseriesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(selectors.campaign_timeseries(campaign_id=campaign.pk, **query.validated_data))
@@ -216,16 +212,16 @@ class CampaignTimeseriesView(_CampaignView):
 class CampaignBreakdownView(_CampaignView):
     @extend_schema(responses={200: BreakdownSerializer})
     def get(self, request, pk: int):
-        return Response(selectors.campaign_breakdown(campaign_id=self.campaign(pk).pk))
+        return Response(selectors.campaign_breakdown(campaign_id=self.get_object().pk))
 
 
 class CampaignVariantsView(_CampaignView):
     @extend_schema(responses={200: VariantsSerializer})
     def get(self, request, pk: int):
-        return Response(selectors.campaign_variants(campaign=self.campaign(pk)))
+        return Response(selectors.campaign_variants(campaign=self.get_object()))
 
 
-class TenantOverviewView(APIView):
+class TenantOverviewView(TenantScopedMixin, APIView):
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="Window in days (1-366), default 30")],
         responses={200: OverviewSerializer},
@@ -233,7 +229,7 @@ class TenantOverviewView(APIView):
     def get(self, request):
         query = OverviewQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.tenant_overview(tenant=request.user.tenant, days=query.validated_data["days"]))
+        return Response(selectors.tenant_overview(tenant=self.tenant, days=query.validated_data["days"]))
 
 
 class _AnyAccept(BaseContentNegotiation):
@@ -255,7 +251,7 @@ class MessagesExportView(_CampaignView):
 
     @extend_schema(responses=_CSV, description=f"Columns: {','.join(exports.MESSAGE_COLUMNS)}")
     def get(self, request, pk: int):
-        campaign = self.campaign(pk)
+        campaign = self.get_object()
         return exports.messages_csv_response(campaign=campaign)
 
 
@@ -264,5 +260,5 @@ class ClicksExportView(_CampaignView):
 
     @extend_schema(responses=_CSV, description=f"Columns: {','.join(exports.CLICK_COLUMNS)}")
     def get(self, request, pk: int):
-        campaign = self.campaign(pk)
+        campaign = self.get_object()
         return exports.clicks_csv_response(campaign=campaign)
