@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus, MessageStatusCount
 from campaigns.models import MessageStatus as S
+from campaigns.stats import QUEUED, delivery_rate, rate
 from compliance.selectors import campaign_opt_out_counts
 from links.models import CampaignClickCount
 from tracking.error_codes import error_code_description
@@ -41,18 +42,6 @@ MINUTE_SPAN = dt.timedelta(hours=3)
 MAX_BUCKETS = 2000
 TOP = 20
 BREAKDOWN_DIMENSIONS = (Dimension.DEVICE, Dimension.OS, Dimension.BROWSER, Dimension.COUNTRY, Dimension.VARIANT)
-#: The stats endpoint's "queued": each message is in exactly one CONTRACT bucket.
-QUEUED = (S.PENDING, S.SENDING, S.ACCEPTED, S.SCHEDULED, S.QUEUED)
-
-
-def rate(numerator: int, denominator: int) -> float:
-    return round(numerator / denominator, 4) if denominator else 0.0
-
-
-def delivery_rate(counts: dict) -> float:
-    """CONTRACT.md: delivered / (sent + delivered + undelivered + failed)."""
-    attempted = counts["sent"] + counts["delivered"] + counts["undelivered"] + counts["failed"]
-    return rate(counts["delivered"], attempted)
 
 
 def _iso(moment: dt.datetime) -> str:

@@ -13,8 +13,14 @@ from .selectors import campaign_status_counts
 QUEUED = (S.PENDING, S.SENDING, S.ACCEPTED, S.SCHEDULED, S.QUEUED)
 
 
-def _rate(numerator: int, denominator: int) -> float:
+def rate(numerator: int, denominator: int) -> float:
     return round(numerator / denominator, 4) if denominator else 0.0
+
+
+def delivery_rate(counts: dict) -> float:
+    """CONTRACT.md: delivered / (sent + delivered + undelivered + failed), from a dict of those four."""
+    attempted = counts["sent"] + counts["delivered"] + counts["undelivered"] + counts["failed"]
+    return rate(counts["delivered"], attempted)
 
 
 def campaign_stats(*, campaign_id: int) -> dict:
@@ -39,8 +45,10 @@ def campaign_stats(*, campaign_id: int) -> dict:
         "clicks": clicks["clicks"],
         "unique_clicks": clicks["unique_clicks"],
         "opt_outs": campaign_opt_out_count(campaign_id=campaign_id),
-        "delivery_rate": _rate(delivered, sent + delivered + undelivered + failed),
-        "click_rate": _rate(clicks["unique_clicks"], delivered),
+        "delivery_rate": delivery_rate(
+            {"sent": sent, "delivered": delivered, "undelivered": undelivered, "failed": failed}
+        ),
+        "click_rate": rate(clicks["unique_clicks"], delivered),
         # Beyond the contract:
         "capped": counts[S.CAPPED],
         "unknown": counts[S.UNKNOWN],
