@@ -65,7 +65,7 @@ def suppressed_numbers_sql(*, tenant_id: int, phone_numbers: Iterable[str]) -> t
     number on a row that lacks its hash. Returns ``(sql, params)``.
     """
     numbers = sorted({n for n in phone_numbers if n})
-    pairs = [(n, h) for n in numbers for h in phone_hashes(tenant_id=tenant_id, phone_number=n)]
+    pairs = [(n, h) for h, n in phone_hashes_many(tenant_id=tenant_id, phone_numbers=numbers).items()]
     table = Suppression._meta.db_table
     sql = (
         f"SELECT h.number FROM unnest(%s::varchar[], %s::varchar[]) AS h(number, hash) "  # noqa: S608 - table name from model meta
