@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from django.db import connection
 from django.db.models import F
 
+from smscampaigns.db import pg_values
+
 from .models import ClickBreakdown, ClickBucket, Dimension
 
 #: Click row key → breakdown dimension (the row is what ``links.services.clicks_record`` inserts).
@@ -77,15 +79,12 @@ def _upsert(model, key_columns: tuple[str, ...], conflict: tuple[str, ...], rows
     """One ``INSERT … ON CONFLICT DO UPDATE`` adding the counters (PostgreSQL)."""
     table = connection.ops.quote_name(model._meta.db_table)
     columns = (*key_columns, *COUNTERS)
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     updates = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in COUNTERS)
-    sql = (
-        f"INSERT INTO {table} AS t ({', '.join(columns)}) VALUES "  # noqa: S608 - names from model meta, values bound
-        + ", ".join([placeholders] * len(rows))
-        + f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
+    pg_values(
+        f"INSERT INTO {table} AS t ({', '.join(columns)}) VALUES {{values}} "  # noqa: S608 - names from model meta, values bound
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}",
+        rows,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
 
 
 def _add_generic(model, key: dict, tenant_id: int, human: int, unique: int, bots: int) -> None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from analytics.services import click_aggregates_add
 from integrations.events import clicks_events_emit
-from smscampaigns.db import can_copy, copy_escape
+from smscampaigns.db import can_copy, copy_escape, pg_values
 from tenants.models import Tenant
 
 from .capture import cache_ttl, cache_value, link_cache_forget, links_cache_warm, redirect_target
@@ -155,7 +155,7 @@ def _links_insert(*, tenant: Tenant, campaign_id: int, target_url: str, codes: d
         )
         rows = ShortLink.objects.filter(message_id__in=list(codes)).values_list("message_id", "code")
         return [(mid, code) for mid, code in rows if codes.get(mid) == code]
-    return _pg_values(
+    return pg_values(
         f"INSERT INTO {ShortLink._meta.db_table} "  # noqa: S608 - constant identifiers, bound values
         "(tenant_id, code, target_url, campaign_id, message_id, created_at, human_clicks, bot_hits) "
         "VALUES {values} ON CONFLICT DO NOTHING RETURNING message_id, code",
@@ -183,19 +183,6 @@ def _links_copy(*, tenant_id: int, campaign_id: int, target_url: str, codes: dic
         logger.info("links: the bulk COPY hit a taken code or an existing link; taking the careful path")
         return False
     return True
-
-
-def _pg_values(sql: str, rows: list[tuple], *, fetch: bool = False):
-    """Run ``sql`` with ``{values}`` replaced by the rows as one bound VALUES list, through Django's cursor
-    (so it is one round trip, and visible to query logging and counting)."""
-    if not rows:
-        return [] if fetch else None
-    with connection.cursor() as cursor:
-        template = "(" + ",".join(["%s"] * len(rows[0])) + ")"
-        raw = cursor.cursor
-        values = ",".join(raw.mogrify(template, row).decode() for row in rows)
-        cursor.execute(sql.replace("{values}", values))
-        return cursor.fetchall() if fetch else None
 
 
 def short_link_create(
@@ -261,7 +248,7 @@ def _clicks_insert(rows: list[dict]) -> None:
     if connection.vendor != "postgresql":
         Click.objects.bulk_create([Click(**row) for row in rows], batch_size=500)
         return
-    _pg_values(
+    pg_values(
         f"INSERT INTO {Click._meta.db_table} ({', '.join(CLICK_COLUMNS)}) VALUES {{values}}",  # noqa: S608
         [tuple(str(row[c]) if c == "event_id" else row[c] for c in CLICK_COLUMNS) for row in rows],
     )
@@ -273,7 +260,7 @@ def _link_counters_save(links: list[ShortLink]) -> None:
     if connection.vendor != "postgresql":
         ShortLink.objects.bulk_update(links, fields, batch_size=500)
         return
-    _pg_values(
+    pg_values(
         f"UPDATE {ShortLink._meta.db_table} AS l SET human_clicks = v.h, bot_hits = v.b, "  # noqa: S608
         "first_clicked_at = v.f::timestamptz, last_clicked_at = v.la::timestamptz "
         "FROM (VALUES {values}) AS v(id, h, b, f, la) WHERE l.id = v.id",
