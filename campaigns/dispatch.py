@@ -7,7 +7,7 @@ At most once, per message, and a group at a time:
 - a group is as many messages as there are free gateway threads and, when
   throttled, as the sender's rate allows *now* (``campaigns.throttle``): the
   turn comes before the claim, so a claimed message is never left waiting;
-- the group is claimed in one statement (``messages_claim``): each message
+- the group is claimed in one statement (``claims.messages_claim``): each message
   still ``pending`` whose number is not on the suppression list at that
   instant moves to ``sending`` with a compare-and-set (``message_move_ctes``),
   so only one worker sends it and an opt-out recorded a second ago wins;
@@ -15,7 +15,7 @@ At most once, per message, and a group at a time:
   process keeps ``SENDING_CONCURRENCY`` 200 ms Twilio calls in flight), while
   this thread does all database work on its one connection;
 - the outcomes are recorded after, a group per statement
-  (``messages_move_rows``, forward only), by class (``GatewayError``):
+  (``outcomes.record_outcomes``, forward only), by class (``GatewayError``):
   retryable (429) → the same claimed message is *parked* and tried again later
   (never a second message); permanent → ``failed`` with Twilio's code (21610
   also suppresses the number); 20003 → parked and the campaign paused with the
@@ -30,7 +30,6 @@ to ``unknown``.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import queue
@@ -38,35 +37,25 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
-from django.db.models import F
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from compliance.rules import next_send_time
-from compliance.selectors import is_suppressed, suppressed_numbers_sql
-from compliance.services import suppression_add
-from gateways import GatewayError, OutboundSMS, get_gateway
-from gateways.base import CODE_BAD_CREDENTIALS, CODE_TOO_MANY_REQUESTS, status_callback_url
-from integrations.events import message_moved_emit
+from compliance.selectors import is_suppressed
+from gateways import OutboundSMS, get_gateway
+from gateways.base import status_callback_url
 from tenants.models import Tenant
 
+from .claims import messages_claim
 from .models import Campaign, CampaignStatus, Message, MessageStatus
+from .outcomes import message_park, message_resend_enqueue, record_outcome, record_outcomes
 from .throttle import throttle_acquire, throttle_try_acquire
-from .transitions import message_move, message_move_ctes, messages_move_rows
+from .transitions import message_move
 
 logger = logging.getLogger(__name__)
-
-GATEWAY_STATUSES = {
-    "accepted": MessageStatus.ACCEPTED,
-    "scheduled": MessageStatus.SCHEDULED,
-    "queued": MessageStatus.QUEUED,
-    "sending": MessageStatus.QUEUED,
-    "sent": MessageStatus.SENT,
-}
 
 
 @dataclass
@@ -413,265 +402,6 @@ class Sender:
     def call(self, m: Outgoing):
         """On a pool thread: the gateway call and nothing else (no database, no transaction)."""
         return self.gateway.send(self.tenant, OutboundSMS(to=m.to, body=m.body, status_callback=self.callback))
-
-
-# --- claims, in one statement per group ---------------------------------------------
-
-
-def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
-    """Claim many messages at once. Returns ``(won, suppressed)`` message ids.
-
-    One statement takes every message of ``message_ids`` that is still
-    ``pending`` and whose number is not on the suppression list *at that
-    instant*, locks it, moves it to ``sending`` (``claimed_at`` now) and counts
-    it: the compare-and-set of ``message_move``, for the whole group. Another
-    worker's claim waits on the row lock and then finds it not pending. Pending
-    messages left out because their number opted out are moved to
-    ``suppressed`` by a second statement, only when there are any.
-
-    Elsewhere (SQLite, ``make run``) message by message: ``message_move``, then
-    the suppression check right after the claim.
-    """
-    if connection.vendor != "postgresql":
-        return _claim_one_by_one(message_ids, tenant_id, phone_numbers)
-    won: set[int] = set()
-    suppressed: set[int] = set()
-    left = sorted(set(message_ids))
-    for _ in range(3):  # a number that opted back in between the two statements is claimed on the next round
-        claimed = _claim_statement(left, tenant_id, phone_numbers, to=MessageStatus.SENDING)
-        won |= claimed
-        left = [mid for mid in left if mid not in claimed]
-        if not left:
-            break
-        skipped = _claim_statement(left, tenant_id, phone_numbers, to=MessageStatus.SUPPRESSED)
-        suppressed |= skipped
-        left = [mid for mid in left if mid not in skipped]
-        if not left or not Message.objects.filter(pk__in=left, status=MessageStatus.PENDING).exists():
-            break
-    return won, suppressed
-
-
-def _claim_one_by_one(message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
-    won: set[int] = set()
-    suppressed: set[int] = set()
-    for message_id, to in zip(message_ids, phone_numbers, strict=True):
-        claimed = message_move(
-            message_id=message_id,
-            to=MessageStatus.SENDING,
-            allowed_from=[MessageStatus.PENDING],
-            claimed_at=timezone.now(),
-        )
-        if claimed is None:
-            continue
-        if is_suppressed(tenant_id=tenant_id, phone_number=to):
-            message_move(message_id=message_id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.SENDING])
-            suppressed.add(message_id)
-        else:
-            won.add(message_id)
-    return won, suppressed
-
-
-def _claim_statement(message_ids: list[int], tenant_id: int, phone_numbers: list[str], *, to: str) -> set[int]:
-    """``pending`` → ``to`` for the ids whose number is (``suppressed``) or is not (``sending``) suppressed."""
-    fields = {"claimed_at": timezone.now()} if to == MessageStatus.SENDING else {}
-    move_sql, move_params = message_move_ctes(to=to, allowed_from=[MessageStatus.PENDING], fields=fields, source="cand")
-    sup_sql, sup_params = suppressed_numbers_sql(tenant_id=tenant_id, phone_numbers=phone_numbers)
-    msg = connection.ops.quote_name(Message._meta.db_table)
-    opted_out = "EXISTS" if to == MessageStatus.SUPPRESSED else "NOT EXISTS"
-    sql = (
-        f"WITH sup AS ({sup_sql}), "  # noqa: S608 - names from model meta, values bound
-        f"cand AS (SELECT m.id, m.status, m.campaign_id FROM {msg} AS m WHERE m.id = ANY(%s) AND m.tenant_id = %s "
-        "AND m.status = %s "
-        f'AND {opted_out} (SELECT 1 FROM sup WHERE sup.number = m."to") ORDER BY m.id FOR NO KEY UPDATE OF m), '
-        f"{move_sql} "
-        "SELECT ARRAY(SELECT id FROM cand), (SELECT count(*) FROM upd)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*sup_params, message_ids, tenant_id, MessageStatus.PENDING, *move_params])
-        ids, moved = cursor.fetchone()
-    if moved == len(ids):  # every locked candidate was still pending, so the move took each one
-        return set(ids)
-    # Cannot happen with the rows locked; should it, trust only what the table says.
-    fields_match = {"claimed_at": fields["claimed_at"]} if fields else {}
-    return set(Message.objects.filter(pk__in=ids, status=to, **fields_match).values_list("pk", flat=True))
-
-
-# --- outcomes, in one statement per group ---------------------------------------------
-
-
-@contextmanager
-def _lazy_commit():
-    """The outcome's commit need not wait for the disk (one WAL flush less per group).
-
-    Safe for at-most-once: were PostgreSQL to lose this commit in a crash, the
-    messages would be left claimed, and the tick marks a stale claim ``unknown``:
-    never resent. The claim itself is always committed durably.
-    """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-
-
-def record_outcome(sender: Sender, m: Outgoing, fut: Future) -> None:
-    """Record what the gateway said about one claimed message."""
-    record_outcomes(sender, [(m, fut)])
-
-
-def record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> None:
-    """Record what the gateway said about claimed messages (in the database thread), a group at a time.
-
-    Accepted messages, refusals and unknown outcomes each go in one statement
-    (``messages_move_rows``: forward only, so a status webhook that came first
-    keeps its status); 429 and 20003 park their message one by one.
-    """
-    try:
-        sids = _record_outcomes_atomically(sender, items)
-    except Exception:
-        if len(items) == 1:
-            raise
-        # One bad row must not cost the group its SIDs (a text that went out and
-        # lost its SID could never be matched to its delivery reports).
-        logger.exception("Recording %d outcomes together failed; recording them one by one", len(items))
-        sids = []
-        for item in items:
-            try:
-                sids += _record_outcomes_atomically(sender, [item])
-            except Exception:  # left claimed: the tick marks it unknown, never resent
-                logger.exception("Recording the outcome of message %s failed", item[0].id)
-    while sender.after:
-        sender.after.pop(0)()
-    _orphans_apply(tenant_id=sender.tenant.pk, sids=sids)
-
-
-def _record_outcomes_atomically(sender: Sender, items: list[tuple[Outgoing, Future]]) -> list[str]:
-    """All of the group's outcomes or none (its counts and after-commit work too)."""
-    counts, after = copy.deepcopy(vars(sender.result)), len(sender.after)
-    try:
-        with _lazy_commit(), transaction.atomic():
-            return _record_outcomes(sender, items)
-    except Exception:
-        vars(sender.result).update(counts)
-        del sender.after[after:]
-        raise
-
-
-def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> list[str]:
-    result = sender.result
-    now = timezone.now()
-    accepted: list[tuple] = []
-    refused: list[tuple] = []
-    unknown: list[tuple] = []
-    for m, fut in items:
-        err = fut.exception()
-        if err is None:
-            sent = fut.result()
-            status = GATEWAY_STATUSES.get((sent.status or "").lower(), MessageStatus.QUEUED)
-            accepted.append((m.id, status, sent.sid, now))
-        elif not isinstance(err, GatewayError):  # a bug or an unclassified failure: the request may have gone out
-            logger.error("Unexpected error sending message %s", m.id, exc_info=err)
-            message_move(
-                message_id=m.id,
-                to=MessageStatus.UNKNOWN,
-                allowed_from=[MessageStatus.SENDING],
-                error_message=f"{type(err).__name__}"[:300],
-            )
-            result.unknown += 1
-        elif err.bad_credentials or err.retryable:
-            _record_parked(sender, m, err)
-        elif err.permanent:
-            refused.append((m.id, MessageStatus.FAILED, err.code, (err.message or "")[:300]))
-            if err.opted_out:  # after the outcome, in its own durable commit (the outcome's is lazy)
-                tenant, to, note = sender.tenant, m.to, f"Twilio {err.code}"
-                sender.after.append(
-                    lambda tenant=tenant, to=to, note=note: suppression_add(
-                        tenant=tenant, phone_number=to, source="carrier", note=note
-                    )
-                )
-        else:  # outcome unknown: the text may be on its way; never resend it blindly.
-            unknown.append((m.id, MessageStatus.UNKNOWN, err.code, (err.message or "Outcome unknown")[:300]))
-    messages_move_rows(
-        rows=accepted, fields=("sid", "sent_at"), allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN]
-    )
-    result.sent += len(accepted)
-    moved = messages_move_rows(
-        rows=refused,
-        fields=("error_code", "error_message"),
-        allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN],
-    )
-    for message_id in moved:
-        message_moved_emit(tenant_id=sender.tenant.pk, message_id=message_id, status=MessageStatus.FAILED)
-    result.failed += len(refused)
-    messages_move_rows(rows=unknown, fields=("error_code", "error_message"), allowed_from=[MessageStatus.SENDING])
-    result.unknown += len(unknown)
-    return [sid for _, _, sid, _ in accepted]
-
-
-def _orphans_apply(*, tenant_id: int, sids: list[str]) -> None:
-    from tracking.services import status_orphans_apply_many
-
-    try:
-        status_orphans_apply_many(tenant_id=tenant_id, sids=sids)
-    except Exception:  # never lose the send record over a late callback
-        logger.exception("Applying early status callbacks for %s SIDs failed", len(sids))
-
-
-def _record_parked(sender: Sender, m: Outgoing, err: GatewayError) -> None:
-    """429 (try the same message again later) and 20003 (pause): the message stays claimed, parked."""
-    from .sending import campaign_pause, tenant_sending_pause
-
-    result = sender.result
-    if err.bad_credentials:
-        message_park(message_id=m.id, error_code=CODE_BAD_CREDENTIALS)
-        result.parked += 1
-        if not sender.live.stopped:
-            sender.live.stopped = True
-            reason = "Twilio refused the account's credentials (20003): fix them, then resume."
-            tenant_sending_pause(tenant=sender.tenant, reason=reason)
-            campaign_pause(campaign=sender.campaign, reason=reason)
-        return
-    attempts = message_park(message_id=m.id, error_code=err.code or CODE_TOO_MANY_REQUESTS, attempt=True)
-    if attempts is None:
-        return
-    if attempts >= settings.SENDING_MAX_ATTEMPTS:
-        if message_move(
-            message_id=m.id,
-            to=MessageStatus.FAILED,
-            allowed_from=[MessageStatus.SENDING],
-            error_code=err.code or CODE_TOO_MANY_REQUESTS,
-            error_message=f"Gave up after {attempts} refusals: {err.message}"[:300],
-        ):
-            message_moved_emit(tenant_id=sender.tenant.pk, message_id=m.id, status=MessageStatus.FAILED)
-        result.failed += 1
-        return
-    result.parked += 1
-    countdown = err.retry_after or min(2**attempts, 300)
-    message_resend_enqueue(message_id=m.id, attempt=attempts, countdown=countdown)
-
-
-# --- parked messages ----------------------------------------------------------------
-
-
-def message_park(*, message_id: int, error_code: int | None, attempt: bool = False) -> int | None:
-    """Keep a claimed, not-sent message claimed but idle (``claimed_at`` empty). Returns its attempts."""
-    updates: dict = {"claimed_at": None, "error_code": error_code}
-    if attempt:
-        updates["attempts"] = F("attempts") + 1
-    qs = Message.objects.filter(pk=message_id, status=MessageStatus.SENDING)
-    if not qs.update(**updates):
-        return None
-    return qs.values_list("attempts", flat=True).first()
-
-
-def message_resend_enqueue(*, message_id: int, attempt: int, countdown: float = 0) -> None:
-    from .tasks import message_resend
-
-    transaction.on_commit(
-        lambda: message_resend.apply_async(kwargs={"message_id": message_id, "attempt": attempt}, countdown=countdown)
-    )
 
 
 def message_resend(*, message_id: int, attempt: int) -> str:

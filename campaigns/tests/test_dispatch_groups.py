@@ -12,7 +12,7 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns import dispatch
+from campaigns import dispatch, outcomes
 from campaigns.fanout import campaign_fanout
 from campaigns.models import CampaignStatus, Message
 from campaigns.selectors import campaign_status_counts
@@ -234,7 +234,7 @@ def test_one_bad_outcome_does_not_cost_the_group_its_sids(tenant_a, monkeypatch)
     now = timezone.now()
     for m in msgs:
         message_move(message_id=m.pk, to="sending", allowed_from=["pending"], claimed_at=now)
-    real_emit, calls = dispatch.message_moved_emit, []
+    real_emit, calls = outcomes.message_moved_emit, []
 
     def emit_failing_once(**kwargs):
         calls.append(kwargs["message_id"])
@@ -242,7 +242,7 @@ def test_one_bad_outcome_does_not_cost_the_group_its_sids(tenant_a, monkeypatch)
             raise RuntimeError("event store down")
         return real_emit(**kwargs)
 
-    monkeypatch.setattr(dispatch, "message_moved_emit", emit_failing_once)
+    monkeypatch.setattr(outcomes, "message_moved_emit", emit_failing_once)
     sender = _sender(campaign)
     items = [
         (_outgoing(msgs[0]), _done(SendResult(sid="SM" + "c" * 32, status="queued"))),
