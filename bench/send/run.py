@@ -34,6 +34,8 @@ _spec = importlib.util.spec_from_file_location("fanout_bench", ROOT / "bench" / 
 fanout_bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fanout_bench)
 
+from bench.common import bench_database_url, ensure_database  # noqa: E402
+
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "bench-auth-token"  # noqa: S105 - the fake server's made-up account
 
@@ -193,8 +195,8 @@ def main() -> None:
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
         sys.exit("Set REDIS_URL (the Celery broker; this db is flushed).")
-    url = fanout_bench.bench_database_url()
-    fanout_bench.ensure_database(url)
+    url = bench_database_url("bench")
+    ensure_database(url)
     fanout_bench.django_setup(url)
     import redis
     from django.conf import settings
