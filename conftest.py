@@ -90,13 +90,14 @@ def fake_twilio(settings, tenant_a, tenant_b):
 # --- Browser tests (Playwright driving Debian's Chromium; `make browser` / .ci/run install it) --------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the whole session (each test opens its own context: fresh cookies).
+    """One headless Chromium per browser-test module (each test opens its own context: fresh cookies).
 
     Playwright launches it with a fresh temporary profile (its own ``--user-data-dir``), removed on close.
-    Playwright's sync API keeps an event loop in this thread, so Django's async-safety check would refuse
-    the ORM calls of the tests that run after the first browser test: it is turned off for the session.
+    Playwright's sync API keeps an event loop in this thread while it runs, so Django's async-safety
+    check would refuse the ORM calls of the module's tests: it is off while the browser is up, and back
+    on (with the loop gone) for every test after the module.
     """
     if not os.path.exists(CHROMIUM):
         if IN_CI:
