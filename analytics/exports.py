@@ -3,9 +3,7 @@ so a million rows never sit in memory. Cells that a spreadsheet would run as a f
 
 from __future__ import annotations
 
-import csv
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from django.db.models import FilteredRelation, Q
 from django.http import StreamingHttpResponse
@@ -14,6 +12,7 @@ from django.utils.text import slugify
 from campaigns.models import Campaign, Message
 from links.models import Click
 from links.services import short_url
+from smscampaigns.csv_stream import csv_lines, csv_response
 from tracking.error_codes import error_code_description
 
 CHUNK = 2000
@@ -41,37 +40,6 @@ CLICK_COLUMNS = (
     "country",
     "ip",
 )
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_safe(value) -> str:
-    """The cell as text; one starting with ``= + - @`` (or a tab / carriage return) gets a leading ``'`` so a
-    spreadsheet shows it instead of running it, unless it is a plain number (``+14155550100``, ``-3``)."""
-    if value is None:
-        return ""
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
-def _rows(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([csv_safe(cell) for cell in row])
-
-
-def _response(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _filename(campaign: Campaign, kind: str) -> str:
@@ -152,10 +120,12 @@ def click_export_rows(*, campaign_id: int) -> Iterator[tuple]:
 
 
 def messages_csv_response(*, campaign: Campaign) -> StreamingHttpResponse:
-    return _response(
-        _rows(MESSAGE_COLUMNS, message_export_rows(campaign_id=campaign.pk)), _filename(campaign, "messages")
+    return csv_response(
+        csv_lines(MESSAGE_COLUMNS, message_export_rows(campaign_id=campaign.pk)), _filename(campaign, "messages")
     )
 
 
 def clicks_csv_response(*, campaign: Campaign) -> StreamingHttpResponse:
-    return _response(_rows(CLICK_COLUMNS, click_export_rows(campaign_id=campaign.pk)), _filename(campaign, "clicks"))
+    return csv_response(
+        csv_lines(CLICK_COLUMNS, click_export_rows(campaign_id=campaign.pk)), _filename(campaign, "clicks")
+    )

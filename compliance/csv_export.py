@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
+
+from smscampaigns.csv_stream import csv_lines, csv_response
 
 from .models import ConsentEvent
 
@@ -25,41 +26,29 @@ CONSENT_CSV_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe(value) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
-
-
 def consent_csv_rows(events: Iterable[ConsentEvent]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CONSENT_CSV_COLUMNS)
-    for e in events:
-        yield writer.writerow(
-            [
-                e.created_at.isoformat(),
+    return csv_lines(
+        CONSENT_CSV_COLUMNS,
+        (
+            (
+                e.created_at,
                 e.phone_number,
-                e.contact_id or "",
+                e.contact_id,
                 e.kind,
                 e.source,
-                _safe(e.source_url),
-                _safe(e.disclosure_text),
-                _safe(e.disclosure_version),
-                e.ip_address or "",
-                _safe(e.user_agent),
-                e.inbound_id or "",
-                _safe(e.note),
-            ]
-        )
+                e.source_url,
+                e.disclosure_text,
+                e.disclosure_version,
+                e.ip_address,
+                e.user_agent,
+                e.inbound_id,
+                e.note,
+            )
+            for e in events
+        ),
+    )
 
 
 def consent_csv_response(events, *, filename: str) -> StreamingHttpResponse:
     rows = consent_csv_rows(events.iterator(chunk_size=2000) if hasattr(events, "iterator") else events)
-    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(rows, filename)

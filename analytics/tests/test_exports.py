@@ -8,8 +8,9 @@ import io
 from django.db import connection
 from django.test import Client
 
-from analytics.exports import CLICK_COLUMNS, MESSAGE_COLUMNS, csv_safe
+from analytics.exports import CLICK_COLUMNS, MESSAGE_COLUMNS
 from analytics.tests.conftest import T0
+from smscampaigns.csv_stream import csv_safe
 
 
 def _csv(response) -> list[dict]:

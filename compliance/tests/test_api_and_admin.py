@@ -101,6 +101,11 @@ def test_csv_neutralises_formulas(api_alice, tenant_a):
     ConsentEventFactory(tenant=tenant_a, disclosure_text='=HYPERLINK("http://evil")')
     rows = _csv(api_alice.get("/api/v1/consent-events/export/"))
     assert rows[0]["disclosure_text"].startswith("'=")
+    # A formula after a sign and a digit is a formula too (it used to pass).
+    ConsentEventFactory(tenant=tenant_a, phone_number="+14155550100", note='+1+HYPERLINK("http://evil")')
+    rows = _csv(api_alice.get("/api/v1/consent-events/export/", {"phone_number": "+14155550100"}))
+    assert rows[0]["note"] == '\'+1+HYPERLINK("http://evil")'
+    assert rows[0]["phone_number"] == "+14155550100"  # a number stays a number
 
 
 # Privacy API ------------------------------------------------------------------
