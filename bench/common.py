@@ -31,3 +31,23 @@ def ensure_database(url: str) -> None:
         if not cur.fetchone():
             cur.execute(f'CREATE DATABASE "{name}"')
     admin.close()
+
+
+def contacts_copy(tenant_id: int, n: int) -> None:
+    """``n`` contacts for one tenant by one COPY (distinct US numbers, a few first and last names)."""
+    import io
+
+    from django.db import connection
+
+    buf = io.StringIO()
+    for i in range(n):
+        phone = f"+1{415 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}"
+        buf.write(f"{tenant_id}\t{phone}\tFirst{i % 977}\tLast{i % 613}\t\t\t{{}}\tunknown\t\t\\N\t\tnow\tnow\n")
+    buf.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert(
+            "COPY contacts_contact (tenant_id, phone_number, first_name, last_name, email, timezone, custom_fields, "
+            "consent_status, consent_source, consent_at, consent_text, created_at, updated_at) FROM STDIN",
+            buf,
+        )
+        cur.execute("ANALYZE contacts_contact")

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, ensure_database  # noqa: E402
+from bench.common import bench_database_url, contacts_copy, ensure_database  # noqa: E402
 
 
 def django_setup(url: str) -> None:
@@ -83,18 +83,7 @@ def setup(n: int) -> int:
     tenant, _ = Tenant.objects.get_or_create(
         slug="bench", defaults={"name": "Bench", "twilio_account_sid": "AC" + "b" * 32, "sender": "+14155550000"}
     )
-    buf = io.StringIO()
-    for i in range(n):
-        phone = f"+1{415 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}"
-        buf.write(f"{tenant.pk}\t{phone}\tFirst{i % 977}\tLast{i % 613}\t\t\t{{}}\tunknown\t\t\\N\t\tnow\tnow\n")
-    buf.seek(0)
-    with connection.cursor() as cur:
-        cur.copy_expert(
-            "COPY contacts_contact (tenant_id, phone_number, first_name, last_name, email, timezone, custom_fields, "
-            "consent_status, consent_source, consent_at, consent_text, created_at, updated_at) FROM STDIN",
-            buf,
-        )
-        cur.execute("ANALYZE contacts_contact")
+    contacts_copy(tenant.pk, n)
     campaign = Campaign.objects.create(
         tenant=tenant,
         name="Bench",

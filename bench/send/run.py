@@ -34,7 +34,7 @@ _spec = importlib.util.spec_from_file_location("fanout_bench", ROOT / "bench" / 
 fanout_bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fanout_bench)
 
-from bench.common import bench_database_url, ensure_database  # noqa: E402
+from bench.common import bench_database_url, contacts_copy, ensure_database  # noqa: E402
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "bench-auth-token"  # noqa: S105 - the fake server's made-up account
@@ -101,7 +101,7 @@ def prepare(n: int, base_url: str):
     tenant.quiet_hours_start, tenant.quiet_hours_end = dt.time(0), dt.time(23, 59, 59, 999999)
     tenant.legal_quiet_hours = False  # measure sending, whatever the hour in the US
     tenant.save()
-    fanout_bench_contacts(tenant, n)
+    contacts_copy(tenant.pk, n)
     campaign = Campaign.objects.create(
         tenant=tenant,
         name="Bench send",
@@ -111,23 +111,6 @@ def prepare(n: int, base_url: str):
     )
     campaign_fanout(campaign_id=campaign.pk)
     return campaign
-
-
-def fanout_bench_contacts(tenant, n: int) -> None:
-    import io
-
-    from django.db import connection
-
-    buf = io.StringIO()
-    for i in range(n):
-        buf.write(f"{tenant.pk}\t+1415{2_000_000 + i:07d}\tFirst{i}\tLast{i}\t\t\t{{}}\tunknown\t\t\\N\t\tnow\tnow\n")
-    buf.seek(0)
-    with connection.cursor() as cur:
-        cur.copy_expert(
-            "COPY contacts_contact (tenant_id, phone_number, first_name, last_name, email, timezone, custom_fields, "
-            "consent_status, consent_source, consent_at, consent_text, created_at, updated_at) FROM STDIN",
-            buf,
-        )
 
 
 def timed_send(campaign) -> tuple[float, int]:
