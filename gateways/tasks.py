@@ -11,20 +11,15 @@ logger = logging.getLogger(__name__)
 def simulator_report(*, tenant_id: int, sid: str, to: str, status: str, error_code: int | None) -> None:
     """Report a simulated message's outcome as Twilio's status callback would."""
     from tenants.models import Tenant
-    from tracking.services import status_callback_receive  # late: the gateway seam loads before the apps
+    from tracking.services import (  # late: the gateway seam loads before the apps
+        status_callback_params,
+        status_callback_receive,
+    )
 
     tenant = Tenant.objects.get(pk=tenant_id)
-    params = {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "To": to,
-        "AccountSid": tenant.twilio_account_sid,
-        "ApiVersion": "2010-04-01",
-    }
-    if error_code:
-        params["ErrorCode"] = str(error_code)
+    params = status_callback_params(
+        sid=sid, status=status, account_sid=tenant.twilio_account_sid, to=to, error_code=error_code
+    )
     status_callback_receive(tenant=tenant, params=params)
 
 

@@ -88,6 +88,26 @@ class Callback:
     fields: dict[str, str]
 
 
+def status_callback_params(
+    *, sid: str, status: str, account_sid: str, to: str, error_code: int | None = None, **extra: str
+) -> dict[str, str]:
+    """The form Twilio POSTs to the status callback (``callback_parse`` reads it): for the simulator,
+    the tests and the benchmarks. ``extra`` adds fields (``From``, ``RawDlrDoneDate``, …)."""
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "AccountSid": account_sid,
+        "To": to,
+        "ApiVersion": "2010-04-01",
+    }
+    if error_code:
+        params["ErrorCode"] = str(error_code)
+    params.update({k: str(v) for k, v in extra.items()})
+    return params
+
+
 def callback_parse(params: dict[str, str]) -> Callback:
     """Read the fields we act on; unknown fields are kept, never refused."""
     sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()

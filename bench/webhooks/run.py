@@ -128,6 +128,7 @@ def setup_data(*, messages_per_round: int, rounds: int):
 def storm(tenant, campaign, rng: random.Random, window: int = 64) -> tuple[list[dict], dict[str, str]]:
     """Callbacks for every message of ``campaign`` (shuffled, some repeated) and each one's final status."""
     from campaigns.models import Message
+    from tracking.services import status_callback_params
 
     callbacks: list[dict] = []
     finals: dict[str, str] = {}
@@ -135,18 +136,14 @@ def storm(tenant, campaign, rng: random.Random, window: int = 64) -> tuple[list[
         final = "undelivered" if rng.random() < 0.1 else "delivered"
         finals[sid] = final
         for status in ("sending", "sent", final):
-            params = {
-                "MessageSid": sid,
-                "SmsSid": sid,
-                "MessageStatus": status,
-                "SmsStatus": status,
-                "AccountSid": tenant.twilio_account_sid,
-                "From": "+14155550000",
-                "To": to,
-                "ApiVersion": "2010-04-01",
-            }
-            if status == "undelivered":
-                params["ErrorCode"] = "30003"
+            params = status_callback_params(
+                sid=sid,
+                status=status,
+                account_sid=tenant.twilio_account_sid,
+                to=to,
+                error_code=30003 if status == "undelivered" else None,
+                From="+14155550000",
+            )
             if status == final:
                 params["RawDlrDoneDate"] = "2611270830"
             callbacks.append(params)

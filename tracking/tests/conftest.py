@@ -7,6 +7,7 @@ from twilio.request_validator import RequestValidator
 from campaigns.models import MessageStatus
 from campaigns.tests.factories import CampaignFactory, MessageFactory
 from campaigns.transitions import counts_add
+from tracking.services import status_callback_params
 from tracking.tests.factories import new_sid
 
 PATH = "/webhooks/twilio/status/"
@@ -22,18 +23,10 @@ def signed_post(client: Client, params: dict, token: str | None, *, base_url: st
 
 def callback(message_or_sid, status: str, tenant, **extra) -> dict:
     sid = message_or_sid if isinstance(message_or_sid, str) else message_or_sid.sid
-    params = {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "AccountSid": tenant.twilio_account_sid,
-        "From": "+14155550000",
-        "To": "+14155550123",
-        "ApiVersion": "2010-04-01",
-    }
-    params.update({k: str(v) for k, v in extra.items()})
-    return params
+    extra.setdefault("From", "+14155550000")
+    return status_callback_params(
+        sid=sid, status=status, account_sid=tenant.twilio_account_sid, to="+14155550123", **extra
+    )
 
 
 def sent_message(tenant, *, status: str = MessageStatus.QUEUED, campaign=None, **kwargs):
