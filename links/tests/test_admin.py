@@ -29,7 +29,9 @@ def test_click_filters_and_campaign_choices_are_the_tenants_own(tenant_a, tenant
 
     page = client.get(url).content.decode()
     assert "Acme Spring" in page and "Bobs Secret Sale" not in page  # campaign filter offers only own campaigns
-    assert "FR" not in page and "Android" not in page  # country and OS choices come from own rows only
+    # Country and OS choices come from own rows only (filter links, not bare text: a CSRF token may spell "FR").
+    assert "country=GB" in page and "os_family=iOS" in page
+    assert "country=FR" not in page and "os_family=Android" not in page
 
     def ids(query: str) -> set[int]:
         resp = client.get(f"{url}?{query}")
