@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from smscampaigns.params import id_param
 from tenants.api import TenantScopedViewSet
 
 from .authoring import (
@@ -61,8 +62,7 @@ class CampaignViewSet(TenantScopedViewSet):
     def preview(self, request, pk=None):
         """The saved campaign rendered for a sample recipient (``?contact=<id>``), its segments and cost."""
         campaign = self.get_object()
-        contact = request.query_params.get("contact")
-        sample = int(contact) if contact and contact.isdigit() else None
+        sample = id_param(request.query_params, "contact", what="contact")
         return Response(campaign_preview_for(campaign=campaign, sample_contact_id=sample).as_dict())
 
     @extend_schema(request=PreviewRequestSerializer, responses={200: dict})

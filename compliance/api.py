@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.models import Contact
+from smscampaigns.params import id_param
 from tenants.api import TenantScopedMixin
 from tenants.models import Role
 
@@ -126,10 +127,9 @@ class ConsentEventViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         qs = super().get_queryset()
         params = self.request.query_params
-        if params.get("contact"):
-            if not str(params["contact"]).isdigit():
-                raise ValidationError({"contact": ["A contact id is a number."]})
-            contact = get_object_or_404(Contact.objects.for_tenant(self.tenant), pk=params["contact"])
+        contact_id = id_param(params, "contact", what="contact")
+        if contact_id is not None:
+            contact = get_object_or_404(Contact.objects.for_tenant(self.tenant), pk=contact_id)
             qs = consent_events_for(tenant_id=self.tenant.pk, phone_number=contact.phone_number)
         elif params.get("phone_number"):
             qs = consent_events_for(

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from contacts.models import Contact
 from links.models import ShortLink
+from smscampaigns.params import id_param
 from tenants.api import TenantScopedMixin, TenantScopedViewSet
 
 from . import services
@@ -163,11 +164,9 @@ class EventDeliveryViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         qs = super().get_queryset()
         params = self.request.query_params
-        if "subscription" in params:
-            try:
-                qs = qs.filter(subscription_id=int(params["subscription"]))
-            except (TypeError, ValueError):
-                raise ValidationError({"subscription": ["A subscription id is a number."]}) from None
+        subscription_id = id_param(params, "subscription", what="subscription")
+        if subscription_id is not None:
+            qs = qs.filter(subscription_id=subscription_id)
         if "status" in params:
             if params["status"] not in DeliveryStatus.values:
                 raise ValidationError({"status": [f"One of {', '.join(DeliveryStatus.values)}."]})
