@@ -42,8 +42,18 @@ run: venv
 	  echo "  Celery worker log: var/worker.log"; \
 	  DEBUG=1 SMS_GATEWAY=simulator $(PY) manage.py runserver $(HOST):$(PORT)'
 
+# The suite runs on PostgreSQL and Redis (as CI does) when they answer on their usual local ports and
+# DATABASE_URL / REDIS_URL are not set; with neither it falls back to SQLite and skips the Redis tests.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/smscampaigns
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/5
+answers = $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(1)), 1).close()" 2>/dev/null
 test: venv browser
-	$(PY) -m pytest $(ARGS)
+	@db="$${DATABASE_URL:-}"; redis="$${REDIS_URL:-}"; \
+	if [ -z "$$db" ] && $(call answers,5432); then db="$(TEST_DATABASE_URL)"; fi; \
+	if [ -z "$$redis" ] && $(call answers,6379); then redis="$(TEST_REDIS_URL)"; fi; \
+	echo "make test: database $${db:-SQLite (no PostgreSQL on 127.0.0.1:5432)}," \
+	  "Redis $${redis:-none, its tests skipped (no Redis on 127.0.0.1:6379)}"; \
+	env -u DATABASE_URL -u REDIS_URL $${db:+DATABASE_URL=$$db} $${redis:+REDIS_URL=$$redis} $(PY) -m pytest $(ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
