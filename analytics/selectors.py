@@ -16,14 +16,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import F, Max, Min, Sum
+from django.db.models import Count, F, Max, Min, Sum
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus, MessageStatusCount
 from campaigns.models import MessageStatus as S
 from campaigns.stats import QUEUED, delivery_rate, rate
-from compliance.selectors import campaign_opt_out_counts
+from compliance.selectors import campaign_first_opt_outs, campaign_opt_out_counts
 from links.models import CampaignClickCount
 from tracking.error_codes import error_code_description
 
@@ -35,7 +35,7 @@ HANDED_FROM = frozenset({S.PENDING, S.SENDING, S.UNKNOWN})
 #: … to one of these (the gateway took it). ``failed`` from ``sending`` is a refusal, not a hand-over.
 HANDED_TO = frozenset({S.ACCEPTED, S.SCHEDULED, S.QUEUED, S.SENT, S.DELIVERED, S.UNDELIVERED, S.READ})
 SERIES_STATUSES = sorted(HANDED_TO | {S.FAILED})
-SERIES = ("sent", "delivered", "failed", "undelivered", "clicks", "unique_clicks", "bot_hits")
+SERIES = ("sent", "delivered", "failed", "undelivered", "clicks", "unique_clicks", "bot_hits", "opt_outs")
 INTERVALS = {"minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1)}
 #: Default interval: minutes when the data spans less than this, else hours.
 MINUTE_SPAN = dt.timedelta(hours=3)
@@ -76,19 +76,23 @@ def campaign_timeseries(
     until: dt.datetime | None = None,
 ) -> dict:
     """``{"interval", "buckets": [{"t", "sent", "delivered", "failed", "undelivered", "clicks", "unique_clicks",
-    "bot_hits"}, …]}``: arrivals and clicks per minute or hour (UTC), ascending, gaps filled with zeros,
-    at most ``MAX_BUCKETS`` (the latest; ``truncated`` says so). ``since``/``until`` bound the minutes
-    counted (both inclusive)."""
+    "bot_hits", "opt_outs"}, …]}``: arrivals, clicks and opt-outs (each recipient's first STOP) per minute or
+    hour (UTC), ascending, gaps filled with zeros, at most ``MAX_BUCKETS`` (the latest; ``truncated`` says
+    so). ``since``/``until`` bound the minutes counted (both inclusive)."""
     arrivals = MessageStatusCount.objects.filter(
         campaign_id=campaign_id, minute__isnull=False, count__gt=0, status__in=SERIES_STATUSES
     )
     clicks = ClickBucket.objects.filter(campaign_id=campaign_id)
+    opt_outs = campaign_first_opt_outs(campaign_id=campaign_id)
     if since is not None:
         arrivals, clicks = arrivals.filter(minute__gte=since), clicks.filter(minute__gte=since)
+        opt_outs = opt_outs.filter(received_at__gte=_floor(since, "minute"))
     if until is not None:
         arrivals, clicks = arrivals.filter(minute__lte=until), clicks.filter(minute__lte=until)
+        opt_outs = opt_outs.filter(received_at__lt=_floor(until, "minute") + INTERVALS["minute"])
     if interval is None:
         spans = [qs.aggregate(first=Min("minute"), last=Max("minute")) for qs in (arrivals, clicks)]
+        spans.append(opt_outs.aggregate(first=Min("received_at"), last=Max("received_at")))
         firsts = [s["first"] for s in spans if s["first"] is not None]
         lasts = [s["last"] for s in spans if s["last"] is not None]
         interval = "hour" if firsts and max(lasts) - min(firsts) >= MINUTE_SPAN else "minute"
@@ -117,6 +121,15 @@ def campaign_timeseries(
         counts["clicks"] += c
         counts["unique_clicks"] += u
         counts["bot_hits"] += b
+    opt_out_rows = (
+        opt_outs.order_by()
+        .annotate(t=Trunc("received_at", interval, tzinfo=dt.UTC))
+        .values("t")
+        .annotate(n=Count("pk"))
+        .values_list("t", "n")
+    )
+    for t, n in opt_out_rows:
+        filled[_floor(t, interval)]["opt_outs"] += n
 
     result: dict = {"interval": interval, "buckets": []}
     if not filled:

@@ -21,6 +21,7 @@ from django.db.models import Case, Max, Value, When
 from django.utils import timezone
 
 from compliance.inbound import inbound_receive
+from compliance.models import InboundMessage
 from contacts.models import Contact
 from links.capture import click_event
 from links.services import clicks_record, short_links_create_for_messages
@@ -190,9 +191,14 @@ def _seed_one(tenant: Tenant, spec: DemoCampaign, *, start: int, rng: random.Ran
     for chunk in range(0, len(events), 500):
         clicks_record(events=events[chunk : chunk + 500])
     for message in rng.sample(delivered, k=round(len(delivered) * spec.opt_out)):
+        sid = f"SM{uuid.uuid4().hex}"
         inbound_receive(
-            tenant=tenant,
-            params={"From": message.to, "To": tenant.sender, "Body": "STOP", "MessageSid": f"SM{uuid.uuid4().hex}"},
+            tenant=tenant, params={"From": message.to, "To": tenant.sender, "Body": "STOP", "MessageSid": sid}
+        )
+        # The reply came in the hours after the text (backdated like the moves), not at seeding time.
+        delivered_at = Message.objects.values_list("delivered_at", flat=True).get(pk=message.pk)
+        InboundMessage.objects.filter(tenant=tenant, sid=sid).update(
+            received_at=delivered_at + dt.timedelta(minutes=min(rng.expovariate(1 / 40), 240))
         )
     finished = started + dt.timedelta(minutes=send_minutes + 1)
     Campaign.objects.filter(pk=campaign.pk).update(

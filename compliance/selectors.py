@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from smscampaigns.db import any_of
 
@@ -114,6 +114,16 @@ def campaign_opt_out_count(*, campaign_id: int) -> int:
         .distinct()
         .count()
     )
+
+
+def campaign_first_opt_outs(*, campaign_id: int) -> QuerySet[InboundMessage]:
+    """Each number's first opt-out reply to this campaign: one row a recipient, the ones
+    ``campaign_opt_out_count`` counts, each with its ``received_at`` (for the opt-outs over time)."""
+    replies = InboundMessage.objects.filter(campaign_id=campaign_id, kind=InboundKind.OPT_OUT).exclude(phone_hash="")
+    earlier = replies.filter(phone_hash=OuterRef("phone_hash")).filter(
+        Q(received_at__lt=OuterRef("received_at")) | Q(received_at=OuterRef("received_at"), pk__lt=OuterRef("pk"))
+    )
+    return replies.exclude(Exists(earlier))
 
 
 def campaign_opt_out_counts(*, campaign_ids) -> dict[int, int]:

@@ -17,7 +17,7 @@ own time.
     clicks: A1 iPhone/US @3 (first) and @5, WhatsApp preview/GB @3 (bot);
             A2 Android/FR @4 (first), Android/no country @9;
             B1 Windows Chrome/GB @3 (first), HEAD/US @6 (bot).
-    A2 replies STOP after the campaign.
+    A2 replies STOP @7 (after the campaign; re-stamped like the moves).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from campaigns.models import CampaignStatus, MessageStatusCount
 from campaigns.models import MessageStatus as S
 from campaigns.tests.factories import CampaignFactory, MessageFactory
 from campaigns.transitions import counts_add, message_move
+from compliance.models import InboundKind, InboundMessage
 from compliance.tests.test_inbound_webhook import post as inbound_post
 from contacts.tests.factories import ContactFactory
 from links.capture import click_event
@@ -130,6 +131,9 @@ def seed_ab_campaign(tenant, *, started_at=None):
     )
     assert written == len(CLICKS)
     inbound_post(tenant, "STOP", from_number=messages["A2"].to)
+    InboundMessage.objects.filter(campaign=campaign, kind=InboundKind.OPT_OUT).update(
+        received_at=T0 + dt.timedelta(minutes=7, seconds=30)
+    )
     return campaign, messages, codes
 
 

@@ -16,7 +16,10 @@ from campaigns.models import MessageStatus as S
 from campaigns.tests.factories import CampaignFactory
 from campaigns.transitions import counts_add
 
-Z = {"sent": 0, "delivered": 0, "failed": 0, "undelivered": 0, "clicks": 0, "unique_clicks": 0, "bot_hits": 0}
+Z = {
+    "sent": 0, "delivered": 0, "failed": 0, "undelivered": 0, "clicks": 0, "unique_clicks": 0, "bot_hits": 0,
+    "opt_outs": 0,
+}  # fmt: skip
 
 
 def url(campaign, what: str) -> str:
@@ -32,6 +35,7 @@ def minute(n: int) -> str:
 #   @2 delivered A1, A2, B1; B4 failed                        @3 delivered B2; undelivered A4, B3
 #   @4 B5 read from sent (delivered); A2 read after delivered (not again)
 #   clicks @3: A1, B1 human first + WhatsApp bot; @4 A2 first; @5 A1 again; @6 HEAD bot; @9 A2 again
+#   opt-outs @7: A2 replied STOP
 EXPECTED_MINUTES = [
     {"t": minute(0), **Z, "sent": 3, "failed": 1},
     {"t": minute(1), **Z, "sent": 5},
@@ -40,7 +44,7 @@ EXPECTED_MINUTES = [
     {"t": minute(4), **Z, "delivered": 1, "clicks": 1, "unique_clicks": 1},
     {"t": minute(5), **Z, "clicks": 1},
     {"t": minute(6), **Z, "bot_hits": 1},
-    {"t": minute(7), **Z},
+    {"t": minute(7), **Z, "opt_outs": 1},
     {"t": minute(8), **Z},
     {"t": minute(9), **Z, "clicks": 1},
 ]
@@ -60,7 +64,7 @@ def test_timeseries_per_hour_and_window(ab_campaign, api_alice):
         "interval": "hour",
         "buckets": [
             {"t": minute(0), "sent": 8, "delivered": 5, "failed": 2, "undelivered": 2, "clicks": 5,
-             "unique_clicks": 3, "bot_hits": 2}
+             "unique_clicks": 3, "bot_hits": 2, "opt_outs": 1}
         ],
     }  # fmt: skip
     window = api_alice.get(url(campaign, "timeseries"), {"since": minute(2), "until": "2026-11-20T10:04:00+00:00"})
@@ -292,3 +296,31 @@ def test_schema_documents_the_endpoints(api_alice):
         "/export/clicks.csv",
     ):
         assert path in schema
+
+
+def test_opt_outs_over_time_count_each_number_once_at_its_first_stop(tenant_a, api_alice):
+    from compliance.models import InboundKind
+    from compliance.selectors import campaign_opt_out_count
+    from compliance.tests.factories import InboundMessageFactory
+
+    campaign, other = CampaignFactory(tenant=tenant_a), CampaignFactory(tenant=tenant_a)
+
+    def stop(number: str, at_minute: int, *, campaign=campaign, kind=InboundKind.OPT_OUT, phone_hash=None):
+        row = InboundMessageFactory(tenant=tenant_a, campaign=campaign, kind=kind, from_number=number)
+        assert row.phone_hash
+        type(row).objects.filter(pk=row.pk).update(
+            received_at=T0 + dt.timedelta(minutes=at_minute, seconds=20),
+            phone_hash=row.phone_hash if phone_hash is None else phone_hash,
+        )
+
+    stop("+14155550101", 1)
+    stop("+14155550101", 3)  # the same number again: counted at minute 1 only
+    stop("+14155550102", 3)
+    stop("+14155550103", 3, campaign=other)  # another campaign's
+    stop("+14155550104", 2, kind=InboundKind.REPLY)  # not an opt-out
+    stop("+14155550105", 2, phone_hash="")  # erased: no number left to count
+    body = api_alice.get(url(campaign, "timeseries")).json()
+    assert [(b["t"], b["opt_outs"]) for b in body["buckets"]] == [(minute(1), 1), (minute(2), 0), (minute(3), 1)]
+    assert sum(b["opt_outs"] for b in body["buckets"]) == campaign_opt_out_count(campaign_id=campaign.pk) == 2
+    window = api_alice.get(url(campaign, "timeseries"), {"since": minute(2), "until": minute(3)}).json()
+    assert [(b["t"], b["opt_outs"]) for b in window["buckets"]] == [(minute(3), 1)]

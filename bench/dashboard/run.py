@@ -8,7 +8,8 @@ every tenant and everything that hangs off one is truncated). It seeds:
 * one A/B campaign: 1,000,000 messages by COPY (suppressed, refused at send,
   sent, delivered, read, undelivered with error codes, handed over ~200 minutes),
   a short link each (INSERT … SELECT), 198,000 clicks by COPY (people and bots,
-  several devices, OSes, browsers and countries);
+  several devices, OSes, browsers and countries), and STOP replies from one
+  delivered recipient in 125 (INSERT … SELECT; some twice);
 * the counters and buckets the real writers would have produced, by SQL that
   mirrors them (``MessageStatusCount`` rows of every move, already folded the
   way ``squash_status_counts`` folds them; ``ClickBucket``/``ClickBreakdown``/
@@ -153,6 +154,7 @@ def seed(*, n_messages: int, n_clicks: int, live: int, live_clicks: int, extra_c
     from django.db import connection, transaction
 
     from campaigns.models import Campaign, CampaignStatus
+    from compliance.models import InboundKind
     from tenants.models import Role
     from tenants.tests.factories import TenantFactory, UserFactory
 
@@ -246,6 +248,22 @@ def seed(*, n_messages: int, n_clicks: int, live: int, live_clicks: int, extra_c
     with transaction.atomic(), connection.cursor() as cursor:
         copy_rows(cursor.cursor, "links_click", click_cols, click_rows())
     print(f"  clicks: {n_clicks - live_clicks:,} by COPY in {time.perf_counter() - t:.1f}s", flush=True)
+
+    t = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One delivered recipient in 125 replies STOP (in the two hours after delivery), one in 1,250 twice.
+        cursor.execute(
+            "INSERT INTO compliance_inboundmessage (tenant_id, sid, from_number, to_number, body, kind, needs_review, "
+            "review_reason, phone_hash, received_at, campaign_id, message_id) "
+            "SELECT m.tenant_id, 'SM' || md5('stop-' || m.id || '-' || n), m.\"to\", '+15550000000', 'STOP', %s, "
+            "false, '', md5(m.\"to\") || md5('x' || m.\"to\"), "
+            "m.delivered_at + make_interval(secs => m.id %% 7200 + n * 600), m.campaign_id, m.id "
+            "FROM campaigns_message m CROSS JOIN generate_series(0, 1) n WHERE m.campaign_id = %s "
+            "AND m.delivered_at IS NOT NULL AND m.id %% 125 = 0 AND (n = 0 OR m.id %% 1250 = 0)",
+            [InboundKind.OPT_OUT, campaign.pk],
+        )
+        stops = cursor.rowcount
+    print(f"  opt-outs: {stops:,} STOP replies in {time.perf_counter() - t:.1f}s", flush=True)
 
     t = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -481,13 +499,20 @@ def check(campaign) -> list[str]:
             [campaign.pk],
         )
         handed, delivered = cursor.fetchone()
+        cursor.execute(
+            "SELECT COUNT(DISTINCT phone_hash) FROM compliance_inboundmessage WHERE campaign_id = %s "
+            "AND kind = 'opt_out' AND phone_hash <> ''",
+            [campaign.pk],
+        )
+        (opted_out,) = cursor.fetchone()
     stats = campaign_stats(campaign_id=campaign.pk)
     if (stats["clicks"], stats["unique_clicks"], stats["bot_hits"]) != (human, unique, bots):
         problems.append(f"click counters {stats['clicks'], stats['unique_clicks'], stats['bot_hits']} != recount")
     series = campaign_timeseries(campaign_id=campaign.pk, interval="hour")["buckets"]
-    got = tuple(sum(b[k] for b in series) for k in ("sent", "delivered", "clicks", "unique_clicks", "bot_hits"))
-    if got != (handed, delivered, human, unique, bots):
-        problems.append(f"time series totals {got} != recount {(handed, delivered, human, unique, bots)}")
+    keys = ("sent", "delivered", "clicks", "unique_clicks", "bot_hits", "opt_outs")
+    got = tuple(sum(b[k] for b in series) for k in keys)
+    if got != (handed, delivered, human, unique, bots, opted_out) or stats["opt_outs"] != opted_out:
+        problems.append(f"time series totals {got} != recount {(handed, delivered, human, unique, bots, opted_out)}")
     breakdown = campaign_breakdown(campaign_id=campaign.pk)
     if {(r["code"], r["status"]): r["count"] for r in breakdown["error_codes"]} != codes:
         problems.append("error codes != recount")
@@ -498,7 +523,7 @@ def check(campaign) -> list[str]:
     if sum(v["recipients"] for v in variants) != sum(recount.values()):
         problems.append("variant recipients != recount")
     print(f"  {total:,} clicks ({human:,} human, {unique:,} unique, {bots:,} bots); {handed:,} handed over, "
-          f"{delivered:,} delivered")  # fmt: skip
+          f"{delivered:,} delivered; {opted_out:,} opted out")  # fmt: skip
     return problems
 
 

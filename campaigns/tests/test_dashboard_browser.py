@@ -202,6 +202,12 @@ def test_dashboard_numbers_match_the_stats_api_and_charts_draw(page, live_server
         "() => Chart.getChart(document.querySelector('canvas[data-chart=\"device\"]')).data.labels"
     )
     assert sorted(chart_labels) == sorted(r["value"].capitalize() for r in breakdown["device"] if r["clicks"])
+    # The curve over time adds up to the totals: clicks and the STOP (opt-outs over time).
+    timeline = page.evaluate(
+        "() => Object.fromEntries(Chart.getChart(document.querySelector('canvas[data-chart=\"timeline\"]'))"
+        ".data.datasets.map(d => [d.label, d.data.reduce((a, b) => a + b, 0)]))"
+    )
+    assert (timeline["Clicks (people)"], timeline["Opt-outs (STOP)"]) == (stats["clicks"], stats["opt_outs"])
     assert page.evaluate("() => window.__csp") == [] and violations == []
 
 

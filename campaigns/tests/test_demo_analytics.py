@@ -42,6 +42,9 @@ def test_seed_dashboard_demo_small(capsys):
     assert sum(b["delivered"] for b in series["buckets"]) == stats["delivered"]
     assert sum(b["clicks"] for b in series["buckets"]) == stats["clicks"]
     assert len([b for b in series["buckets"] if b["sent"]]) > 3
+    for campaign in campaigns:  # STOP replies are staged in the past too, each recipient once
+        buckets = campaign_timeseries(campaign_id=campaign.pk)["buckets"]
+        assert sum(b["opt_outs"] for b in buckets) == campaign_stats(campaign_id=campaign.pk)["opt_outs"]
 
     variants = campaign_variants(campaign=featured)
     assert [v["label"] for v in variants["variants"]] == ["A", "B"]

@@ -97,7 +97,7 @@
     const interval = ts.interval || "";
     $('[data-field="interval"]').textContent = interval ? `per ${interval}` : "";
     const c = canvas("timeline");
-    const filled = buckets.some((b) => b.sent || b.delivered || b.failed || b.undelivered || b.clicks || b.bot_hits);
+    const filled = buckets.some((b) => b.sent || b.delivered || b.failed || b.undelivered || b.clicks || b.bot_hits || b.opt_outs);
     A.toggleEmpty(c, !filled);
     if (!filled) return;
     const first = new Date(buckets[0].t);
@@ -124,11 +124,13 @@
           line("Clicks (people)", "clicks", A.colors.clicks, { yAxisID: "clicks" }),
           line("Unique clickers", "unique_clicks", A.colors.unique, { yAxisID: "clicks", borderDash: [5, 4] }),
           line("Bot hits", "bot_hits", A.colors.bots, { yAxisID: "clicks", borderDash: [2, 3] }),
+          line("Opt-outs (STOP)", "opt_outs", A.colors.optOut, { yAxisID: "clicks", stepped: "middle", tension: 0 }),
         ],
       },
       options: {
         interaction: { mode: "index", intersect: false },
-        // Messages and clicks on their own axes: a campaign sends far more than it gets clicked.
+        // Messages on the left, people's answers (clicks, opt-outs) on the right: a campaign sends far more
+        // than it gets clicked.
         scales: {
           y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: `Messages per ${interval}` } },
           clicks: {
@@ -136,7 +138,7 @@
             beginAtZero: true,
             ticks: { precision: 0 },
             grid: { drawOnChartArea: false },
-            title: { display: true, text: `Clicks per ${interval}` },
+            title: { display: true, text: `Clicks and opt-outs per ${interval}` },
           },
           x: { ticks: { maxRotation: 0, autoSkipPadding: 16 } },
         },
