@@ -33,6 +33,8 @@ browser:
 
 # A demo on SQLite, a filesystem Celery broker and the simulator gateway:
 # no PostgreSQL, Redis or Twilio needed.
+# Links and callbacks point at this server (another PORT too), unless PUBLIC_BASE_URL says otherwise.
+run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
