@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.twiml.messaging_response import MessagingResponse
 
-from gateways.signatures import twilio_request_tenant
+from gateways.signatures import twilio_request_tenant, webhook_params
 
 from .inbound import inbound_receive
 
@@ -26,8 +26,7 @@ def twilio_inbound(request):
     except PermissionDenied:
         logger.warning("inbound webhook refused: bad or missing Twilio signature")
         return HttpResponse("Forbidden", status=403, content_type="text/plain")
-    params = {key: request.POST.get(key, "") for key in request.POST}
-    result = inbound_receive(tenant=tenant, params=params)
+    result = inbound_receive(tenant=tenant, params=webhook_params(request))
     response = MessagingResponse()
     if result.reply:
         response.message(result.reply)

@@ -7,7 +7,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from gateways.signatures import twilio_request_signer
+from gateways.signatures import twilio_request_signer, webhook_params
 
 from .services import CallbackInvalid, TokenChanged, callback_apply, callback_parse
 
@@ -18,7 +18,7 @@ def status_callback(request):
     """``POST /webhooks/twilio/status/``: 204 once recorded; 403 unsigned; 400 unreadable."""
     try:
         signer = twilio_request_signer(request, cached=True)
-        callback = callback_parse(request.POST.dict())
+        callback = callback_parse(webhook_params(request))
         try:
             callback_apply(tenant_id=signer.tenant_id, callback=callback, token_ciphertext=signer.token_ciphertext)
         except TokenChanged:  # the cached token was rotated away: check against the tenant's current one

@@ -11,6 +11,8 @@ operation is driven with hypothesis directly.)
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -24,7 +26,11 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tenants.tests.factories import token_for
 
-EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 6}
+#: Cases per operation. ``FUZZ_SCALE=20`` multiplies them for a longer hunt by hand; ``FUZZ_RANDOM=1`` draws new
+#: cases each run instead of CI's repeatable ones.
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
+EXAMPLES = {GenerationMode.POSITIVE: 10 * SCALE, GenerationMode.NEGATIVE: 6 * SCALE}
+RANDOM = os.environ.get("FUZZ_RANDOM", "") not in ("", "0")
 
 
 def load_schema():
@@ -61,7 +67,7 @@ def fuzz(operation, mode, token) -> None:
     @settings(
         max_examples=EXAMPLES[mode],
         deadline=None,
-        derandomize=True,
+        derandomize=not RANDOM,
         database=None,
         suppress_health_check=list(HealthCheck),
     )
