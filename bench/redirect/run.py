@@ -39,6 +39,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database  # noqa: E402
+
 PY = sys.executable
 HOST = "127.0.0.1"
 
@@ -171,6 +175,7 @@ def main() -> int:
         raise SystemExit("DATABASE_URL must point at PostgreSQL (the ceiling is a PostgreSQL lookup)")
     if not os.environ.get("REDIS_URL"):
         raise SystemExit("REDIS_URL must point at Redis (the click queue)")
+    ensure_database(os.environ["DATABASE_URL"])
     wrk = ensure_wrk()
     started = time.monotonic()
     load_before = os.getloadavg()[0]

@@ -37,6 +37,10 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database  # noqa: E402
+
 PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # what Twilio would have signed (never called)
 WEBHOOK_PATH = "/webhooks/twilio/status/"
 CEILING_PATH = "/bench/ceiling/"
@@ -60,24 +64,6 @@ def _env() -> dict[str, str]:
     env.pop("CELERY_BROKER_URL", None)
     env.pop("PYTEST_VERSION", None)
     return env
-
-
-def _database_ensure(url: str) -> None:
-    """Create the benchmark's database when it does not exist yet."""
-    from urllib.parse import urlparse
-
-    import psycopg2
-
-    name = urlparse(url).path.lstrip("/")
-    conn = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
 
 
 def _free_port() -> int:
@@ -378,7 +364,7 @@ def main() -> int:
     env = _env()
     if "postgres" not in env.get("DATABASE_URL", ""):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database (it is migrated, and bench rows are added)")
-    _database_ensure(env["DATABASE_URL"])
+    ensure_database(env["DATABASE_URL"])
     os.environ.update({k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"})
     os.environ["DJANGO_SETTINGS_MODULE"] = "smscampaigns.settings"
     sys.path[:0] = [str(ROOT), str(HERE)]
