@@ -210,8 +210,8 @@ def _label(index: int | None) -> str:
     return "" if index is None else chr(ord("A") + index)
 
 
-def _variant_row(counts: dict[str, int], clicks: tuple[int, int, int]) -> dict:
-    """One row of figures from a variant's status totals and clicks.
+def _variant_row(counts: dict[str, int], clicks: tuple[int, int, int], opt_outs: int) -> dict:
+    """One row of figures from a variant's status totals, clicks and opt-outs.
 
     A fan-out that records its pending messages without their variant leaves a
     variant's ``pending`` total negative (each claim takes one away): those
@@ -231,10 +231,24 @@ def _variant_row(counts: dict[str, int], clicks: tuple[int, int, int]) -> dict:
         "clicks": clicks[0],
         "unique_clicks": clicks[1],
         "bot_hits": clicks[2],
+        "opt_outs": opt_outs,
     }
     row["click_rate"] = rate(row["unique_clicks"], delivered)
     row["delivery_rate"] = delivery_rate(row)
+    row["opt_out_rate"] = rate(opt_outs, delivered)
     return row
+
+
+def _opt_outs_by_variant(campaign_id: int) -> dict[int | None, int]:
+    """Recipients who replied STOP to this campaign, by the variant of the message they answered."""
+    rows = (
+        campaign_first_opt_outs(campaign_id=campaign_id)
+        .order_by()
+        .values("message__variant")
+        .annotate(n=Count("pk"))
+        .values_list("message__variant", "n")
+    )
+    return dict(rows)
 
 
 def campaign_variants(*, campaign: Campaign) -> dict:
@@ -249,6 +263,7 @@ def campaign_variants(*, campaign: Campaign) -> dict:
     )
     for variant, status, n in rows:
         counts[variant][status] += n or 0
+    opt_outs = _opt_outs_by_variant(campaign.pk)
     definitions = campaign.variants or []
     if not definitions:
         total: dict[str, int] = defaultdict(int)
@@ -259,7 +274,8 @@ def campaign_variants(*, campaign: Campaign) -> dict:
             "clicks", "unique_clicks", "bot_hits"
         )
         clicks = click_row.first() or (0, 0, 0)
-        whole = {"variant": None, "label": "", "body": campaign.body, "percent": 100, **_variant_row(total, clicks)}
+        figures = _variant_row(total, clicks, sum(opt_outs.values()))
+        whole = {"variant": None, "label": "", "body": campaign.body, "percent": 100, **figures}
         return {"variants": [whole], "test": None}
 
     click_rows = ClickBreakdown.objects.filter(campaign_id=campaign.pk, dimension=Dimension.VARIANT).values_list(
@@ -274,7 +290,7 @@ def campaign_variants(*, campaign: Campaign) -> dict:
                 "label": _label(index),
                 "body": definition.get("body", ""),
                 "percent": definition.get("percent"),
-                **_variant_row(counts.get(index, {}), clicks_of.get(str(index), (0, 0, 0))),
+                **_variant_row(counts.get(index, {}), clicks_of.get(str(index), (0, 0, 0)), opt_outs.get(index, 0)),
             }
         )
     result = {"variants": out, "test": ab_test(out)}

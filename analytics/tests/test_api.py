@@ -176,12 +176,14 @@ def test_variants_and_their_test(ab_campaign, api_alice):
         "variant": 0, "label": "A", "body": "A: sale {{link}}", "percent": 50, "recipients": 5, "queued": 0,
         "sent": 0, "delivered": 2, "undelivered": 1, "failed": 1, "suppressed": 1, "clicks": 4,
         "unique_clicks": 2, "bot_hits": 1, "click_rate": 1.0, "delivery_rate": 0.5,
+        "opt_outs": 1, "opt_out_rate": 0.5,  # A2 replied STOP: 1 of 2 delivered
     }  # fmt: skip
     # B: B1, B2 delivered, B5 read, B3 undelivered, B4 failed; B1 clicked once.
     assert b == {
         "variant": 1, "label": "B", "body": "B: 20% off {{link}}", "percent": 50, "recipients": 5, "queued": 0,
         "sent": 0, "delivered": 3, "undelivered": 1, "failed": 1, "suppressed": 0, "clicks": 1,
         "unique_clicks": 1, "bot_hits": 1, "click_rate": 0.3333, "delivery_rate": 0.6,
+        "opt_outs": 0, "opt_out_rate": 0.0,
     }  # fmt: skip
     # Pooled: p = 3/5, se = sqrt(0.6 * 0.4 * (1/3 + 1/2)) = sqrt(0.2); z = (2/2 - 1/3) / sqrt(0.2) = 1.491;
     # two-sided p = 0.136. Two and three delivered are far too few for a verdict.
@@ -201,6 +203,7 @@ def test_variants_without_variants_is_one_row(tenant_a, api_alice):
             "variant": None, "label": "", "body": campaign.body, "percent": 100, "recipients": 2, "queued": 0,
             "sent": 1, "delivered": 1, "undelivered": 0, "failed": 0, "suppressed": 0, "clicks": 1,
             "unique_clicks": 1, "bot_hits": 0, "click_rate": 1.0, "delivery_rate": 0.5,
+            "opt_outs": 1, "opt_out_rate": 1.0,
         }
     ]  # fmt: skip
 

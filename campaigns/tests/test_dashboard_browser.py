@@ -198,6 +198,12 @@ def test_dashboard_numbers_match_the_stats_api_and_charts_draw(page, live_server
     variants = page.evaluate(f"() => fetch('/api/v1/campaigns/{campaign.pk}/stats/variants/').then(r => r.json())")
     assert page.locator("[data-variant]").count() == 2
     assert page.inner_text('[data-field="verdict"]') == variants["test"]["verdict"]
+    opted_out = page.eval_on_selector_all(
+        "[data-variant] tr",
+        "trs => trs.filter(tr => tr.cells[0].innerText === 'Opted out').map(tr => tr.cells[1].innerText)",
+    )
+    assert [cell.split(" · ")[0] for cell in opted_out] == [str(v["opt_outs"]) for v in variants["variants"]]
+    assert sum(v["opt_outs"] for v in variants["variants"]) == stats["opt_outs"] == 1
     chart_labels = page.evaluate(
         "() => Chart.getChart(document.querySelector('canvas[data-chart=\"device\"]')).data.labels"
     )

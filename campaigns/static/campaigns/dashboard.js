@@ -274,6 +274,7 @@
       line("Delivery rate", A.pct(row.delivery_rate));
       line("Clickers", A.num(row.unique_clicks));
       line("Click rate", A.pct(row.click_rate));
+      line("Opted out", `${A.num(row.opt_outs)} · ${A.pct(row.opt_out_rate)}`);
       card.append(table);
       wrap.append(card);
     });
