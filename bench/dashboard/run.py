@@ -522,6 +522,8 @@ def check(campaign) -> list[str]:
     variants = campaign_variants(campaign=campaign)["variants"]
     if sum(v["recipients"] for v in variants) != sum(recount.values()):
         problems.append("variant recipients != recount")
+    if sum(v["opt_outs"] for v in variants) != opted_out:
+        problems.append("variant opt-outs != recount")
     print(f"  {total:,} clicks ({human:,} human, {unique:,} unique, {bots:,} bots); {handed:,} handed over, "
           f"{delivered:,} delivered; {opted_out:,} opted out")  # fmt: skip
     return problems
