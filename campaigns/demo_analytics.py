@@ -163,7 +163,7 @@ def _seed_one(tenant: Tenant, spec: DemoCampaign, *, start: int, rng: random.Ran
         message_ids=[m.pk for m in messages],
     )
     events: list[dict] = []
-    delivered: list[Message] = []
+    delivered: list[tuple[Message, dt.datetime]] = []
     last_row = MessageStatusCount.objects.aggregate(m=Max("id"))["m"] or 0
     for i, message in enumerate(messages):
         roll = rng.random()
@@ -173,7 +173,7 @@ def _seed_one(tenant: Tenant, spec: DemoCampaign, *, start: int, rng: random.Ran
         last_row = _backdate(campaign.pk, after_id=last_row, sent_at=sent_at, delivered_at=delivered_at)
         if outcome != S.DELIVERED:
             continue
-        delivered.append(message)
+        delivered.append((message, delivered_at))
         code = codes[message.pk]
         if rng.random() < 0.09:  # a link preview fetched it when it arrived
             when = delivered_at + dt.timedelta(seconds=rng.uniform(1, 30))
@@ -190,13 +190,12 @@ def _seed_one(tenant: Tenant, spec: DemoCampaign, *, start: int, rng: random.Ran
     events.sort(key=lambda e: e["ts"])
     for chunk in range(0, len(events), 500):
         clicks_record(events=events[chunk : chunk + 500])
-    for message in rng.sample(delivered, k=round(len(delivered) * spec.opt_out)):
+    for message, delivered_at in rng.sample(delivered, k=round(len(delivered) * spec.opt_out)):
         sid = f"SM{uuid.uuid4().hex}"
         inbound_receive(
             tenant=tenant, params={"From": message.to, "To": tenant.sender, "Body": "STOP", "MessageSid": sid}
         )
         # The reply came in the hours after the text (backdated like the moves), not at seeding time.
-        delivered_at = Message.objects.values_list("delivered_at", flat=True).get(pk=message.pk)
         InboundMessage.objects.filter(tenant=tenant, sid=sid).update(
             received_at=delivered_at + dt.timedelta(minutes=min(rng.expovariate(1 / 40), 240))
         )

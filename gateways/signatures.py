@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from twilio.request_validator import RequestValidator
 
+from smscampaigns.middleware import NUL
 from tenants.crypto import decrypt
 from tenants.models import Tenant
 
@@ -99,13 +100,13 @@ def webhook_params(request) -> dict[str, str]:
     """The form Twilio posted, one value a field, NUL characters dropped: PostgreSQL text cannot hold them,
     and a reply or status lost to a 500 (Twilio retrying in vain) is worse than a character less. Call it
     after the signature check, which needs the form as sent."""
-    return {key.replace("\x00", ""): value.replace("\x00", "") for key, value in request.POST.items()}
+    return {key.replace(NUL, ""): value.replace(NUL, "") for key, value in request.POST.items()}
 
 
 def _credentials(request) -> tuple[str, str]:
     account_sid = request.POST.get("AccountSid", "")
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not account_sid or not signature or "\x00" in account_sid:
+    if not account_sid or not signature or NUL in account_sid:
         raise PermissionDenied("Missing AccountSid or X-Twilio-Signature")
     return account_sid, signature
 

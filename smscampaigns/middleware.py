@@ -21,7 +21,8 @@ class NulQueryStringGuard:
         self.get_response = get_response
 
     def __call__(self, request):
-        if NUL in request.META.get("QUERY_STRING", "") or "%00" in request.META.get("QUERY_STRING", ""):
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or NUL in query:
             for key, values in request.GET.lists():
                 if NUL in key or any(NUL in value for value in values):
                     name = key.replace(NUL, "\\0")
