@@ -1,0 +1,159 @@
+"""The stack's database work, in a process of its own (``python -m faults.agent <command>``).
+
+The harness runs inside pytest, whose Django is bound to the test database; the
+stack has its own PostgreSQL, so everything that needs Django against it runs
+here, with the stack's environment, and answers one JSON line on stdout.
+
+    seed --contacts N --first-number K   a tenant (Twilio credentials of the fake, quiet hours always open,
+                                         a high sending rate), N contacts, a draft campaign
+    send --campaign ID                   campaigns.sending.campaign_send; never crashes (broker down)
+    state --campaign ID                  campaign status, message counts by status, recipients
+    stop-others --keep ID                cancel every other campaign still sending (a failed case's leftovers)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+
+
+def _setup() -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
+    django.setup()
+
+
+def seed(*, contacts: int, first_number: int, rate: float, label: str) -> dict:
+    import datetime as dt
+    import io
+
+    from django.db import connection
+
+    from campaigns.models import Campaign
+    from tenants.services import tenant_create
+
+    account_sid = "AC" + secrets.token_hex(16)
+    auth_token = secrets.token_hex(16)
+    slug = f"faults-{label}-{secrets.token_hex(3)}"[:64]
+    tenant, _user, _token = tenant_create(
+        slug=slug,
+        name=f"Faults {label}",
+        admin_email=f"{slug}@faults.example",
+        admin_password=secrets.token_urlsafe(12),
+        twilio_account_sid=account_sid,
+        twilio_auth_token=auth_token,
+        sender="+14155550100",
+        sending_rate=rate,
+    )
+    # Quiet hours that never close (campaigns.tests.conftest.always_open), so the hour of the run does not matter.
+    tenant.quiet_hours_start = dt.time(0, 0)
+    tenant.quiet_hours_end = dt.time(23, 59, 59, 999999)
+    tenant.legal_quiet_hours = False
+    tenant.save(update_fields=["quiet_hours_start", "quiet_hours_end", "legal_quiet_hours"])
+
+    numbers = [f"+1415{2_000_000 + first_number + i:07d}" for i in range(contacts)]
+    buf = io.StringIO()
+    for i, phone in enumerate(numbers):
+        names = f"First{i % 97}\tLast{i % 61}"
+        buf.write(f"{tenant.pk}\t{phone}\t{names}\t\tAmerica/Los_Angeles\t{{}}\tunknown\t\t\\N\t\tnow\tnow\n")
+    buf.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert(
+            "COPY contacts_contact (tenant_id, phone_number, first_name, last_name, email, timezone, custom_fields, "
+            "consent_status, consent_source, consent_at, consent_text, created_at, updated_at) FROM STDIN",
+            buf,
+        )
+    campaign = Campaign.objects.create(
+        tenant=tenant,
+        name=f"Faults {label}",
+        body="Hi {{first_name}}, our spring sale starts today: {{link}}",
+        link_url="https://shop.example/spring",
+    )
+    return {
+        "tenant": tenant.pk,
+        "account_sid": account_sid,
+        "auth_token": auth_token,
+        "campaign": campaign.pk,
+        "recipients": numbers,
+    }
+
+
+def send(*, campaign_id: int) -> dict:
+    from campaigns.models import Campaign
+    from campaigns.sending import campaign_send
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    try:
+        campaign_send(campaign=campaign)
+    except Exception as exc:  # noqa: BLE001 - the outcome is the answer (e.g. the broker is down)
+        status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+        return {"outcome": "error", "error": type(exc).__name__, "detail": str(exc)[:300], "status": status}
+    return {"outcome": "ok", "status": campaign.status}
+
+
+def state(*, campaign_id: int) -> dict:
+    from django.db.models import Count
+
+    from campaigns.models import Campaign, Message
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    counts = dict(
+        Message.objects.filter(campaign_id=campaign_id).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    return {
+        "status": campaign.status,
+        "fanned_out": campaign.fanned_out_at is not None,
+        "counts": counts,
+        "recipients": sum(counts.values()),
+    }
+
+
+def stop_others(*, keep: int | None) -> dict:
+    from campaigns.models import Campaign, CampaignStatus
+    from campaigns.sending import campaign_cancel
+
+    canceled = []
+    for campaign in Campaign.objects.filter(
+        status__in=[CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED]
+    ).exclude(pk=keep or 0):
+        if campaign_cancel(campaign=campaign):
+            canceled.append(campaign.pk)
+    return {"canceled": canceled}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m faults.agent")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("seed")
+    p.add_argument("--contacts", type=int, required=True)
+    p.add_argument("--first-number", type=int, default=0)
+    p.add_argument("--rate", type=float, default=100.0)
+    p.add_argument("--label", default="case")
+    p = sub.add_parser("send")
+    p.add_argument("--campaign", type=int, required=True)
+    p = sub.add_parser("state")
+    p.add_argument("--campaign", type=int, required=True)
+    p = sub.add_parser("stop-others")
+    p.add_argument("--keep", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    _setup()
+    if args.cmd == "seed":
+        out = seed(contacts=args.contacts, first_number=args.first_number, rate=args.rate, label=args.label)
+    elif args.cmd == "send":
+        out = send(campaign_id=args.campaign)
+    elif args.cmd == "state":
+        out = state(campaign_id=args.campaign)
+    else:
+        out = stop_others(keep=args.keep)
+    sys.stdout.write(json.dumps(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""A private stack to break on purpose: PostgreSQL, Redis, Celery workers, beat and a Twilio-compatible server.
+
+Everything runs on free ports in a temporary directory, never on the system's
+PostgreSQL or Redis, so a case may kill, stop or restart any piece:
+
+- PostgreSQL and Redis from ``devservices`` (servers from pip packages). A Redis
+  restart here loses what Redis held (killed, then started on an empty directory),
+  as a crash of a Redis without persistence would: every queued task is gone.
+- ``FakeTwilio`` (gateways.fake_twilio) in this process: it counts the messages it
+  created per recipient, which is the ground truth of "exactly once", and injects
+  the gateway's faults.
+- one ``celery worker`` (prefork) and a separate ``celery beat``, each in its own
+  process group, so a SIGKILL takes the pool's children too and beat can stop alone.
+- ``python -m faults.agent`` for the database work that needs Django (seeding,
+  ``campaign_send``): this process may be pytest, whose Django is bound to the
+  test database. Polling reads the stack's database directly (psycopg2), to be quick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from devservices import Postgres, Redis, free_port
+from gateways.fake_twilio import FakeTwilio
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DB_NAME = "smsc_h3_faults"
+
+#: Message statuses a finished campaign must have none of.
+NOT_FINAL = ("pending", "sending", "unknown")
+
+#: The stack's timings, in seconds, short enough for a suite that runs in minutes (see docs/reliability.md).
+TIMINGS = {
+    "TWILIO_HTTP_TIMEOUT": "2",
+    "SENDING_CLAIM_TIMEOUT": "6",
+    "SENDING_UNKNOWN_GRACE_SECONDS": "8",
+    "SENDING_STALL_SECONDS": "5",
+    "SENDING_TICK_SECONDS": "1",
+    "SENDING_PARKED_STALE_SECONDS": "5",
+    "CELERY_VISIBILITY_TIMEOUT": "10",
+    "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+    "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+}
+
+#: Variables of the calling process that must not reach the stack (pytest's, another database's).
+_DROPPED_ENV = (
+    "PYTEST_VERSION",
+    "PYTEST_CURRENT_TEST",
+    "PYTEST_XDIST_WORKER",
+    "TEST_DATABASE_NAME",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "CELERY_BROKER_URL",
+    "DJANGO_SETTINGS_MODULE",
+)
+
+
+class Proc:
+    """A subprocess in its own process group, its output in a log file."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path, ready: str | None) -> None:
+        self.name = name
+        self.log = log
+        self._offset = log.stat().st_size if log.exists() else 0
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                cmd, env=env, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        if ready:
+            deadline = time.monotonic() + 60
+            while ready not in self.output():
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.kill()
+                    raise RuntimeError(f"{name} did not start:\n{self.output()[-3000:]}")
+                time.sleep(0.1)
+
+    def output(self) -> str:
+        with open(self.log, "rb") as f:
+            f.seek(self._offset)
+            return f.read().decode(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: the prefork pool's children die with their parent."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                self.kill()
+
+
+class Stack:
+    """Start with ``Stack().start()``; ``close()`` stops everything and removes the temporary directory."""
+
+    def __init__(self, *, concurrency: int = 2, latency: float = 0.05, keep_dir: bool = False) -> None:
+        self.concurrency = concurrency
+        self.latency = latency
+        self.keep_dir = keep_dir
+        self.workdir = Path(tempfile.mkdtemp(prefix="smsc-faults-"))
+        self.pg = Postgres(self.workdir / "pg", free_port(), settings={"fsync": "off", "max_connections": "200"})
+        self.redis_port = free_port()
+        self._redis_generation = 0
+        self.redis = Redis(self.workdir / "redis-0", self.redis_port)
+        self.fake = FakeTwilio(latency=latency)
+        self.env: dict[str, str] = {}
+        self.workers: list[Proc] = []
+        self.beat: Proc | None = None
+        self._db = None
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> Stack:
+        from cryptography.fernet import Fernet
+
+        self.pg.start()
+        self.pg.create_database(DB_NAME)
+        self.redis.start()
+        self.fake.start()
+        env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+        env.update(
+            {
+                "DATABASE_URL": self.pg.url(DB_NAME),
+                "REDIS_URL": self.redis.url(0),
+                "CELERY_BROKER_URL": self.redis.url(0),
+                "SMS_GATEWAY": "twilio",
+                "TWILIO_API_BASE_URL": self.fake.base_url,
+                "PUBLIC_BASE_URL": "http://127.0.0.1:9",  # status callbacks are not part of these cases
+                "DEBUG": "1",
+                "SECRET_KEY": "faults-" + uuid.uuid4().hex,
+                "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                "SENDING_THROTTLE_ENABLED": "1",
+                "FANOUT_CHUNK_SIZE": "50",
+                "LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+                **TIMINGS,
+            }
+        )
+        self.env = env
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"], env=env, cwd=BASE_DIR, capture_output=True, text=True
+        )
+        if migrate.returncode:
+            raise RuntimeError("migrate failed:\n" + migrate.stdout[-2000:] + migrate.stderr[-3000:])
+        self.start_workers()
+        self.start_beat()
+        return self
+
+    def close(self) -> None:
+        for proc in [*self.workers, *([self.beat] if self.beat else [])]:
+            proc.kill()
+        self.workers, self.beat = [], None
+        if self._db is not None:
+            try:
+                self._db.close()
+            except Exception:  # noqa: BLE001, S110 - closing a connection to a server that may be gone
+                pass
+            self._db = None
+        self.fake.stop()
+        for service in (self.redis, self.pg):
+            try:
+                service.stop()
+            except Exception as exc:  # noqa: BLE001 - best effort on the way out
+                print(f"faults: could not stop {type(service).__name__}: {exc}", file=sys.stderr)
+        if not self.keep_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- the pieces, one at a time ------------------------------------------------------
+
+    def start_workers(self) -> None:
+        name = f"faults-{uuid.uuid4().hex[:6]}@%h"
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "smscampaigns", "worker", "--pool=prefork",
+            f"--concurrency={self.concurrency}", "--loglevel=INFO", "-n", name, "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        self.workers.append(Proc("worker", cmd, self.env, self.workdir / "worker.log", ready="ready."))
+
+    def kill_workers(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        self.workers = []
+
+    def start_beat(self) -> None:
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "smscampaigns", "beat", "--loglevel=INFO",
+            "-s", str(self.workdir / "beat-schedule"),
+        ]  # fmt: skip
+        self.beat = Proc("beat", cmd, self.env, self.workdir / "beat.log", ready="Starting...")
+
+    def stop_beat(self) -> None:
+        if self.beat:
+            self.beat.kill()
+        self.beat = None
+
+    def stop_redis(self) -> None:
+        """Kill Redis; ``start_redis`` brings up an empty one on the same port (the queued tasks are gone)."""
+        self.redis.stop("immediate")
+        self._redis_generation += 1
+        self.redis = Redis(self.workdir / f"redis-{self._redis_generation}", self.redis_port)
+
+    def start_redis(self) -> None:
+        self.redis.start()
+
+    def restart_redis(self) -> None:
+        self.stop_redis()
+        self.start_redis()
+
+    def restart_postgres(self, mode: str = "fast") -> None:
+        self._drop_db()
+        self.pg.stop(mode)
+        self.pg.start()
+
+    def ensure_up(self) -> None:
+        """Every piece running again (after a case that failed half-way)."""
+        if not self.pg.running():
+            self.pg.start()
+        if not self.redis.running():
+            self.redis.start()
+        self.workers = [w for w in self.workers if w.alive()]
+        if not self.workers:
+            self.start_workers()
+        if self.beat is None or not self.beat.alive():
+            self.start_beat()
+
+    def reset(self) -> None:
+        """Between cases: faults off, every piece up, no earlier campaign still competing for the workers."""
+        self.clear_faults()
+        self.ensure_up()
+        self.agent("stop-others")
+
+    # --- the gateway ------------------------------------------------------------------
+
+    def add_account(self, sid: str, token: str) -> None:
+        self.fake.accounts[sid] = token
+
+    def inject(self, kind: str, **kwargs) -> None:
+        self.fake.inject(kind, **kwargs)
+
+    def clear_faults(self) -> None:
+        clear = getattr(self.fake, "clear_faults", None)
+        if clear is not None:
+            clear()
+
+    def created_by_to(self, account_sid: str) -> Counter:
+        """Messages the gateway created for this account, per recipient (each is a text on a phone)."""
+        created = self.fake.created() if hasattr(self.fake, "created") else list(self.fake.messages.values())
+        return Counter(m["to"] for m in created if m.get("account_sid") == account_sid)
+
+    # --- the database -------------------------------------------------------------------
+
+    def agent(self, *args: str, timeout: float = 120) -> dict:
+        """``python -m faults.agent <args>`` with the stack's environment; its JSON answer."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "faults.agent", *args],
+            env=self.env,
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if proc.returncode:
+            raise RuntimeError(f"faults.agent {args[0]} failed:\n{proc.stderr[-3000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def _drop_db(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            except Exception:  # noqa: BLE001, S110 - the server may be gone already
+                pass
+        self._db = None
+
+    def query(self, sql: str, params: list | tuple = ()) -> list[tuple] | None:
+        """Rows, or None when the database cannot be asked right now (it is being restarted)."""
+        import psycopg2
+
+        try:
+            if self._db is None or self._db.closed:
+                self._db = psycopg2.connect(
+                    host="127.0.0.1", port=self.pg.port, user="postgres", dbname=DB_NAME, connect_timeout=2
+                )
+                self._db.autocommit = True
+            with self._db.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall()
+        except psycopg2.Error:
+            self._drop_db()
+            return None
+
+    def campaign_status(self, campaign_id: int) -> str | None:
+        rows = self.query("SELECT status FROM campaigns_campaign WHERE id = %s", [campaign_id])
+        return rows[0][0] if rows else None
+
+    def message_counts(self, campaign_id: int) -> dict[str, int] | None:
+        rows = self.query(
+            "SELECT status, count(*) FROM campaigns_message WHERE campaign_id = %s GROUP BY status", [campaign_id]
+        )
+        return None if rows is None else dict(rows)
+
+    def fanned_out(self, campaign_id: int) -> bool | None:
+        rows = self.query("SELECT fanned_out_at IS NOT NULL FROM campaigns_campaign WHERE id = %s", [campaign_id])
+        return rows[0][0] if rows else None
+
+    # --- waiting ------------------------------------------------------------------------
+
+    @staticmethod
+    def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(interval)
+
+    def log_lines(self, *needles: str, limit: int = 20) -> list[str]:
+        """Lines of the workers' and beat's logs that carry any of ``needles`` (the last ``limit``)."""
+        lines: list[str] = []
+        for name in ("worker.log", "beat.log"):
+            path = self.workdir / name
+            if path.exists():
+                for line in path.read_text(errors="replace").splitlines():
+                    if any(n in line for n in needles):
+                        lines.append(f"{name}: {line}")
+        return lines[-limit:]
