@@ -6,7 +6,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from django.db import connection
-from django.db.models import F
 
 from smscampaigns.db import pg_values
 
@@ -57,26 +56,20 @@ def click_aggregates_add(*, clicks: Sequence[dict], variant_of_message: Mapping[
     breakdown_rows = [
         (cid, tenant, dim, value, h, u, b) for (cid, dim, value), (tenant, h, u, b) in sorted(breakdown.items())
     ]
-    if connection.vendor == "postgresql":
-        _upsert(ClickBucket, ("campaign_id", "tenant_id", "minute"), ("campaign_id", "minute"), bucket_rows)
-        _upsert(
-            ClickBreakdown,
-            ("campaign_id", "tenant_id", "dimension", "value"),
-            ("campaign_id", "dimension", "value"),
-            breakdown_rows,
-        )
-        return
-    for cid, tenant, minute, h, u, b in bucket_rows:
-        _add_generic(ClickBucket, dict(campaign_id=cid, minute=minute), tenant, h, u, b)
-    for cid, tenant, dim, value, h, u, b in breakdown_rows:
-        _add_generic(ClickBreakdown, dict(campaign_id=cid, dimension=dim, value=value), tenant, h, u, b)
+    _upsert(ClickBucket, ("campaign_id", "tenant_id", "minute"), ("campaign_id", "minute"), bucket_rows)
+    _upsert(
+        ClickBreakdown,
+        ("campaign_id", "tenant_id", "dimension", "value"),
+        ("campaign_id", "dimension", "value"),
+        breakdown_rows,
+    )
 
 
 COUNTERS = ("clicks", "unique_clicks", "bot_hits")
 
 
 def _upsert(model, key_columns: tuple[str, ...], conflict: tuple[str, ...], rows: list[tuple]) -> None:
-    """One ``INSERT … ON CONFLICT DO UPDATE`` adding the counters (PostgreSQL)."""
+    """One ``INSERT … ON CONFLICT DO UPDATE`` adding the counters."""
     table = connection.ops.quote_name(model._meta.db_table)
     columns = (*key_columns, *COUNTERS)
     updates = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in COUNTERS)
@@ -84,11 +77,4 @@ def _upsert(model, key_columns: tuple[str, ...], conflict: tuple[str, ...], rows
         f"INSERT INTO {table} AS t ({', '.join(columns)}) VALUES {{values}} "  # noqa: S608 - names from model meta, values bound
         f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}",
         rows,
-    )
-
-
-def _add_generic(model, key: dict, tenant_id: int, human: int, unique: int, bots: int) -> None:
-    model.objects.get_or_create(**key, defaults={"tenant_id": tenant_id})
-    model.objects.filter(**key).update(
-        clicks=F("clicks") + human, unique_clicks=F("unique_clicks") + unique, bot_hits=F("bot_hits") + bots
     )

@@ -144,7 +144,7 @@ def apply_audience(qs: QuerySet, *, tenant_id: int, audience: dict) -> QuerySet:
         kind = rule.get("type")
         if kind == "field_equals":
             alias = f"_cf{n}"
-            # Compared as text: "2" matches 2, on PostgreSQL and SQLite alike.
+            # Compared as text: "2" matches 2 (a JSON number or string alike).
             text = Cast(KeyTextTransform(rule["field"], "custom_fields"), output_field=TextField())
             qs = qs.alias(**{alias: text}).filter(**{alias: str(rule["value"])})
         elif kind == "created_since":

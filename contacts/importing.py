@@ -30,6 +30,7 @@ from django.core.validators import validate_email
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from psycopg2.extras import execute_values
 
 from tenants.models import Tenant
 
@@ -335,28 +336,13 @@ class _Importer:
             (phone, self._merge(existing.get(phone) or dict(NEW_CONTACT, custom_fields={}), values))
             for phone, (_row, values, _tags) in batch.items()
         ]
-        if connection.vendor == "postgresql":
-            ids = self._upsert_postgresql(records)
-        else:
-            ids = self._upsert_orm(records)
-        self._write_tags(batch, ids)
+        self._write_tags(batch, self._upsert(records))
         self.result.created += len(batch) - len(existing)
 
-    def _upsert_orm(self, records: list[tuple[str, dict]]) -> dict[str, int]:
-        contacts = [Contact(tenant=self.tenant, phone_number=phone, **record) for phone, record in records]
-        Contact.objects.bulk_create(
-            contacts, update_conflicts=True, unique_fields=["tenant", "phone_number"], update_fields=self.update_fields
-        )
-        ids = {c.phone_number: c.pk for c in contacts}
-        if any(pk is None for pk in ids.values()):  # a backend that does not return ids
-            ids = dict(
-                Contact.objects.filter(tenant=self.tenant, phone_number__in=list(ids)).values_list("phone_number", "id")
-            )
-        return ids
-
-    def _upsert_postgresql(self, records: list[tuple[str, dict]]) -> dict[str, int]:
-        """The same upsert as ``_upsert_orm``: the batch is COPied into a temporary table, then one
-        set-based ``INSERT … SELECT … ON CONFLICT DO UPDATE … RETURNING`` (no per-row SQL to build or parse)."""
+    def _upsert(self, records: list[tuple[str, dict]]) -> dict[str, int]:
+        """Create or update the batch's contacts; returns ``{phone_number: id}``. The batch is COPied into a
+        temporary table, then one set-based ``INSERT … SELECT … ON CONFLICT DO UPDATE … RETURNING`` (no per-row
+        SQL to build or parse)."""
         table = Contact._meta.db_table
         staging_columns = ["phone_number", *WRITABLE]
         buffer = io.StringIO()
@@ -408,14 +394,9 @@ class _Importer:
         if not pairs:
             return
         through = Contact.tags.through
-        if connection.vendor == "postgresql":
-            from psycopg2.extras import execute_values
-
-            sql = f"INSERT INTO {through._meta.db_table} (contact_id, tag_id) VALUES %s ON CONFLICT DO NOTHING"  # noqa: S608
-            with connection.cursor() as cursor:
-                execute_values(cursor.cursor, sql, pairs, page_size=len(pairs))
-        else:
-            through.objects.bulk_create([through(contact_id=c, tag_id=t) for c, t in pairs], ignore_conflicts=True)
+        sql = f"INSERT INTO {through._meta.db_table} (contact_id, tag_id) VALUES %s ON CONFLICT DO NOTHING"  # noqa: S608
+        with connection.cursor() as cursor:
+            execute_values(cursor.cursor, sql, pairs, page_size=len(pairs))
 
     def error(self, row: int, message: str) -> None:
         self.result.error_count += 1

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from analytics.services import click_aggregates_add
 from integrations.events import clicks_events_emit
-from smscampaigns.db import can_copy, copy_escape, pg_values
+from smscampaigns.db import copy_escape, pg_values
 from tenants.models import Tenant
 
 from .capture import cache_ttl, cache_value, link_cache_forget, links_cache_warm, redirect_target
@@ -70,8 +70,8 @@ def short_links_create_for_messages(
 ) -> dict[int, str]:
     """One new link per message, in bulk; returns ``{message_id: code}``. Safe to rerun.
 
-    On PostgreSQL all the links go in with one ``COPY`` inside a savepoint (three
-    queries whatever the count). A code already taken (62^8 codes: rare) or a
+    All the links go in with one ``COPY`` inside a savepoint (three queries
+    whatever the count). A code already taken (62^8 codes: rare) or a
     message that already has its link (a rerun) breaks a unique index: the COPY
     is undone as a whole and the careful path runs instead, per 10,000 messages
     one ``INSERT … ON CONFLICT DO NOTHING RETURNING``: a message that already had
@@ -89,7 +89,7 @@ def short_links_create_for_messages(
     result: dict[int, str] = {}
     created: list[str] = []
     unique_ids = list(dict.fromkeys(message_ids))
-    if unique_ids and can_copy():
+    if unique_ids:
         tried = dict(zip(unique_ids, codes_generate(len(unique_ids)), strict=True))
         if _links_copy(tenant_id=tenant.pk, campaign_id=campaign_id, target_url=target_url, codes=tried):
             result, created, unique_ids = tried, list(tried.values()), []
@@ -140,21 +140,9 @@ def short_links_cache_warm(*, campaign_id: int, codes: Sequence[str]) -> int:
 def _links_insert(*, tenant: Tenant, campaign_id: int, target_url: str, codes: dict[int, str]):
     """Insert ``{message_id: code}`` skipping conflicts; returns the ``(message_id, code)`` pairs inserted.
 
-    PostgreSQL: one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (one round trip). Elsewhere
-    ``bulk_create(ignore_conflicts=True)`` and a read-back.
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING``: one round trip.
     """
     now = timezone.now()
-    if connection.vendor != "postgresql":
-        ShortLink.objects.bulk_create(
-            [
-                ShortLink(tenant=tenant, campaign_id=campaign_id, message_id=mid, target_url=target_url, code=code)
-                for mid, code in codes.items()
-            ],
-            batch_size=BULK_CHUNK,
-            ignore_conflicts=True,
-        )
-        rows = ShortLink.objects.filter(message_id__in=list(codes)).values_list("message_id", "code")
-        return [(mid, code) for mid, code in rows if codes.get(mid) == code]
     return pg_values(
         f"INSERT INTO {ShortLink._meta.db_table} "  # noqa: S608 - constant identifiers, bound values
         "(tenant_id, code, target_url, campaign_id, message_id, created_at, human_clicks, bot_hits) "
@@ -244,10 +232,7 @@ CLICK_COLUMNS = (
 
 
 def _clicks_insert(rows: list[dict]) -> None:
-    """Insert click rows: one ``INSERT … VALUES`` per 1,000 on PostgreSQL (no model instances on the hot loop)."""
-    if connection.vendor != "postgresql":
-        Click.objects.bulk_create([Click(**row) for row in rows], batch_size=500)
-        return
+    """Insert click rows: one ``INSERT … VALUES`` (no model instances on the hot loop)."""
     pg_values(
         f"INSERT INTO {Click._meta.db_table} ({', '.join(CLICK_COLUMNS)}) VALUES {{values}}",  # noqa: S608
         [tuple(str(row[c]) if c == "event_id" else row[c] for c in CLICK_COLUMNS) for row in rows],
@@ -255,11 +240,7 @@ def _clicks_insert(rows: list[dict]) -> None:
 
 
 def _link_counters_save(links: list[ShortLink]) -> None:
-    """Store the new counters of locked links: one ``UPDATE … FROM (VALUES …)`` on PostgreSQL."""
-    fields = ["human_clicks", "bot_hits", "first_clicked_at", "last_clicked_at"]
-    if connection.vendor != "postgresql":
-        ShortLink.objects.bulk_update(links, fields, batch_size=500)
-        return
+    """Store the new counters of locked links: one ``UPDATE … FROM (VALUES …)``."""
     pg_values(
         f"UPDATE {ShortLink._meta.db_table} AS l SET human_clicks = v.h, bot_hits = v.b, "  # noqa: S608
         "first_clicked_at = v.f::timestamptz, last_clicked_at = v.la::timestamptz "

@@ -11,10 +11,10 @@ from django.db.models import F, Lookup
 class AnyOf(Lookup):
     """``field IN (values)`` for long lists of plain values, built without Django's per-item work.
 
-    On PostgreSQL the list is one bound array, ``field = ANY(%s)`` (psycopg2 adapts it in C; the
-    planner treats it as the IN list it is). Elsewhere it is an ordinary ``IN (%s, …)``. At 5,000
-    items Django's own ``__in`` spends milliseconds per query preparing each item, which the
-    fan-out pays on every chunk. The values must already be of the column's type.
+    The list is one bound array, ``field = ANY(%s)`` (psycopg2 adapts it in C; the planner treats
+    it as the IN list it is). At 5,000 items Django's own ``__in`` spends milliseconds per query
+    preparing each item, which the fan-out pays on every chunk. The values must already be of the
+    column's type.
     """
 
     lookup_name = "any_of"
@@ -28,9 +28,7 @@ class AnyOf(Lookup):
         values = self.rhs
         if not values:
             return "1 = 0", ()
-        if connection.vendor == "postgresql":
-            return f"{lhs_sql} = ANY(%s)", (*lhs_params, values)
-        return f"{lhs_sql} IN ({', '.join(['%s'] * len(values))})", (*lhs_params, *values)
+        return f"{lhs_sql} = ANY(%s)", (*lhs_params, values)
 
 
 def any_of(field: str, values: Iterable) -> AnyOf:
@@ -38,15 +36,15 @@ def any_of(field: str, values: Iterable) -> AnyOf:
     return AnyOf(F(field), values)
 
 
-# --- PostgreSQL COPY (text format) -------------------------------------------------------------
+# --- COPY (text format) ------------------------------------------------------------------------
 
 
 def can_copy() -> bool:
-    """True on PostgreSQL through psycopg2, whose cursor has ``copy_expert``."""
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        return hasattr(cursor.cursor, "copy_expert")
+    """Always true: psycopg2 (whose cursor has ``copy_expert``) is the one driver.
+
+    Kept only for ``campaigns/fanout.py``, which still asks; delete it with that call.
+    """
+    return True
 
 
 def copy_escape(text: str) -> str:
@@ -66,7 +64,7 @@ def copy_value(value) -> str:
 
 
 def pg_values(sql: str, rows: list[tuple], *, fetch: bool = False):
-    """PostgreSQL: run ``sql`` with ``{values}`` replaced by the rows as one VALUES list (each row bound
+    """Run ``sql`` with ``{values}`` replaced by the rows as one VALUES list (each row bound
     by psycopg2's ``mogrify``), through Django's cursor: one round trip, visible to query logging."""
     if not rows:
         return [] if fetch else None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rest_framework.exceptions import ValidationError
 
-#: The largest id a PostgreSQL ``bigint`` (and SQLite's INTEGER) holds.
+#: The largest id a PostgreSQL ``bigint`` holds.
 MAX_ID = 2**63 - 1
 
 
 def id_param(params, name: str, *, what: str) -> int | None:
     """The id in ``params[name]``, ``None`` when absent or empty; a 400 naming ``name`` when it is not an id.
 
-    Out-of-range numbers are refused here, not handed to the database (SQLite raises OverflowError on them).
+    Out-of-range numbers get the same 400 here, never handed to the database.
     """
     value = params.get(name)
     if value is None or value == "":

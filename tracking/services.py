@@ -3,11 +3,10 @@
 Every callback lands in the append-only ``StatusEvent`` history (INSERT … ON
 CONFLICT DO NOTHING, deduplicated on tenant, SID and status) and moves its
 message forward with the state machine's move (``campaigns.transitions``: one
-conditional UPDATE with its counter deltas); on PostgreSQL both are one
-statement, hence one commit. A callback whose SID no message
-carries yet is kept as an orphan and applied by ``status_orphans_apply`` as soon
-as the sender records that SID; ``status_orphans_sweep`` and ``messages_reconcile``
-are the periodic safety nets.
+conditional UPDATE with its counter deltas); both are one statement, hence
+one commit. A callback whose SID no message carries yet is kept as an orphan
+and applied by ``status_orphans_apply`` as soon as the sender records that SID;
+``status_orphans_sweep`` and ``messages_reconcile`` are the periodic safety nets.
 """
 
 from __future__ import annotations
@@ -163,20 +162,9 @@ def callback_apply(
     tenant still holds exactly that token (checked in the same statement), else
     ``TokenChanged`` is raised and nothing is written.
     """
-    at = received_at or timezone.now()
-    if connection.vendor == "postgresql":
-        message_id, inserted, moved = _callback_apply_one_statement(
-            tenant_id=tenant_id, callback=callback, at=at, token_ciphertext=token_ciphertext
-        )
-    else:
-        if token_ciphertext is not None and not _token_current(tenant_id, token_ciphertext):
-            raise TokenChanged
-        inserted, message_id = _event_record(tenant_id=tenant_id, callback=callback, received_at=at)
-        if message_id is None and not inserted:
-            message_id = (
-                Message.objects.filter(tenant_id=tenant_id, sid=callback.sid).values_list("id", flat=True).first()
-            )
-        moved = message_id is not None and _message_apply(message_id=message_id, callback=callback, at=at)
+    message_id, inserted, moved = _callback_apply_one_statement(
+        tenant_id=tenant_id, callback=callback, at=received_at or timezone.now(), token_ciphertext=token_ciphertext
+    )
     if message_id is None:
         if inserted:
             # An orphan. The sender may have recorded this SID since we looked: it
@@ -195,7 +183,7 @@ def callback_apply(
 def _callback_apply_one_statement(
     *, tenant_id: int, callback: Callback, at: dt.datetime, token_ciphertext: str | None
 ) -> tuple[int | None, bool, bool]:
-    """PostgreSQL hot path: history INSERT and forward-only move in one statement (one commit).
+    """The hot path: history INSERT and forward-only move in one statement (one commit).
 
     ``ok`` is the token guard (always true without a cached token); ``cur`` locks
     the message; ``ev`` records the callback; ``upd``/``cnt`` move and count.
@@ -304,17 +292,6 @@ def _numbered(sql: str) -> str:
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
-def _token_current(tenant_id: int, token_ciphertext: str) -> bool:
-    # Raw: the ORM would encrypt the value it compares (a new ciphertext every time).
-    table = connection.ops.quote_name(Tenant._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE id = %s AND twilio_auth_token = %s",  # noqa: S608 - name from model meta
-            [tenant_id, token_ciphertext],
-        )
-        return cursor.fetchone() is not None
-
-
 def _move_fields(callback: Callback, at: dt.datetime) -> dict:
     fields: dict = {}
     if callback.error_code:
@@ -330,33 +307,6 @@ def _message_apply(*, message_id: int, callback: Callback, at: dt.datetime | Non
         return False
     fields = _move_fields(callback, at or timezone.now())
     return message_move(message_id=message_id, to=callback.status, **fields) is not None
-
-
-def _event_record(*, tenant_id: int, callback: Callback, received_at: dt.datetime) -> tuple[bool, int | None]:
-    """INSERT the history row unless (tenant, SID, status) is there. Returns (inserted, message id)."""
-    qn = connection.ops.quote_name
-    field = StatusEvent._meta.get_field
-    sql = (
-        f"INSERT INTO {qn(StatusEvent._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
-        "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
-        "VALUES (%s, %s, %s, %s, %s, %s, "
-        f"(SELECT id FROM {qn(Message._meta.db_table)} WHERE tenant_id = %s AND sid = %s)) "
-        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING message_id"
-    )
-    params = [
-        tenant_id,
-        callback.sid,
-        callback.raw_status,
-        callback.error_code,
-        field("fields").get_db_prep_save(callback.fields, connection),
-        field("received_at").get_db_prep_save(received_at, connection),
-        tenant_id,
-        callback.sid,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return (True, row[0]) if row else (False, None)
 
 
 def status_orphans_apply(*, tenant_id: int, sid: str) -> int:

@@ -105,9 +105,8 @@ def run(args) -> None:
             )
         )
     seed_s, _ = _timed(lambda: Suppression.objects.bulk_create(rows, batch_size=5000))
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE compliance_suppression")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE compliance_suppression")
     # Half the candidates are on the list (a fifth of those only by hash), half are not.
     step = max(1, args.suppressions // (args.candidates // 2))
     step = step - 1 if step % 5 == 0 and step > 1 else step  # coprime with 5: a fifth are erased ones
@@ -180,7 +179,8 @@ def run(args) -> None:
     quiet_s, _, quiet_ceiling_s, _ = _best(memoised, uncached)
 
     print(
-        f"database: {connection.vendor}; {args.suppressions} suppressions ({args.suppressions // 5} erased, hash only)"
+        f"database: PostgreSQL {connection.pg_version // 10000}; "
+        f"{args.suppressions} suppressions ({args.suppressions // 5} erased, hash only)"
     )
     print(f"seed: {args.suppressions / seed_s:,.0f} rows/s")
     print(

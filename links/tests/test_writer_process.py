@@ -50,8 +50,6 @@ def _wait_for(count: int, timeout: float = 30.0) -> int:
 
 
 def test_writer_process_stopped_and_restarted_loses_no_click(links_redis, settings, tenant_a):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs a database a second process can open (PostgreSQL)")
     _c, _m, codes = campaign_links(tenant_a, 2)
     client = Client()
 

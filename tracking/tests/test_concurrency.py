@@ -1,8 +1,7 @@
-"""Racing callbacks on real PostgreSQL: statuses never regress, counters equal a recount."""
+"""Racing callbacks on real PostgreSQL connections: statuses never regress, counters equal a recount."""
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 from collections import Counter
@@ -18,15 +17,7 @@ from tracking.models import StatusEvent
 from tracking.services import status_callback_receive
 from tracking.tests.conftest import callback, sent_message, signed_post
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture
-def postgresql(transactional_db):
-    if connection.vendor != "postgresql":
-        if IN_CI:
-            pytest.fail("CI must run the concurrency tests on PostgreSQL")
-        pytest.skip("concurrency tests need PostgreSQL (set DATABASE_URL)")
+pytestmark = pytest.mark.django_db(transaction=True)  # threads must see each other's commits
 
 
 def _run_threads(n: int, work) -> list[BaseException]:
@@ -56,7 +47,7 @@ def _assert_counters_match_recount(campaign_id: int) -> None:
     assert counts == dict(recount)
 
 
-def test_concurrent_callbacks_for_one_message(postgresql, tenant_a, settings):
+def test_concurrent_callbacks_for_one_message(tenant_a, settings):
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
     msg = sent_message(tenant_a)
     statuses = ["sending", "sent", "delivered", "sent", "delivered", "queued", "sending", "delivered"]
@@ -79,7 +70,7 @@ def test_concurrent_callbacks_for_one_message(postgresql, tenant_a, settings):
     _assert_counters_match_recount(msg.campaign_id)
 
 
-def test_counters_equal_a_recount_after_a_random_storm(postgresql, tenant_a):
+def test_counters_equal_a_recount_after_a_random_storm(tenant_a):
     rng = random.Random(6)
     campaign = CampaignFactory(tenant=tenant_a)
     messages = [sent_message(tenant_a, campaign=campaign) for _ in range(40)]
@@ -122,7 +113,7 @@ def test_counters_equal_a_recount_after_a_random_storm(postgresql, tenant_a):
     assert StatusEvent.objects.count() == len(set(storm))
 
 
-def test_the_prepared_statement_is_reused_and_survives_a_server_reset(postgresql, tenant_a, settings):
+def test_the_prepared_statement_is_reused_and_survives_a_server_reset(tenant_a, settings):
     from django.test.utils import CaptureQueriesContext
 
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"

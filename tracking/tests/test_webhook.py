@@ -208,10 +208,10 @@ def test_the_hot_path_is_a_few_queries(tenant_a, post, django_assert_max_num_que
     first, second = sent_message(tenant_a), sent_message(tenant_a)
     # Cold: the tenant's tokens, then ONE statement (history, locked move, counters), then
     # which events the tenant's endpoints want (cached per process for a few seconds).
-    with django_assert_max_num_queries(3 if _on_postgresql() else 9):
+    with django_assert_max_num_queries(3):
         assert post(callback(first, "delivered", tenant_a), tenant_a.twilio_auth_token).status_code == 204
     # Warm: the token and the endpoints are known; the token is re-checked inside that same statement.
-    with django_assert_max_num_queries(1 if _on_postgresql() else 8):
+    with django_assert_max_num_queries(1):
         assert post(callback(second, "delivered", tenant_a), tenant_a.twilio_auth_token).status_code == 204
     assert _status(first) == _status(second) == "delivered"
 
@@ -242,12 +242,6 @@ def _ciphertext(tenant_id: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT twilio_auth_token FROM tenants_tenant WHERE id = %s", [tenant_id])
         return cursor.fetchone()[0]
-
-
-def _on_postgresql() -> bool:
-    from django.db import connection
-
-    return connection.vendor == "postgresql"
 
 
 def test_a_rotated_token_takes_effect_at_once(tenant_a, post):
