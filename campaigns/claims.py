@@ -10,10 +10,10 @@ from __future__ import annotations
 from django.db import connection
 from django.utils import timezone
 
-from compliance.selectors import is_suppressed, suppressed_numbers_sql
+from compliance.selectors import suppressed_numbers_sql
 
 from .models import Message, MessageStatus
-from .transitions import message_move, message_move_ctes
+from .transitions import message_move_ctes, messages_move_rows
 
 
 def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
@@ -27,11 +27,7 @@ def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: lis
     messages left out because their number opted out are moved to
     ``suppressed`` by a second statement, only when there are any.
 
-    Elsewhere (SQLite, ``make run``) message by message: ``message_move``, then
-    the suppression check right after the claim.
     """
-    if connection.vendor != "postgresql":
-        return _claim_one_by_one(message_ids, tenant_id, phone_numbers)
     won: set[int] = set()
     suppressed: set[int] = set()
     left = sorted(set(message_ids))
@@ -49,27 +45,14 @@ def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: lis
     return won, suppressed
 
 
-def _claim_one_by_one(message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:
-    won: set[int] = set()
-    suppressed: set[int] = set()
-    tenants = set(Message.objects.filter(pk__in=message_ids, tenant_id=tenant_id).values_list("pk", flat=True))
-    for message_id, to in zip(message_ids, phone_numbers, strict=True):
-        if message_id not in tenants:  # only the sender's tenant's (its suppression list is checked)
-            continue
-        claimed = message_move(
-            message_id=message_id,
-            to=MessageStatus.SENDING,
-            allowed_from=[MessageStatus.PENDING],
-            claimed_at=timezone.now(),
-        )
-        if claimed is None:
-            continue
-        if is_suppressed(tenant_id=tenant_id, phone_number=to):
-            message_move(message_id=message_id, to=MessageStatus.SUPPRESSED, allowed_from=[MessageStatus.SENDING])
-            suppressed.add(message_id)
-        else:
-            won.add(message_id)
-    return won, suppressed
+def messages_unclaim(*, message_ids: list[int]) -> set[int]:
+    """Claimed messages never handed to the HTTP client go back to ``pending`` at once (no question to ask).
+
+    One statement, the counters with it (``sending`` → ``pending`` is one of the
+    state machine's two ``RETURN_EDGES``). Returns the ids that moved.
+    """
+    rows = [(mid, MessageStatus.PENDING, None) for mid in message_ids]
+    return set(messages_move_rows(rows=rows, fields=("claimed_at",), allowed_from=[MessageStatus.SENDING]))
 
 
 def _claim_statement(message_ids: list[int], tenant_id: int, phone_numbers: list[str], *, to: str) -> set[int]:

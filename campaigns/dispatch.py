@@ -49,7 +49,8 @@ from gateways import OutboundSMS, get_gateway
 from gateways.base import status_callback_url
 from tenants.models import Tenant
 
-from .claims import messages_claim
+from .claims import messages_claim, messages_unclaim
+from .heartbeat import campaign_heartbeat
 from .models import Campaign, CampaignStatus, Message, MessageStatus
 from .outcomes import message_park, message_resend_enqueue, record_outcome, record_outcomes
 from .throttle import throttle_acquire, throttle_try_acquire
@@ -228,8 +229,8 @@ def lane_pool() -> ThreadPoolExecutor:
 
 def lane_count() -> int:
     """Lanes for one batch. One when another thread could not see our rows (inside a transaction:
-    tests) or could not write beside us (SQLite)."""
-    if connection.in_atomic_block or connection.vendor == "sqlite":
+    tests)."""
+    if connection.in_atomic_block:
         return 1
     return max(1, settings.SENDING_DB_LANES)
 
@@ -298,6 +299,7 @@ class Sender:
         self._finished_at = 0.0  # when the oldest of them finished
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
         self._turn = False  # the next waiting message's turn at the sender's rate is taken
+        self._heartbeat_at = 0.0  # when this sender last told the stall sweep the campaign moves
 
     def run(self, due: list[Outgoing]) -> None:
         pool, slots = http_pool()
@@ -323,16 +325,20 @@ class Sender:
                         self._collect(block=True)
                     continue
                 used = 0
+                won: list[Outgoing] = []
                 try:
                     group = self._take(waiting, room)
                     self._turn = False
-                    for m in self.claim(group):
+                    won = self.claim(group)
+                    for m in won:
                         fut = pool.submit(self.call, m)
                         used += 1
                         self.in_flight[fut] = m
                         fut.add_done_callback(lambda f, slots=slots: (slots.give(), self._done.put(f)))
                 finally:
                     slots.give(room - used)  # what the group did not use (fewer turns, claims lost)
+                    if used < len(won):  # claimed, never handed to the HTTP client: no question to ask
+                        messages_unclaim(message_ids=[m.id for m in won[used:]])
                 self._collect(block=False)
         finally:
             while self.in_flight:
@@ -387,6 +393,10 @@ class Sender:
         won, suppressed = messages_claim(
             message_ids=[m.id for m in group], tenant_id=self.tenant.pk, phone_numbers=[m.to for m in group]
         )
+        now = time.monotonic()
+        if now - self._heartbeat_at > 1.0:
+            campaign_heartbeat(self.campaign.pk)
+            self._heartbeat_at = now
         self.result.suppressed += len(suppressed)
         self.result.skipped += len(group) - len(won) - len(suppressed)
         return [m for m in group if m.id in won]

@@ -61,11 +61,21 @@ class MessageStatus(models.TextChoices):
     """The message state machine. Statuses only move forward, by ``STATUS_RANK``.
 
     pending ──claim──▶ sending ──gateway──▶ accepted/scheduled ▶ queued ▶ sent ▶ delivered ▶ read
-       │                  │                                         │        └▶ undelivered
-       ├▶ suppressed      ├▶ unknown (request went out, outcome      └▶ failed
-       └▶ capped          │   not known: never resent blindly)
-                          └▶ failed (refused by the gateway)
+     ▲ │                 │ │                                        │        └▶ undelivered
+     │ ├▶ suppressed     │ ├▶ unknown ──asked: found──▶ (the status   └▶ failed
+     │ └▶ capped         │ │     │        the gateway reports)
+     │                   │ └▶ failed (refused by the gateway)
+     └──── never handed ─┘       │
+     └──── asked: never created ─┘  (not found after the grace period: resent once, through the claim)
     canceled: a scheduled send that was canceled.
+
+    ``unknown`` is transient: the request may or may not have reached the gateway
+    (a worker died holding the claim, the connection broke, a 5xx, a timeout). It
+    is a question for the gateway (``campaigns.resolution``): found, it takes the
+    SID and status the gateway reports; not found once no request can still be in
+    flight (``SENDING_UNKNOWN_GRACE_SECONDS`` after the claim), it goes back to
+    ``pending`` and through the normal claim again. The two backward edges
+    (``RETURN_EDGES``) are the only ones, and only the sender takes them.
 
     ``sending`` is *our* claim (a worker owns the message). Twilio's own
     ``sending`` status (in flight to the carrier) is applied as ``queued``; the raw
@@ -124,10 +134,19 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
+#: The only backward moves, both back to ``pending`` and both the sender's: a claim whose message was never
+#: handed to the HTTP client, and an unknown outcome the gateway says it never created (``campaigns.resolution``).
+RETURN_EDGES = frozenset(
+    {(MessageStatus.SENDING, MessageStatus.PENDING), (MessageStatus.UNKNOWN, MessageStatus.PENDING)}
+)
+
+
 def can_move(old: str, new: str) -> bool:
-    """Whether a message in ``old`` may move to ``new`` (forward only; terminal stays)."""
+    """Whether a message in ``old`` may move to ``new`` (forward only, but for ``RETURN_EDGES``; terminal stays)."""
     if old == new:
         return False
+    if (old, new) in RETURN_EDGES:
+        return True
     if old in TERMINAL_STATUSES:
         return old == MessageStatus.DELIVERED and new == MessageStatus.READ
     return STATUS_RANK[new] > STATUS_RANK[old]
@@ -157,6 +176,15 @@ class Message(TenantOwned):
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Gateway attempts refused as retryable (429)")
     delivered_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Resolution of an unknown outcome (campaigns.resolution): when to ask the gateway next, how often it was
+    # asked, how often the message was resent because the gateway had never created it, and why a person must
+    # look (the gateway could not be asked for hours): empty while the resolver is still on it.
+    check_after = models.DateTimeField(null=True, blank=True, help_text="Unknown outcome: when to ask Twilio next")
+    checks = models.PositiveSmallIntegerField(default=0, help_text="Times Twilio was asked about this message")
+    resends = models.PositiveSmallIntegerField(
+        default=0, help_text="Times it was sent again because Twilio had never created it"
+    )
+    unresolved_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -175,6 +203,8 @@ class Message(TenantOwned):
                 condition=models.Q(status="pending", hold_until__isnull=False),
             ),
             models.Index(fields=["campaign", "sent_at"], name="message_campaign_sent_at"),
+            # The resolver's read: unknown outcomes due for a question.
+            models.Index(fields=["check_after"], name="message_unknown_due", condition=models.Q(status="unknown")),
         ]
 
     def __str__(self) -> str:
@@ -212,3 +242,33 @@ class MessageStatusCount(models.Model):
             models.Index(fields=["campaign", "status"], name="msgcount_campaign_status"),
             models.Index(fields=["is_squashed"], name="msgcount_unsquashed", condition=models.Q(is_squashed=False)),
         ]
+
+
+class MessageCheck(models.Model):
+    """One question to the gateway about a message whose outcome was unknown, and its answer (the history).
+
+    ``outcome``: ``found`` (the gateway had it: ``sid`` and ``status`` recorded), ``not_found`` (asked again
+    later, or resent once past the grace period: ``action``), or ``error`` (the gateway could not be asked).
+    """
+
+    class Outcome(models.TextChoices):
+        FOUND = "found", "Found at the gateway"
+        NOT_FOUND = "not_found", "Not found"
+        ERROR = "error", "Could not ask"
+        RETRY = "retry", "Check again (a person asked)"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="checks_made")
+    asked_at = models.DateTimeField()
+    method = models.CharField(max_length=10, help_text="fetch (by SID) or list (by number and time)")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    sid = models.CharField(max_length=34, blank=True)
+    status = models.CharField(max_length=20, blank=True, help_text="What the gateway reported")
+    action = models.CharField(max_length=20, blank=True, help_text="recorded, resent, ask_again, gave_up, canceled")
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["message", "asked_at", "id"]
+        indexes = [models.Index(fields=["message", "asked_at"], name="messagecheck_message")]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} at {self.asked_at:%Y-%m-%d %H:%M:%S}"

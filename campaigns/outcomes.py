@@ -9,6 +9,7 @@ its status). 429 and 20003 *park* their message: it stays ``sending`` with
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import logging
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -45,11 +46,12 @@ GATEWAY_STATUSES = {
 def _lazy_commit():
     """The outcome's commit need not wait for the disk (one WAL flush less per group).
 
-    Safe for at-most-once: were PostgreSQL to lose this commit in a crash, the
-    messages would be left claimed, and the tick marks a stale claim ``unknown``:
-    never resent. The claim itself is always committed durably.
+    Safe for exactly-once: were PostgreSQL to lose this commit in a crash, the
+    messages would be left claimed, the tick marks a stale claim ``unknown``, and
+    the resolver finds each at the gateway. The claim itself is always committed
+    durably.
     """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.in_atomic_block:
         yield
         return
     with transaction.atomic():
@@ -82,7 +84,7 @@ def record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> Non
         for item in items:
             try:
                 sids += _record_outcomes_atomically(sender, [item])
-            except Exception:  # left claimed: the tick marks it unknown, never resent
+            except Exception:  # left claimed: the tick marks it unknown and the resolver asks the gateway
                 logger.exception("Recording the outcome of message %s failed", item[0].id)
     while sender.after:
         sender.after.pop(0)()
@@ -104,6 +106,7 @@ def _record_outcomes_atomically(sender: Sender, items: list[tuple[Outgoing, Futu
 def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> list[str]:
     result = sender.result
     now = timezone.now()
+    ask_at = now + dt.timedelta(seconds=settings.SENDING_UNKNOWN_FIRST_CHECK_SECONDS)
     accepted: list[tuple] = []
     refused: list[tuple] = []
     unknown: list[tuple] = []
@@ -120,6 +123,7 @@ def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> li
                 to=MessageStatus.UNKNOWN,
                 allowed_from=[MessageStatus.SENDING],
                 error_message=f"{type(err).__name__}"[:300],
+                check_after=ask_at,
             )
             result.unknown += 1
         elif err.bad_credentials or err.retryable:
@@ -133,8 +137,8 @@ def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> li
                         tenant=tenant, phone_number=to, source="carrier", note=note
                     )
                 )
-        else:  # outcome unknown: the text may be on its way; never resend it blindly.
-            unknown.append((m.id, MessageStatus.UNKNOWN, err.code, (err.message or "Outcome unknown")[:300]))
+        else:  # outcome unknown: the text may be on its way; a question for the gateway (campaigns.resolution).
+            unknown.append((m.id, MessageStatus.UNKNOWN, err.code, (err.message or "Outcome unknown")[:300], ask_at))
     messages_move_rows(
         rows=accepted, fields=("sid", "sent_at"), allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN]
     )
@@ -147,7 +151,9 @@ def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> li
     for message_id in moved:
         message_moved_emit(tenant_id=sender.tenant.pk, message_id=message_id, status=MessageStatus.FAILED)
     result.failed += len(refused)
-    messages_move_rows(rows=unknown, fields=("error_code", "error_message"), allowed_from=[MessageStatus.SENDING])
+    messages_move_rows(
+        rows=unknown, fields=("error_code", "error_message", "check_after"), allowed_from=[MessageStatus.SENDING]
+    )
     result.unknown += len(unknown)
     return [sid for _, _, sid, _ in accepted]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -36,52 +36,18 @@ def squash_status_counts(*, limit: int = 5000) -> int:
     are folded per sign (arrivals stay positive), so "arrivals into S per minute =
     SUM(count) WHERE count > 0" holds after it as before.
     """
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(MessageStatusCount._meta.db_table)
-        keys = ", ".join(SQUASH_KEYS)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH pairs AS (SELECT DISTINCT campaign_id, status FROM {table} WHERE NOT is_squashed LIMIT %s), "  # noqa: S608 - names from model meta, values bound
-                f"gone AS (DELETE FROM {table} c USING pairs p WHERE c.campaign_id = p.campaign_id "
-                f"AND c.status = p.status RETURNING {', '.join('c.' + k for k in SQUASH_KEYS)}, c.count) "
-                f"INSERT INTO {table} ({keys}, count, is_squashed) "
-                f"SELECT {keys}, SUM(count), true FROM gone GROUP BY {keys}, count > 0",
-                [limit],
-            )
-            return cursor.rowcount
-    pairs = list(
-        MessageStatusCount.objects.filter(is_squashed=False).values_list("campaign_id", "status").distinct()[:limit]
-    )
-    written = 0
-    for campaign_id, status in pairs:
-        with transaction.atomic():
-            rows = list(
-                MessageStatusCount.objects.filter(campaign_id=campaign_id, status=status).values_list(
-                    "pk", "count", *SQUASH_KEYS[2:]
-                )
-            )
-            deleted, _ = MessageStatusCount.objects.filter(pk__in=[row[0] for row in rows]).delete()
-            if deleted != len(rows):  # a concurrent squash took some: leave it to that one
-                transaction.set_rollback(True)
-                continue
-            folded: dict[tuple, int] = {}
-            for _pk, count, *rest in rows:
-                key = (*rest, count > 0)
-                folded[key] = folded.get(key, 0) + count
-            MessageStatusCount.objects.bulk_create(
-                [
-                    MessageStatusCount(
-                        campaign_id=campaign_id,
-                        status=status,
-                        count=total,
-                        is_squashed=True,
-                        **dict(zip(SQUASH_KEYS[2:], key[:-1], strict=True)),
-                    )
-                    for key, total in folded.items()
-                ]
-            )
-            written += len(folded)
-    return written
+    table = connection.ops.quote_name(MessageStatusCount._meta.db_table)
+    keys = ", ".join(SQUASH_KEYS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH pairs AS (SELECT DISTINCT campaign_id, status FROM {table} WHERE NOT is_squashed LIMIT %s), "  # noqa: S608 - names from model meta, values bound
+            f"gone AS (DELETE FROM {table} c USING pairs p WHERE c.campaign_id = p.campaign_id "
+            f"AND c.status = p.status RETURNING {', '.join('c.' + k for k in SQUASH_KEYS)}, c.count) "
+            f"INSERT INTO {table} ({keys}, count, is_squashed) "
+            f"SELECT {keys}, SUM(count), true FROM gone GROUP BY {keys}, count > 0",
+            [limit],
+        )
+        return cursor.rowcount
 
 
 #: Statuses not (yet) handed to the gateway: waiting, or skipped for good.

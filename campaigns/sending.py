@@ -25,12 +25,15 @@ from django.utils import timezone
 from integrations.events import campaign_finished_event_emit
 from tenants.models import Tenant
 
+from .heartbeat import campaign_heartbeat, campaigns_alive
 from .models import Campaign, CampaignStatus, Message, MessageStatus
 from .transitions import counts_add, message_move
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_MESSAGE_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING)
+#: A campaign is not ``sent`` while any of its messages is waiting for the gateway, held by a worker, or
+#: has an outcome still being checked with the gateway (it may yet be sent again).
+ACTIVE_MESSAGE_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.UNKNOWN)
 
 
 class CampaignStateError(Exception):
@@ -210,7 +213,7 @@ def enqueue_send_batches(*, campaign: Campaign, message_ids: Iterable[int]) -> i
     it = iter(message_ids)
     n = 0
     while batch := list(islice(it, size)):
-        transaction.on_commit(lambda b=batch: messages_send.delay(message_ids=b))
+        transaction.on_commit(lambda b=batch: messages_send.delay(message_ids=b), robust=True)
         n += len(batch)
     return n
 
@@ -218,23 +221,25 @@ def enqueue_send_batches(*, campaign: Campaign, message_ids: Iterable[int]) -> i
 def _enqueue_fanout(campaign_id: int) -> None:
     from .tasks import campaign_fanout
 
-    transaction.on_commit(lambda: campaign_fanout.delay(campaign_id=campaign_id))
+    transaction.on_commit(lambda: campaign_fanout.delay(campaign_id=campaign_id), robust=True)
 
 
 def _enqueue_kick(campaign_id: int) -> None:
     from .tasks import campaign_kick as kick_task
 
-    transaction.on_commit(lambda: kick_task.delay(campaign_id=campaign_id))
+    transaction.on_commit(lambda: kick_task.delay(campaign_id=campaign_id), robust=True)
 
 
 def fanout_run(*, campaign_id: int):
     """The fan-out task's body: materialise, sending each committed chunk on its way."""
     from .fanout import campaign_fanout
 
-    result = campaign_fanout(
-        campaign_id=campaign_id,
-        on_pending=lambda campaign, ids: enqueue_send_batches(campaign=campaign, message_ids=ids),
-    )
+    def on_pending(campaign: Campaign, ids: list[int]) -> None:
+        campaign_heartbeat(campaign.pk)
+        enqueue_send_batches(campaign=campaign, message_ids=ids)
+
+    campaign_heartbeat(campaign_id)
+    result = campaign_fanout(campaign_id=campaign_id, on_pending=on_pending)
     campaign_complete_if_done(campaign_id=campaign_id)
     return result
 
@@ -248,6 +253,7 @@ class TickResult:
     released: int = 0
     reaped: int = 0
     rekicked: int = 0
+    stalled: int = 0
     finished: int = 0
     locked: bool = False
 
@@ -268,6 +274,7 @@ def sending_tick(*, now: dt.datetime | None = None) -> TickResult:
         _release_held(now, result)
         _reap_lost_claims(now, result)
         _rekick_parked(now, result)
+        _rekick_stalled(now, result)
         for cid in Campaign.objects.filter(status=CampaignStatus.SENDING, fanned_out_at__isnull=False).values_list(
             "pk", flat=True
         ):
@@ -305,20 +312,47 @@ def _release_held(now: dt.datetime, result: TickResult) -> None:
 
 
 def _reap_lost_claims(now: dt.datetime, result: TickResult) -> None:
-    """A claim older than the timeout lost its worker: it may have reached Twilio. Never resend it."""
+    """A claim older than the timeout lost its worker: it may have reached Twilio, so it is a question for
+    the gateway (``campaigns.resolution``), asked at once; never resent blindly."""
     cutoff = now - dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
-    campaigns = set()
-    for mid, cid in Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=cutoff).values_list(
-        "pk", "campaign_id"
+    for mid in Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=cutoff).values_list(
+        "pk", flat=True
     )[:10000]:
         if message_move(
             message_id=mid,
             to=MessageStatus.UNKNOWN,
             allowed_from=[MessageStatus.SENDING],
-            error_message="The worker was lost during the gateway call; not resent.",
+            check_after=now,
+            error_message="The worker was lost during the gateway call; checking with the gateway.",
         ):
             result.reaped += 1
-            campaigns.add(cid)
+
+
+def _rekick_stalled(now: dt.datetime, result: TickResult) -> None:
+    """Kick every sending campaign nothing has moved for ``SENDING_STALL_SECONDS``.
+
+    The broker lost its tasks (a restart without persistence), a worker died with
+    tasks it had reserved (they come back only after the visibility timeout), or
+    an enqueue failed after the commit (the broker was down at ``send``). A kick
+    re-enqueues the fan-out if it never finished and every pending message that is
+    due; the claims' compare-and-set makes a second copy of a batch harmless.
+    """
+    started_before = now - dt.timedelta(seconds=settings.SENDING_STALL_SECONDS)
+    ids = list(
+        Campaign.objects.filter(status=CampaignStatus.SENDING, started_at__lt=started_before).values_list(
+            "pk", flat=True
+        )
+    )
+    if not ids:
+        return
+    alive = campaigns_alive(ids)
+    for cid in ids:
+        if cid in alive:
+            continue
+        campaign_heartbeat(cid)  # the kick is activity: not kicked again before the next stall
+        n = campaign_kick(campaign_id=cid)
+        result.stalled += 1
+        logger.info("Campaign %s had stalled: kicked (%s messages re-enqueued)", cid, n)
 
 
 def _rekick_parked(now: dt.datetime, result: TickResult) -> None:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import dispatch, sending
+from . import dispatch, resolution, sending
 
 logger = logging.getLogger(__name__)
 
@@ -66,4 +66,13 @@ def sending_tick() -> dict:
     result = asdict(sending.sending_tick())
     if any(v for k, v in result.items() if k != "locked"):
         logger.info("sending tick: %s", result)
+    return result
+
+
+@shared_task(ignore_result=True)
+def unknown_resolve() -> dict:
+    """Beat: ask the gateway about unknown outcomes that are due, and act on each answer once."""
+    result = asdict(resolution.unknown_resolve())
+    if any(v for k, v in result.items() if k != "locked"):
+        logger.info("unknown outcomes: %s", result)
     return result

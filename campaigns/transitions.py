@@ -34,8 +34,9 @@ def message_move(
     Returns the status it moved from, or ``None`` when it did not move.
     """
     allowed = set(MessageStatus.values if allowed_from is None else allowed_from)
-    if connection.vendor == "postgresql" and not any(hasattr(v, "resolve_expression") for v in fields.values()):
+    if not any(hasattr(v, "resolve_expression") for v in fields.values()):
         return _message_move_one_statement(message_id=message_id, to=to, allowed=allowed, fields=fields)
+    # An expression among the fields (``F("attempts") + 1``): read, then compare-and-set in the ORM.
     for _ in range(MAX_RACE_RETRIES):
         row = Message.objects.filter(pk=message_id).values_list("status", "campaign_id", "variant").first()
         if row is None:
@@ -69,7 +70,7 @@ def message_move(
 def message_move_ctes(
     *, to: str, allowed_from: Iterable[str] | None = None, fields: dict | None = None, source: str = "cur"
 ) -> tuple[str, list] | None:
-    """PostgreSQL: ``message_move`` as two CTEs, to compose into one statement with other work.
+    """``message_move`` as two CTEs, to compose into one statement with other work.
 
     ``source`` names an earlier CTE that reads the message's ``id``, ``status`` and
     ``campaign_id`` ``FOR NO KEY UPDATE``: the row is locked and its status is the
@@ -133,14 +134,6 @@ def messages_move_rows(
     if not rows:
         return {}
     allowed = None if allowed_from is None else frozenset(allowed_from)
-    if connection.vendor != "postgresql":
-        moved = {}
-        for message_id, to, *values in rows:
-            values_by_name = dict(zip(fields, values, strict=True))
-            old = message_move(message_id=message_id, to=to, allowed_from=allowed, **values_by_name)
-            if old is not None:
-                moved[message_id] = old
-        return moved
     pairs = [(to, old) for to in sorted({row[1] for row in rows}) for old in _from_statuses(to, allowed)]
     if not pairs:
         return {}
@@ -192,7 +185,7 @@ def _from_statuses(to: str, allowed: frozenset[str] | None) -> list[str]:
 
 
 def _message_move_one_statement(*, message_id: int, to: str, allowed: set[str], fields: dict) -> str | None:
-    """PostgreSQL: the locked read, the move and its counter deltas in ONE statement (one round trip, one commit)."""
+    """The locked read, the move and its counter deltas in ONE statement (one round trip, one commit)."""
     move = message_move_ctes(to=to, allowed_from=allowed, fields=fields)
     if move is None:
         return None

@@ -108,13 +108,33 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+
+def _required_url(name: str, what: str, example: str) -> str:
+    """A service URL with no default anywhere (development included): `make run` and `make test` set it."""
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set: {what}. Set it (e.g. {name}={example}), or use `make run` / `make test`, which "
+            "start an embedded server under var/ when it is missing (docs/operations.md, local services)."
+        )
+    return value
+
+
+# PostgreSQL is the only engine: development, tests, CI and production run the same code on it.
+DATABASES = {
+    "default": env.db_url_config(
+        _required_url("DATABASE_URL", "PostgreSQL is the only database", "postgres://postgres@127.0.0.1:5432/smsc")
+    )
+}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must be a postgres:// URL (PostgreSQL is the only engine), not {DATABASES['default']['ENGINE']}"
+    )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    DATABASES["default"].setdefault("TEST", {})
-    if env.str("TEST_DATABASE_NAME", default=""):
-        DATABASES["default"]["TEST"]["NAME"] = env.str("TEST_DATABASE_NAME")
+DATABASES["default"].setdefault("TEST", {})
+if env.str("TEST_DATABASE_NAME", default=""):
+    DATABASES["default"]["TEST"]["NAME"] = env.str("TEST_DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tenants.User"
@@ -122,17 +142,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="smsc"),
-        }
+# Redis: cache, rate limits, click queue and (unless CELERY_BROKER_URL says otherwise) the Celery broker.
+REDIS_URL = _required_url("REDIS_URL", "Redis is the cache and the Celery broker", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="smsc"),
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -191,20 +209,10 @@ SPECTACULAR_SETTINGS.update(
     }
 )
 
-# Celery. Without a broker URL (make run) a filesystem broker needs no server.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
-    _broker_dir = BASE_DIR / "var" / "broker"
-    for sub in ("out", "processed"):
-        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "out"),
-        "data_folder_out": str(_broker_dir / "out"),
-        "data_folder_processed": str(_broker_dir / "processed"),
-    }
-else:
-    # Redis: a task whose worker died is redelivered after this many seconds.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Celery, on Redis (REDIS_URL unless CELERY_BROKER_URL names another).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# A task whose worker died is redelivered after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -329,10 +337,30 @@ SENDING_MAX_ATTEMPTS = env.int("SENDING_MAX_ATTEMPTS", default=8)
 SENDING_RELEASE_LIMIT = env.int("SENDING_RELEASE_LIMIT", default=50000)
 SENDING_TICK_SECONDS = env.float("SENDING_TICK_SECONDS", default=15.0)
 SENDING_TICK_LOCK_SECONDS = env.int("SENDING_TICK_LOCK_SECONDS", default=300)
+# Unknown outcomes (campaigns.resolution): asked of the gateway FIRST_CHECK seconds after they arose; a
+# message the gateway does not have is resent once no request for it can still be in flight: GRACE seconds
+# after its claim (past two HTTP timeouts). Lookups run RESOLVE_CONCURRENCY at a time, RESOLVE_BATCH a run;
+# a message whose lookups keep failing for GIVE_UP seconds is listed for a person ("check again").
+SENDING_UNKNOWN_FIRST_CHECK_SECONDS = env.float("SENDING_UNKNOWN_FIRST_CHECK_SECONDS", default=2.0)
+SENDING_UNKNOWN_GRACE_SECONDS = env.int("SENDING_UNKNOWN_GRACE_SECONDS", default=int(TWILIO_HTTP_TIMEOUT * 2) + 30)
+SENDING_UNKNOWN_CLOCK_SKEW = env.int("SENDING_UNKNOWN_CLOCK_SKEW", default=120)
+SENDING_RESOLVE_BATCH = env.int("SENDING_RESOLVE_BATCH", default=1000)
+SENDING_RESOLVE_CONCURRENCY = env.int("SENDING_RESOLVE_CONCURRENCY", default=32)
+SENDING_RESOLVE_GIVE_UP_SECONDS = env.int("SENDING_RESOLVE_GIVE_UP_SECONDS", default=6 * 3600)
+SENDING_MAX_RESENDS = env.int("SENDING_MAX_RESENDS", default=3)
+# A sending campaign with nothing claimed, sent or fanned out for this long is re-kicked by the tick
+# (the broker lost its tasks, a worker died, an enqueue failed after the commit).
+SENDING_STALL_SECONDS = env.int("SENDING_STALL_SECONDS", default=60)
+# The simulator (demos, tests): this fraction of sends ends with an unknown outcome, half after it "went out".
+SIMULATOR_CUT_RATE = env.float("SIMULATOR_CUT_RATE", default=0.0)
 FANOUT_CHUNK_SIZE = env.int("FANOUT_CHUNK_SIZE", default=5000)
 SMS_OPT_OUT_FOOTER = env.str("SMS_OPT_OUT_FOOTER", default="Reply STOP to opt out")
 CELERY_BEAT_SCHEDULE["campaigns-sending-tick"] = {
     "task": "campaigns.tasks.sending_tick",
+    "schedule": SENDING_TICK_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["campaigns-unknown-resolve"] = {
+    "task": "campaigns.tasks.unknown_resolve",
     "schedule": SENDING_TICK_SECONDS,
 }
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import Future
 
@@ -24,14 +23,6 @@ from contacts.tests.factories import ContactFactory
 from gateways import GatewayError, SendResult
 
 pytestmark = pytest.mark.usefixtures("open_hours")
-
-
-def _postgres_only() -> None:
-    """One statement per group is PostgreSQL's path; elsewhere (SQLite, ``make run``) it goes one by one."""
-    if connection.vendor != "postgresql":
-        if os.environ.get("CI"):
-            pytest.fail("CI runs on PostgreSQL (DATABASE_URL)")
-        pytest.skip("statement counts and row locks are PostgreSQL's")
 
 
 def _campaign(tenant, n=3):
@@ -77,8 +68,7 @@ def test_one_statement_claims_the_pending_and_suppresses_the_opted_out(tenant_a,
         won, suppressed = _claim(tenant_a, msgs)
     assert won == {msgs[4].pk, msgs[5].pk}
     assert suppressed == {stop.pk, erased.pk, raw.pk}
-    if connection.vendor == "postgresql":
-        assert len(queries) <= 3  # claim, then the opted-out ones, then one look for leftovers
+    assert len(queries) <= 3  # claim, then the opted-out ones, then one look for leftovers
     statuses = dict(Message.objects.filter(campaign=campaign).values_list("pk", "status"))
     assert [statuses[m.pk] for m in msgs] == ["suppressed"] * 3 + ["sending"] * 3
     assert all(m.claimed_at for m in Message.objects.filter(pk__in=won))
@@ -90,7 +80,6 @@ def test_one_statement_claims_the_pending_and_suppresses_the_opted_out(tenant_a,
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_group_claims_win_each_message_once(tenant_a):
-    _postgres_only()
     campaign, _ = _campaign(tenant_a, n=40)
     msgs = _messages(campaign)
     wins: list[set[int]] = []
@@ -117,7 +106,6 @@ def test_concurrent_group_claims_win_each_message_once(tenant_a):
 
 
 def test_a_batch_costs_a_few_statements_not_a_few_per_message(fake_twilio, tenant_a):
-    _postgres_only()
     campaign, contacts = _campaign(tenant_a, n=30)
     ids = [m.pk for m in _messages(campaign)]
     with CaptureQueriesContext(connection) as queries:
