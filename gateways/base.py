@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 PERMANENT_CODES = frozenset({21211, 21212, 21408, 21606, 21610, 21612, 21614, 21617, 20003, 20404, 30034})
 CODE_OPTED_OUT = 21610
 CODE_BAD_CREDENTIALS = 20003
+CODE_NOT_FOUND = 20404
 CODE_TOO_MANY_REQUESTS = 20429
 
 
@@ -36,6 +38,21 @@ class SendResult:
 class FetchResult:
     sid: str
     status: str
+    error_code: int | None = None
+    error_message: str = ""
+
+
+@dataclass(frozen=True)
+class FoundMessage:
+    """A message the gateway says it holds: the answer to "did this ever reach the provider?"."""
+
+    sid: str
+    status: str  # the provider's raw status string, lower case
+    to: str
+    from_: str = ""
+    messaging_service_sid: str = ""
+    body: str = ""
+    date_created: datetime | None = None  # aware, UTC
     error_code: int | None = None
     error_message: str = ""
 
@@ -92,12 +109,38 @@ def classify(*, http_status: int | None, code: int | None, message: str) -> Gate
     return GatewayError(message, code=code, http_status=http_status, permanent=True)
 
 
+def classify_read(*, http_status: int | None, code: int | None, message: str) -> GatewayError:
+    """Turn an error answer to a question (fetch, list) into a GatewayError.
+
+    A question changes nothing at the provider, so the outcome is never unknown:
+    a 5xx or 429 is worth asking again later (retryable); a refusal (bad
+    credentials 20003, not found 20404, a bad filter) is permanent.
+    """
+    if http_status == 429 or code == CODE_TOO_MANY_REQUESTS or (http_status is not None and http_status >= 500):
+        return GatewayError(message, code=code, http_status=http_status, retryable=True)
+    if code is None and http_status == 401:
+        code = CODE_BAD_CREDENTIALS
+    if code is None and http_status == 404:
+        code = CODE_NOT_FOUND
+    return GatewayError(message, code=code, http_status=http_status, permanent=True)
+
+
 class Gateway(Protocol):
     name: str
 
     def send(self, tenant: Tenant, sms: OutboundSMS) -> SendResult: ...
 
-    def fetch(self, tenant: Tenant, sid: str) -> FetchResult: ...
+    def fetch(self, tenant: Tenant, sid: str) -> FetchResult:
+        """The message's current status. GatewayError(code=20404, permanent=True) when the provider has no
+        such message; GatewayError(retryable=True) when it cannot be asked (connection error, timeout, 5xx, 429)."""
+        ...
+
+    def lookup(self, tenant: Tenant, *, to: str, created_after: datetime) -> list[FoundMessage]:
+        """Every message the tenant's account sent to ``to`` from the tenant's sender (its number, or for a
+        Messaging Service sender (tenant.uses_messaging_service, tenant.sender = MG…) any number of that service)
+        created at or after ``created_after``. Newest first. Raises GatewayError(retryable=True) when the gateway
+        cannot be asked (connection error, timeout, 5xx, 429); GatewayError(permanent=True) for 401/20003."""
+        ...
 
 
 BACKENDS = {

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import requests
 from django.conf import settings
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from .base import FetchResult, GatewayError, OutboundSMS, SendResult, classify
+from .base import FetchResult, FoundMessage, GatewayError, OutboundSMS, SendResult, classify, classify_read
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
 
 TWILIO_ORIGIN = "https://api.twilio.com"
+#: How many messages a lookup reads by DateSent (pages of 50), and how many of the newest ones besides.
+LOOKUP_LIMIT = 200
+LOOKUP_NEWEST = 20
+#: Twilio's dates have whole seconds: a message created in the same second as ``created_after`` still counts.
+LOOKUP_SLACK = timedelta(seconds=1)
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -71,13 +78,18 @@ class TwilioGateway:
     name = "twilio"
 
     def __init__(self) -> None:
-        self._clients: dict[tuple[str, str, str], Client] = {}
+        self._clients: dict[tuple[str, str, str, float], Client] = {}
         self._lock = threading.Lock()
 
     def _client(self, tenant: Tenant) -> Client:
         if not tenant.twilio_account_sid or not tenant.twilio_auth_token:
             raise GatewayError("The tenant has no Twilio credentials", code=20003, permanent=True)
-        key = (tenant.twilio_account_sid, tenant.twilio_auth_token, settings.TWILIO_API_BASE_URL)
+        key = (
+            tenant.twilio_account_sid,
+            tenant.twilio_auth_token,
+            settings.TWILIO_API_BASE_URL,
+            settings.TWILIO_HTTP_TIMEOUT,
+        )
         client = self._clients.get(key)
         if client is None:
             with self._lock:
@@ -112,8 +124,8 @@ class TwilioGateway:
             kwargs["media_url"] = sms.media_url
         try:
             message = self._client(tenant).messages.create(**kwargs)
-        except TwilioRestException as exc:
-            raise classify(http_status=exc.status, code=exc.code, message=str(exc.msg)) from None
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise classify(http_status=exc.status, code=exc.code, message=_message(exc)) from None
         except (requests.ConnectionError, requests.ConnectTimeout) as exc:
             if isinstance(exc, requests.ConnectTimeout) or _before_request_sent(exc):
                 raise GatewayError("Could not connect to Twilio", retryable=True) from None
@@ -125,18 +137,98 @@ class TwilioGateway:
         return SendResult(sid=message.sid, status=message.status or "queued")
 
     def fetch(self, tenant: Tenant, sid: str) -> FetchResult:
+        """The message's status at Twilio: 20404 (permanent) when Twilio has no such message."""
+        client = self._client(tenant)
         try:
-            message = self._client(tenant).messages(sid).fetch()
-        except TwilioRestException as exc:
-            raise classify(http_status=exc.status, code=exc.code, message=str(exc.msg)) from None
-        except (requests.RequestException, TwilioException) as exc:
-            raise GatewayError(f"Twilio fetch failed: {type(exc).__name__}", retryable=True) from None
+            message = client.messages(sid).fetch()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a classified GatewayError
+            raise _read_error(exc, "fetch") from None
         return FetchResult(
             sid=message.sid,
             status=message.status,
             error_code=message.error_code,
             error_message=message.error_message or "",
         )
+
+    def lookup(self, tenant: Tenant, *, to: str, created_after: datetime) -> list[FoundMessage]:
+        """Messages to ``to`` from the tenant's sender created at or after ``created_after``, newest first.
+
+        Two questions: the messages Twilio sent since ``created_after`` (its
+        ``DateSent>`` filter), and the newest ones regardless of date, because a
+        message still queued at Twilio has no ``date_sent`` yet and the date
+        filter leaves it out. Both are filtered here on ``date_created`` (less
+        a second: Twilio's dates are whole seconds) and, for a Messaging
+        Service, on the service (its messages come from any number of the
+        service, so ``From`` cannot narrow the question).
+        """
+        client = self._client(tenant)
+        after = _utc(created_after)
+        query: dict = {"to": to}
+        if not tenant.uses_messaging_service:
+            query["from_"] = tenant.sender
+        try:
+            by_date = client.messages.list(**query, date_sent_after=after, page_size=50, limit=LOOKUP_LIMIT)
+            newest = client.messages.list(**query, page_size=LOOKUP_NEWEST, limit=LOOKUP_NEWEST)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a classified GatewayError
+            raise _read_error(exc, "lookup") from None
+        since = after - LOOKUP_SLACK
+        found: dict[str, FoundMessage] = {}
+        for message in [*by_date, *newest]:
+            if not message.sid or message.sid in found:
+                continue
+            if str(message.direction or "").startswith("inbound"):
+                continue
+            if tenant.uses_messaging_service and message.messaging_service_sid != tenant.sender:
+                continue
+            created = message.date_created if isinstance(message.date_created, datetime) else None
+            if created is None or created < since:
+                continue
+            found[message.sid] = FoundMessage(
+                sid=message.sid,
+                status=str(message.status or "").lower(),
+                to=message.to or to,
+                from_=message.from_ or "",
+                messaging_service_sid=message.messaging_service_sid or "",
+                body=message.body or "",
+                date_created=created,
+                error_code=message.error_code,
+                error_message=message.error_message or "",
+            )
+        return sorted(found.values(), key=lambda m: m.date_created, reverse=True)
+
+
+def _utc(moment: datetime) -> datetime:
+    """twilio-python writes a datetime's wall clock with a Z whatever its zone: hand it UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _message(exc: TwilioRestException | TwilioServiceException) -> str:
+    """The error's text (an RFC 9457 answer has a title where the classic one has a message)."""
+    return str(getattr(exc, "msg", None) or getattr(exc, "title", "") or "")
+
+
+def _read_error(exc: Exception, what: str) -> GatewayError:
+    """A failed question to Twilio as a GatewayError: retryable unless Twilio refused it (401, 404, 4xx)."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        return classify_read(http_status=exc.status, code=exc.code, message=f"Twilio {what}: {_message(exc)}")
+    if isinstance(exc, TwilioException) and len(exc.args) > 1 and isinstance(exc.args[1], Response):
+        # A list page that is not a 200 (twilio.base.page.Page.process_response): the answer rides along.
+        response = exc.args[1]
+        try:
+            payload = json.loads(response.text)
+        except ValueError:
+            payload = {}
+        code = payload.get("code") if isinstance(payload, dict) else None
+        return classify_read(
+            http_status=response.status_code,
+            code=code if isinstance(code, int) else None,
+            message=f"Twilio {what}: HTTP {response.status_code}",
+        )
+    if isinstance(exc, requests.RequestException | TwilioException):
+        return GatewayError(f"Twilio {what} failed: {type(exc).__name__}", retryable=True)
+    raise exc
 
 
 def _before_request_sent(exc: requests.ConnectionError) -> bool:
