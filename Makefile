@@ -7,7 +7,7 @@ PORT ?= 8000
 # Extra pytest arguments, e.g. `make test ARGS="-k links -x"`
 ARGS ?=
 
-.PHONY: run test venv static browser lint bench clean
+.PHONY: run test venv static browser lint bench clean services-stop
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,35 +31,49 @@ browser:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@test -x /usr/bin/chromium
 
-# A demo on SQLite, a filesystem Celery broker and the simulator gateway:
-# no PostgreSQL, Redis or Twilio needed.
-# Links and callbacks point at this server (another PORT too), unless PUBLIC_BASE_URL says otherwise.
+# The demo: the simulator gateway, a Celery worker and beat on Redis, and runserver, on PostgreSQL.
+# DATABASE_URL / REDIS_URL when given; otherwise embedded servers from pip wheels (devservices/), data under
+# var/services, ports 54329 / 63799 (or free ones, kept in var/services/ports.json). Ctrl-C or SIGTERM stops the
+# worker, beat, runserver and the servers it started. Links and callbacks point at this server (another PORT
+# too), unless PUBLIC_BASE_URL says otherwise.
+RUN_SERVICES ?= var/services
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+run: export SMS_GATEWAY ?= simulator
 run: venv
-	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py seed_demo
-	@bash -c 'set -m; trap "kill 0" EXIT INT TERM; \
-	  DEBUG=1 SMS_GATEWAY=simulator $(VENV)/bin/celery -A smscampaigns worker -B -s var/celerybeat-schedule \
-	    --pool=threads --concurrency=4 --loglevel=INFO >var/worker.log 2>&1 & \
-	  echo "  Celery worker log: var/worker.log"; \
-	  DEBUG=1 SMS_GATEWAY=simulator $(PY) manage.py runserver $(HOST):$(PORT)'
+	@mkdir -p var
+	@DEBUG=1 exec $(PY) -m devservices run --dir $(RUN_SERVICES) --database smscampaigns --banner "make run" -- \
+	  bash -c 'set -e; \
+	    $(PY) manage.py migrate --noinput; \
+	    $(PY) manage.py seed_demo; \
+	    $(VENV)/bin/celery -A smscampaigns worker --pool=threads --concurrency=4 --loglevel=INFO >var/worker.log 2>&1 & \
+	    $(VENV)/bin/celery -A smscampaigns beat -s var/celerybeat-schedule --loglevel=INFO >var/beat.log 2>&1 & \
+	    echo "  Celery worker log: var/worker.log, beat log: var/beat.log"; \
+	    exec $(PY) manage.py runserver $(HOST):$(PORT)'
 
-# The suite runs on PostgreSQL and Redis (as CI does) when they answer on their usual local ports and
-# DATABASE_URL / REDIS_URL are not set; with neither it falls back to SQLite and skips the Redis tests.
+# The suite runs on PostgreSQL and Redis, never anything else: DATABASE_URL / REDIS_URL when given (CI), else
+# the system ones when they answer on 127.0.0.1:5432 / 6379, else embedded servers under var/test-services
+# (started for the run and stopped after it).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/smscampaigns
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/5
+TEST_SERVICES ?= var/test-services
 answers = $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(1)), 1).close()" 2>/dev/null
 test: venv browser
 	@db="$${DATABASE_URL:-}"; redis="$${REDIS_URL:-}"; \
 	if [ -z "$$db" ] && $(call answers,5432); then db="$(TEST_DATABASE_URL)"; fi; \
 	if [ -z "$$redis" ] && $(call answers,6379); then redis="$(TEST_REDIS_URL)"; fi; \
-	echo "make test: database $${db:-SQLite (no PostgreSQL on 127.0.0.1:5432)}," \
-	  "Redis $${redis:-none, its tests skipped (no Redis on 127.0.0.1:6379)}"; \
-	env -u DATABASE_URL -u REDIS_URL $${db:+DATABASE_URL=$$db} $${redis:+REDIS_URL=$$redis} $(PY) -m pytest $(ARGS)
+	exec env -u DATABASE_URL -u REDIS_URL $${db:+DATABASE_URL=$$db} $${redis:+REDIS_URL=$$redis} \
+	  $(PY) -m devservices run --dir $(TEST_SERVICES) --pg-port 54339 --redis-port 63809 --banner "make test" -- \
+	  $(PY) -m pytest $(ARGS)
+
+# Stop embedded servers left running (by `python -m devservices start`, or a run that was SIGKILLed).
+services-stop:
+	-$(PY) -m devservices stop --dir $(RUN_SERVICES)
+	-$(PY) -m devservices stop --dir $(TEST_SERVICES)
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=1 $(PY) -m devservices run --dir $(RUN_SERVICES) -- $(PY) manage.py makemigrations --check --dry-run
 
-clean:
-	rm -rf var db.sqlite3 staticfiles node_modules
+# Everything local, the embedded servers' data included (stopped first): the next `make run` starts afresh.
+clean: services-stop
+	rm -rf var staticfiles node_modules

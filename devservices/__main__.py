@@ -90,17 +90,41 @@ def _stop_all(servers: list[Postgres | Redis]) -> None:
             print(f"devservices: could not stop {server!r}: {exc}", file=sys.stderr)
 
 
-def _die_with_parent() -> None:
-    """Linux: get SIGTERM when the parent (make) dies, so a killed ``make`` still stops what we started."""
+def _prctl(option: int, value: int) -> None:
     if not sys.platform.startswith("linux"):
         return
     import ctypes
 
-    pr_set_pdeathsig = 1
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(option, value)
     except (OSError, AttributeError):
         pass
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGTERM when the parent (make) dies, so a killed ``make`` still stops what we started."""
+    pr_set_pdeathsig = 1
+    _prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _adopt_orphans() -> None:
+    """Linux: become the subreaper of the command's descendants, so the ones whose parent died are ours to reap
+    (a zombie still counts as a member of its process group)."""
+    pr_set_child_subreaper = 36
+    _prctl(pr_set_child_subreaper, 1)
+
+
+def _reap(child: subprocess.Popen) -> None:
+    """Collect exited children: the command first (its exit status matters), then adopted orphans."""
+    if child.poll() is None:
+        return
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _group_alive(pgid: int) -> bool:
@@ -113,21 +137,28 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _end_group(pgid: int) -> None:
-    """SIGTERM every process of the group, then SIGKILL what is left after GROUP_STOP_TIMEOUT."""
+def _end_group(child: subprocess.Popen) -> None:
+    """SIGTERM every process of the command's group, then SIGKILL what is left after GROUP_STOP_TIMEOUT."""
+    pgid = child.pid
     try:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
+        _reap(child)
         return
     deadline = time.monotonic() + GROUP_STOP_TIMEOUT
-    while _group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while True:
+        _reap(child)
+        if not _group_alive(pgid) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     if _group_alive(pgid):
         print(f"devservices: processes of group {pgid} still running; killing them", file=sys.stderr)
         try:
             os.killpg(pgid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        time.sleep(0.2)
+        _reap(child)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -160,6 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"Redis {env['REDIS_URL']} ({where if 'REDIS_URL' in urls else 'given'})",
                 flush=True,
             )
+        _adopt_orphans()  # after the servers started: they are not the command's, they must not be ours either
         child = subprocess.Popen(command, env=env, start_new_session=True)
         returncode = child.wait()
     except KeyboardInterrupt:
@@ -169,9 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         if child is not None:
-            _end_group(child.pid)
-            if child.poll() is None:
-                child.wait(timeout=GROUP_STOP_TIMEOUT)
+            _end_group(child)
         _stop_all(started)
         if started:
             print("devservices: stopped " + ", ".join(repr(s) for s in started), file=sys.stderr)

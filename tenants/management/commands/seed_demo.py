@@ -1,12 +1,16 @@
-"""Create the demo tenant, its admin login and some contacts (idempotent), for ``make run``."""
+"""Create the demo tenant, its admin login and some contacts (idempotent), for ``make run``.
+
+An admin login that already exists keeps its password: someone may have changed it.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from contacts.models import Contact, Tag
-from tenants.models import Tenant, User
-from tenants.services import tenant_create
+from tenants.models import Role, Tenant, User
+from tenants.services import tenant_create, user_create
 
 DEMO_EMAIL = "admin@demo.example"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a local demo login, printed on purpose
@@ -27,6 +31,7 @@ class Command(BaseCommand):
     help = "Create a demo tenant with an admin login and demo contacts."
 
     def handle(self, *args, **opts):
+        password_set = True
         tenant = Tenant.objects.filter(slug="demo").first()
         if tenant is None:
             tenant, _user, _token = tenant_create(
@@ -38,10 +43,10 @@ class Command(BaseCommand):
                 twilio_auth_token="demo-auth-token",  # noqa: S106 - the demo account is fake
                 sender="+14155550000",
             )
+        elif not User.objects.filter(email=DEMO_EMAIL).exists():
+            user_create(tenant=tenant, email=DEMO_EMAIL, password=DEMO_PASSWORD, role=Role.ADMIN)
         else:
-            user = User.objects.get(email=DEMO_EMAIL)
-            user.set_password(DEMO_PASSWORD)
-            user.save(update_fields=["password"])
+            password_set = False
         for phone, first, last, tags in DEMO_CONTACTS:
             contact, _ = Contact.objects.get_or_create(
                 tenant=tenant, phone_number=phone, defaults={"first_name": first, "last_name": last}
@@ -50,7 +55,10 @@ class Command(BaseCommand):
                 tag, _ = Tag.objects.get_or_create(tenant=tenant, name=name)
                 contact.tags.add(tag)
         self.stdout.write("")
-        self.stdout.write("  Admin:    http://127.0.0.1:8000/admin/")
+        self.stdout.write(f"  Admin:    {settings.PUBLIC_BASE_URL}/admin/")
         self.stdout.write(f"  Login:    {DEMO_EMAIL}")
-        self.stdout.write(f"  Password: {DEMO_PASSWORD}")
+        if password_set:
+            self.stdout.write(f"  Password: {DEMO_PASSWORD}")
+        else:
+            self.stdout.write(f"  Password: unchanged (this login exists; it was created with {DEMO_PASSWORD!r})")
         self.stdout.write("")
