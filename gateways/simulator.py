@@ -12,14 +12,27 @@ Outcomes are decided by the number, so demos are repeatable:
   number's last digit is even, the recipient "taps" it: a GET with a phone's
   User-Agent on the link, through the real redirect view (when the web server
   is up), a few seconds after delivery.
+
+Every message it creates is remembered for two days in Django's cache (Redis
+when ``REDIS_URL`` is set, so every worker sees it), so ``fetch`` and ``lookup``
+answer truthfully, with the status the callbacks report by then. With
+``SIMULATOR_CUT_RATE`` (a fraction, default 0) that share of sends ends in an
+unknown outcome (``GatewayError(outcome_unknown=True)``): half before the
+message was created, half after (it went out, and its reports follow).
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
+import time
 import uuid
+from datetime import UTC, datetime
 
-from .base import FetchResult, GatewayError, OutboundSMS, SendResult
+from django.core.cache import cache
+
+from .base import CODE_NOT_FOUND, FetchResult, FoundMessage, GatewayError, OutboundSMS, SendResult
 
 OUTCOMES = {"13": ("undelivered", 30003), "66": ("failed", 30006)}
 REFUSALS = {
@@ -43,10 +56,128 @@ def short_link_in(body: str) -> str | None:
     return match.group(0) if match else None
 
 
+class SentLog:
+    """The messages a gateway without a provider created, in the cache for ``TTL`` seconds.
+
+    Per message ``{prefix}:m:{sid}`` holds the record; per (tenant, number) a
+    counter (``cache.incr``: atomic, so concurrent senders never overwrite each
+    other) numbers the messages and ``{prefix}:i:{tenant}:{number}:{n}`` points
+    at the n-th one's SID. The number is hashed (no phone numbers in key names).
+    A record's status is computed when asked: ``initial`` until ``delay``
+    seconds, ``sent`` until twice that when the outcome is ``delivered``, then
+    the outcome (what the simulator's status callbacks report by then).
+    """
+
+    TTL = 2 * 24 * 3600
+    CHUNK = 50
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def _counter(self, tenant_id: int, to: str) -> str:
+        return f"{self.prefix}:n:{tenant_id}:{_hashed(to)}"
+
+    def _index(self, tenant_id: int, to: str, n: int) -> str:
+        return f"{self.prefix}:i:{tenant_id}:{_hashed(to)}:{n}"
+
+    def _message(self, sid: str) -> str:
+        return f"{self.prefix}:m:{sid}"
+
+    def record(
+        self, tenant, *, sid: str, sms: OutboundSMS, initial: str, outcome: str, error_code: int | None, delay: float
+    ) -> None:
+        counter = self._counter(tenant.pk, sms.to)
+        record = {
+            "sid": sid,
+            "tenant_id": tenant.pk,
+            "to": sms.to,
+            "sender": tenant.sender,
+            "body": sms.body,
+            "created": time.time(),
+            "initial": initial,
+            "outcome": outcome,
+            "error_code": error_code,
+            "delay": delay,
+        }
+        cache.set(self._message(sid), record, self.TTL)
+        cache.add(counter, 0, self.TTL)
+        try:
+            n = cache.incr(counter)
+        except ValueError:  # expired between add and incr
+            cache.add(counter, 0, self.TTL)
+            n = cache.incr(counter)
+        cache.set(self._index(tenant.pk, sms.to, n), sid, self.TTL)
+        cache.touch(counter, self.TTL)
+
+    def fetch(self, tenant, sid: str) -> FetchResult:
+        record = cache.get(self._message(sid))
+        if record is None or record["tenant_id"] != tenant.pk:
+            raise GatewayError(
+                f"The requested resource /Messages/{sid}.json was not found",
+                code=CODE_NOT_FOUND,
+                http_status=404,
+                permanent=True,
+            )
+        status, code = _status_now(record)
+        return FetchResult(sid=sid, status=status, error_code=code)
+
+    def lookup(self, tenant, *, to: str, created_after: datetime) -> list[FoundMessage]:
+        if created_after.tzinfo is None:
+            created_after = created_after.replace(tzinfo=UTC)
+        since = created_after.timestamp()
+        last = cache.get(self._counter(tenant.pk, to)) or 0
+        found: list[FoundMessage] = []
+        for top in range(last, 0, -self.CHUNK):  # newest first, a chunk at a time, until one is all older
+            keys = [self._index(tenant.pk, to, n) for n in range(top, max(top - self.CHUNK, 0), -1)]
+            sids = cache.get_many(keys)
+            records = cache.get_many([self._message(sids[k]) for k in keys if k in sids])
+            fresh = [r for r in records.values() if r["created"] >= since]
+            found += [_found(r, tenant.uses_messaging_service) for r in fresh if r["sender"] == tenant.sender]
+            if not fresh:
+                break
+        return sorted(found, key=lambda m: m.date_created, reverse=True)
+
+
+def _hashed(to: str) -> str:
+    return hashlib.sha256(to.encode()).hexdigest()[:20]
+
+
+def _status_now(record: dict) -> tuple[str, int | None]:
+    elapsed = time.time() - record["created"]
+    if elapsed >= 2 * record["delay"]:
+        return record["outcome"], record["error_code"]
+    if elapsed >= record["delay"] and record["outcome"] == "delivered":
+        return "sent", None
+    return record["initial"], None
+
+
+def _found(record: dict, messaging_service: bool) -> FoundMessage:
+    status, code = _status_now(record)
+    return FoundMessage(
+        sid=record["sid"],
+        status=status,
+        to=record["to"],
+        from_="" if messaging_service else record["sender"],
+        messaging_service_sid=record["sender"] if messaging_service else "",
+        body=record["body"],
+        date_created=datetime.fromtimestamp(record["created"], UTC),
+        error_code=code,
+    )
+
+
+SENT = SentLog("gw:sim")
+
+
 class SimulatorGateway:
     name = "simulator"
 
     def send(self, tenant, sms: OutboundSMS) -> SendResult:
+        from django.conf import settings
+
+        rate = getattr(settings, "SIMULATOR_CUT_RATE", 0.0)
+        roll = random.random() if rate else 1.0
+        if roll < rate / 2:
+            raise GatewayError("Simulated connection cut before the message was created", outcome_unknown=True)
         refusal = REFUSALS.get(sms.to[-2:])
         if refusal:
             code, message = refusal
@@ -56,6 +187,8 @@ class SimulatorGateway:
 
         status, code = outcome_for(sms.to)
         delay = _delay()
+        initial = "accepted" if tenant.uses_messaging_service else "queued"
+        SENT.record(tenant, sid=sid, sms=sms, initial=initial, outcome=status, error_code=code, delay=delay)
         report = {"tenant_id": tenant.pk, "sid": sid, "to": sms.to}
         if status == "delivered":
             tasks.simulator_report.apply_async(kwargs={**report, "status": "sent", "error_code": None}, countdown=delay)
@@ -63,10 +196,15 @@ class SimulatorGateway:
         link = short_link_in(sms.body)
         if link and clicks(sms.to):
             tasks.simulator_click.apply_async(kwargs={"url": link}, countdown=delay * 3)
-        return SendResult(sid=sid, status="accepted" if tenant.uses_messaging_service else "queued")
+        if roll < rate:
+            raise GatewayError("Simulated connection cut after the message was created", outcome_unknown=True)
+        return SendResult(sid=sid, status=initial)
 
     def fetch(self, tenant, sid: str) -> FetchResult:
-        return FetchResult(sid=sid, status="delivered")
+        return SENT.fetch(tenant, sid)
+
+    def lookup(self, tenant, *, to: str, created_after: datetime) -> list[FoundMessage]:
+        return SENT.lookup(tenant, to=to, created_after=created_after)
 
 
 def _delay() -> float:
