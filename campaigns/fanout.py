@@ -7,11 +7,10 @@ memory stays flat whatever the audience. Each chunk is one transaction:
 2. look up, for the whole chunk at once, who is suppressed (recorded as
    ``suppressed``, never sent) and who was never texted by the tenant (they
    get the opt-out footer);
-3. on PostgreSQL, take the message ids from the table's sequence first, so the
-   short links (``links.services.short_links_create_for_messages``) can be made
-   before the messages (the foreign key is checked at commit), the bodies are
-   rendered with their link once, and the rows go in with one ``COPY``;
-   elsewhere (SQLite for ``make run``) ``bulk_create`` then ``bulk_update``;
+3. take the message ids from the table's sequence first, so the short links
+   (``links.services.short_links_create_for_messages``) can be made before the
+   messages (the foreign key is checked at commit), the bodies are rendered with
+   their link once, and the rows go in with one ``COPY``;
 4. add the counts in the same transaction.
 
 The unique (campaign, contact) constraint is the final word: a concurrent
@@ -38,7 +37,7 @@ from compliance.rules import contacts_over_cap
 from compliance.selectors import suppressed_among
 from contacts.selectors import contacts_for_audience
 from links.services import short_links_create_for_messages
-from smscampaigns.db import can_copy, copy_escape, copy_value
+from smscampaigns.db import copy_escape, copy_value
 
 from .authoring import campaign_variant_pick
 from .models import Campaign, CampaignStatus, Message, MessageStatus
@@ -174,20 +173,10 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
             MessageStatus.SUPPRESSED if r[1] in suppressed else MessageStatus.CAPPED if r[0] in capped else None
             for r in rows
         ]
-        if can_copy():
-            ids = _ids_allocate(len(rows))
-            codes = _links(campaign, ids, statuses) if needs_link else {}
-            messages = _messages(campaign, rows, ids, statuses, codes, texted, picks)
-            _copy_messages(campaign, messages)
-        else:
-            ids = _insert_generic(campaign, rows, statuses, picks)
-            codes = _links(campaign, ids, statuses) if needs_link else {}
-            messages = _messages(campaign, rows, ids, statuses, codes, texted, picks)
-            Message.objects.bulk_update(
-                [Message(pk=m[0], body=m[3], segments=m[4]) for m in messages],
-                ["body", "segments"],
-                batch_size=500,
-            )
+        ids = _ids_allocate(len(rows))
+        codes = _links(campaign, ids, statuses) if needs_link else {}
+        messages = _messages(campaign, rows, ids, statuses, codes, texted, picks)
+        _copy_messages(campaign, messages)
         # Counted per A/B variant, so each variant's figures start from its recipients.
         by_variant: dict[int | None, Counter] = defaultdict(Counter)
         for r, status in zip(rows, statuses, strict=True):
@@ -262,25 +251,6 @@ def _messages(campaign, rows, ids, statuses, codes, texted, picks) -> list[tuple
             body += footer
         append((mid, contact_id, phone, body, segments_of(body), status or pending, variant))
     return out
-
-
-def _insert_generic(campaign: Campaign, rows: list[Row], statuses: list, picks: dict) -> list[int]:
-    objs = Message.objects.bulk_create(
-        [
-            Message(
-                tenant_id=campaign.tenant_id,
-                campaign_id=campaign.pk,
-                contact_id=contact_id,
-                to=phone,
-                body="",
-                variant=picks[contact_id][0],
-                status=status or MessageStatus.PENDING,
-            )
-            for (contact_id, phone, _f, _l), status in zip(rows, statuses, strict=True)
-        ],
-        batch_size=500,
-    )
-    return [o.pk for o in objs]
 
 
 def _copy_messages(campaign: Campaign, messages: list[tuple]) -> None:

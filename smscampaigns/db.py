@@ -39,14 +39,6 @@ def any_of(field: str, values: Iterable) -> AnyOf:
 # --- COPY (text format) ------------------------------------------------------------------------
 
 
-def can_copy() -> bool:
-    """Always true: psycopg2 (whose cursor has ``copy_expert``) is the one driver.
-
-    Kept only for ``campaigns/fanout.py``, which still asks; delete it with that call.
-    """
-    return True
-
-
 def copy_escape(text: str) -> str:
     """Text for COPY's text format (four C-level replaces: much faster than ``str.translate``)."""
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
