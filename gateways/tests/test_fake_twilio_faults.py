@@ -173,3 +173,32 @@ def test_faults_under_concurrent_senders(fake_twilio, tenant_a):
     assert len(errors) == 10 and all(e.outcome_unknown for e in errors)
     assert len(fake_twilio.created()) == 25  # 20 answered + 5 created before the cut
     assert sum(fake_twilio.created_count_by_to().values()) == 25
+
+
+def test_faults_reach_senders_in_other_processes(fake_twilio, tenant_a):
+    """Injected here, they break what another process (a Celery worker, say) sends over HTTP."""
+    import subprocess
+    import sys
+
+    fake_twilio.inject("cut_after", times=1)
+    fake_twilio.inject("error_503", times=1)
+    script = (
+        "import sys, requests\n"
+        "url, sid, token = sys.argv[1:]\n"
+        "for _ in range(3):\n"
+        "    try:\n"
+        "        r = requests.post(f'{url}/2010-04-01/Accounts/{sid}/Messages.json', auth=(sid, token),\n"
+        "                          data={'To': '+14155550123', 'From': '+14155550000', 'Body': 'x'}, timeout=5)\n"
+        "        print(r.status_code)\n"
+        "    except requests.ConnectionError:\n"
+        "        print('cut')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, fake_twilio.base_url, tenant_a.twilio_account_sid, tenant_a.twilio_auth_token],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.split()
+    assert out == ["cut", "503", "201"]
+    assert fake_twilio.created_count_by_to() == {TO: 2}
