@@ -7,7 +7,7 @@ PORT ?= 8000
 # Extra pytest arguments, e.g. `make test ARGS="-k links -x"`
 ARGS ?=
 
-.PHONY: run test venv static browser lint bench clean services-stop
+.PHONY: run test venv static browser lint bench clean services-stop manage
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,18 +52,24 @@ run: venv
 
 # The suite runs on PostgreSQL and Redis, never anything else: DATABASE_URL / REDIS_URL when given (CI), else
 # the system ones when they answer on 127.0.0.1:5432 / 6379, else embedded servers under var/test-services
-# (started for the run and stopped after it).
+# (started for the run and stopped after it); `make test EMBEDDED=1` skips the system ones.
+EMBEDDED ?=
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/smscampaigns
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/5
 TEST_SERVICES ?= var/test-services
 answers = $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(1)), 1).close()" 2>/dev/null
 test: venv browser
 	@db="$${DATABASE_URL:-}"; redis="$${REDIS_URL:-}"; \
-	if [ -z "$$db" ] && $(call answers,5432); then db="$(TEST_DATABASE_URL)"; fi; \
-	if [ -z "$$redis" ] && $(call answers,6379); then redis="$(TEST_REDIS_URL)"; fi; \
+	if [ -z "$$db" ] && [ -z "$(EMBEDDED)" ] && $(call answers,5432); then db="$(TEST_DATABASE_URL)"; fi; \
+	if [ -z "$$redis" ] && [ -z "$(EMBEDDED)" ] && $(call answers,6379); then redis="$(TEST_REDIS_URL)"; fi; \
 	exec env -u DATABASE_URL -u REDIS_URL $${db:+DATABASE_URL=$$db} $${redis:+REDIS_URL=$$redis} \
 	  $(PY) -m devservices run --dir $(TEST_SERVICES) --pg-port 54339 --redis-port 63809 --banner "make test" -- \
 	  $(PY) -m pytest $(ARGS)
+
+# A management command on make run's database and Redis (running or not): make manage CMD="send_demo_campaign"
+CMD ?= help
+manage: venv
+	@DEBUG=1 exec $(PY) -m devservices run --dir $(RUN_SERVICES) --database smscampaigns -- $(PY) manage.py $(CMD)
 
 # Stop embedded servers left running (by `python -m devservices start`, or a run that was SIGKILLed).
 services-stop:

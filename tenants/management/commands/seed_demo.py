@@ -60,5 +60,5 @@ class Command(BaseCommand):
         if password_set:
             self.stdout.write(f"  Password: {DEMO_PASSWORD}")
         else:
-            self.stdout.write(f"  Password: unchanged (this login exists; it was created with {DEMO_PASSWORD!r})")
+            self.stdout.write(f"  Password: kept (the login exists; {DEMO_PASSWORD} unless it was changed)")
         self.stdout.write("")
