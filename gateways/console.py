@@ -1,4 +1,8 @@
-"""Writes each message to the log instead of sending it (development).
+"""Logs that each message was "sent" instead of sending it (development).
+
+The log line names the SID, the tenant, the number's last two digits and the
+body's length, never the number or the body (logs carry no personal data); the
+message itself is on its row in the admin.
 
 What it "sent" is remembered as the simulator's messages are (``SentLog``, in
 the cache for two days, shared by every worker when Redis is the cache), so
@@ -25,7 +29,7 @@ class ConsoleGateway:
 
     def send(self, tenant, sms: OutboundSMS) -> SendResult:
         sid = "SM" + uuid.uuid4().hex
-        logger.info("SMS %s from tenant %s to %s: %s", sid, tenant.slug, sms.to, sms.body)
+        logger.info("SMS %s from tenant %s to …%s: %d characters", sid, tenant.slug, sms.to[-2:], len(sms.body))
         SENT.record(tenant, sid=sid, sms=sms, initial="queued", outcome="delivered", error_code=None, delay=0.0)
         return SendResult(sid=sid, status="queued")
 
