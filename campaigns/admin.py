@@ -3,20 +3,23 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
-from django.urls import path
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from contacts.models import Tag
 from tenants.admin_scoping import TenantScopedAdmin, request_tenant
 from tenants.models import Tenant
 
+from . import resolution
 from .admin_dashboard import CampaignDashboardAdminMixin
 from .admin_sending import SENDING_READONLY_FIELDS, CampaignSendingAdminMixin
 from .authoring import CampaignError, campaign_check, campaign_preview
-from .models import Campaign, CampaignStatus, Message
+from .models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
 
 AUDIENCE_FIELDS = (
     "audience_tags",
@@ -258,13 +261,112 @@ class CampaignAdmin(CampaignDashboardAdminMixin, CampaignSendingAdminMixin, Tena
         return JsonResponse({"errors": errors, **json.loads(json.dumps(preview.as_dict()))})
 
 
+class MessageCheckInline(admin.TabularInline):
+    """The questions asked to Twilio about a message whose outcome was unknown, and their answers: a record."""
+
+    model = MessageCheck
+    fields = ("asked_at", "method", "outcome", "sid", "status", "action", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "check with Twilio"
+    verbose_name_plural = "Checks with Twilio"
+
+    # The message's own page decides who sees it (tenant-scoped); tenant users hold no Django permissions.
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site._registry[self.parent_model].has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    """Unknown outcomes: the resolver's (transient) apart from those it gave up on (a person must look)."""
+
+    title = "Outcome"
+    parameter_name = "outcome"
+    CHECKING, NEEDS_PERSON = "checking", "needs_person"
+
+    def lookups(self, request, model_admin):
+        return ((self.CHECKING, "Being checked with Twilio"), (self.NEEDS_PERSON, "Needs a person"))
+
+    def queryset(self, request, queryset):
+        if self.value() == self.CHECKING:
+            return queryset.filter(status=MessageStatus.UNKNOWN, unresolved_reason="")
+        if self.value() == self.NEEDS_PERSON:
+            return queryset.filter(status=MessageStatus.UNKNOWN).exclude(unresolved_reason="")
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(TenantScopedAdmin):
     list_display = ("to", "campaign", "status", "error_code", "sid", "sent_at")
-    list_filter = ("status", "error_code")
+    list_filter = (OutcomeFilter, "status", "error_code")
     search_fields = ("to", "sid")
     list_select_related = ("campaign",)
     raw_id_fields = ("contact",)
+    inlines = [MessageCheckInline]
+    actions = ["check_again"]
+    change_form_template = "admin/campaigns/message/change_form.html"
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "campaign",
+                    "contact",
+                    "to",
+                    "body",
+                    "variant",
+                    "segments",
+                    "status",
+                    "sid",
+                    "error_code",
+                    "error_message",
+                )
+            },
+        ),
+        ("Times", {"fields": ("created_at", "claimed_at", "sent_at", "hold_until", "delivered_at", "updated_at")}),
+        ("Outcome unknown: checked with Twilio", {"fields": ("next_check", "checks", "resends", "unresolved_reason")}),
+    )
+    readonly_fields = (
+        "created_at",
+        "claimed_at",
+        "sent_at",
+        "hold_until",
+        "delivered_at",
+        "updated_at",
+        "next_check",
+        "checks",
+        "resends",
+        "unresolved_reason",
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if not request.user.is_superuser:
+            return self.fieldsets
+        first, *rest = self.fieldsets
+        return ((None, {"fields": ("tenant", *first[1]["fields"])}), *rest)
+
+    def get_list_display(self, request):
+        # Filtered on unknown outcomes: what the resolver is at, and why a person must look.
+        if request.GET.get(OutcomeFilter.parameter_name) or request.GET.get("status__exact") == MessageStatus.UNKNOWN:
+            return (*self.list_display, "checks", "next_check", "unresolved_reason")
+        return self.list_display
+
+    @admin.display(description="Next check with Twilio", ordering="check_after")
+    def next_check(self, obj: Message):
+        if obj.status != MessageStatus.UNKNOWN:
+            return "—"
+        if obj.unresolved_reason:
+            return "None: needs a person"
+        return obj.check_after or "—"
 
     def has_add_permission(self, request):
         return False  # messages are made by sending a campaign
@@ -274,3 +376,53 @@ class MessageAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def has_check_again_permission(self, request, obj=None):
+        """A write (it puts messages back in the resolver's hands): admins and marketers, never viewers."""
+        return self.has_view_permission(request, obj) and request.user.can_edit
+
+    # --- check again -------------------------------------------------------------------------
+
+    @admin.action(description="Check again with Twilio", permissions=["check_again"])
+    def check_again(self, request, queryset):
+        selected = list(queryset.values_list("pk", flat=True))
+        done = resolution.unknown_check_again(message_ids=selected, user=request.user)
+        self.message_user(request, f"{done} of {len(selected)} selected: checked with Twilio again at the next run.")
+        if done < len(selected):
+            self.message_user(
+                request,
+                f"{len(selected) - done} left as they were: only messages whose outcome is unknown are checked.",
+                messages.WARNING,
+            )
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<path:object_id>/check-again/",
+                self.admin_site.admin_view(require_POST(self.check_again_view)),
+                name="campaigns_message_check_again",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def check_again_view(self, request, object_id: str):
+        """The change page's one-click "Check again with Twilio" (POST): another tenant's message is a 404."""
+        message = self.get_object(request, unquote(object_id))
+        if message is None:
+            raise Http404("No such message.")
+        if not self.has_check_again_permission(request, message):
+            raise PermissionDenied
+        if resolution.unknown_check_again(message_ids=[message.pk], user=request.user):
+            self.message_user(request, "Checked with Twilio again at the next run.", messages.SUCCESS)
+        else:
+            self.message_user(request, "Not checked again: its outcome is no longer unknown.", messages.WARNING)
+        return redirect(reverse(f"{self.admin_site.name}:campaigns_message_change", args=[message.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # The button is for what the resolver gave up on; the action takes any unknown outcome.
+            needs_person = obj.status == MessageStatus.UNKNOWN and bool(obj.unresolved_reason)
+            context["needs_person"] = needs_person
+            context["may_check_again"] = needs_person and self.has_check_again_permission(request, obj)
+            context["check_again_url"] = reverse(f"{self.admin_site.name}:campaigns_message_check_again", args=[obj.pk])
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)

@@ -6,6 +6,12 @@ with Chart.js from our own static files; no inline script (CSP), the URLs and
 the first numbers come in one ``json_script`` block. Tenant scoping is the
 admin's own: the campaign is looked up through ``CampaignAdmin.get_queryset``,
 so another tenant's campaign is a 404.
+
+Unknown outcomes are shown apart ("Being checked with Twilio", and "Needs a
+person" for what the resolver gave up on, linked to those messages). The split
+is not in the status counters, so it is read from the campaign's unknown
+messages (the ``(campaign, status)`` index; unknowns are transient and few) by
+``<id>/dashboard/unknowns/``, which the page polls with the stats API.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.db.models import Count, Q
+from django.http import Http404, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from tenants.admin_scoping import request_tenant
 
-from .models import Campaign, CampaignStatus
+from .models import Campaign, CampaignStatus, Message, MessageStatus
 from .stats import campaign_stats
 
 #: While a campaign is in one of these, the dashboard refreshes itself.
@@ -41,6 +48,24 @@ def _api_urls(campaign_id: int) -> dict[str, str]:
     }
 
 
+def campaign_unknown_counts(*, campaign_id: int) -> dict[str, int]:
+    """A campaign's unknown outcomes: those the resolver is still asking Twilio about, and those it gave up on."""
+    counts = Message.objects.filter(campaign_id=campaign_id, status=MessageStatus.UNKNOWN).aggregate(
+        unknown=Count("id"), needs_person=Count("id", filter=~Q(unresolved_reason=""))
+    )
+    return {
+        "unknown": counts["unknown"],
+        "checking": counts["unknown"] - counts["needs_person"],
+        "needs_person": counts["needs_person"],
+    }
+
+
+def _needs_person_url(admin_site_name: str, campaign_id: int) -> str:
+    """The campaign's messages that need a person, in the Message changelist."""
+    changelist = reverse(f"{admin_site_name}:campaigns_message_changelist")
+    return f"{changelist}?campaign__id__exact={campaign_id}&outcome=needs_person"
+
+
 def _api_note(request) -> str:
     """The stats API answers tenant users only: say so to a superuser instead of showing empty charts."""
     if request_tenant(request) is None:
@@ -55,23 +80,44 @@ class CampaignDashboardAdminMixin:
         urls = [
             # Before the admin's own: its catch-all ``<path:object_id>/`` would take ``<id>/dashboard/``.
             path(
+                "<path:object_id>/dashboard/unknowns/",
+                self.admin_site.admin_view(self.dashboard_unknowns_view),
+                name="campaigns_campaign_dashboard_unknowns",
+            ),
+            path(
                 "<path:object_id>/dashboard/",
                 self.admin_site.admin_view(self.dashboard_view),
                 name="campaigns_campaign_dashboard",
-            )
+            ),
         ]
         return urls + super().get_urls()
 
-    def dashboard_view(self, request, object_id: str):
+    def _dashboard_campaign(self, request, object_id: str) -> Campaign:
         campaign = self.get_object(request, unquote(object_id))
         if campaign is None or not self.has_view_permission(request, campaign):
             raise Http404("No such campaign.")
+        return campaign
+
+    def dashboard_unknowns_view(self, request, object_id: str):
+        """JSON for the dashboard's unknown-outcome boxes (the admin's session and scoping, like the page)."""
+        campaign = self._dashboard_campaign(request, object_id)
+        return JsonResponse(campaign_unknown_counts(campaign_id=campaign.pk))
+
+    def dashboard_view(self, request, object_id: str):
+        campaign = self._dashboard_campaign(request, object_id)
+        site = self.admin_site.name
+        urls = {
+            **_api_urls(campaign.pk),
+            "unknowns": reverse(f"{site}:campaigns_campaign_dashboard_unknowns", args=[campaign.pk]),
+            "needs_person": _needs_person_url(site, campaign.pk),
+        }
         config = {
             "campaign": {"id": campaign.pk, "name": campaign.name, "status": campaign.status},
-            "urls": _api_urls(campaign.pk),
+            "urls": urls,
             "live_statuses": list(LIVE_STATUSES),
             "refresh_ms": REFRESH_MS,
             "initial_stats": campaign_stats(campaign_id=campaign.pk),
+            "initial_unknowns": campaign_unknown_counts(campaign_id=campaign.pk),
             "has_variants": bool(campaign.variants),
             "api_note": _api_note(request),
         }

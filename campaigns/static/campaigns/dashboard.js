@@ -1,7 +1,8 @@
 /* A campaign's live dashboard (admin/campaigns/campaign/<id>/dashboard/).
    Reads the stats API with the session cookie: stats/, stats/timeseries/, stats/breakdown/, stats/variants/
    and the campaign itself (its status), and refreshes every few seconds while the campaign is scheduled or
-   sending, without reloading the page. Every figure is in an element with data-kpi / data-funnel /
+   sending (or while Twilio is still being asked about unknown outcomes: dashboard/unknowns/, the admin's
+   own JSON), without reloading the page. Every figure is in an element with data-kpi / data-funnel /
    data-aside / data-field, its raw value in data-value (what the browser tests read). */
 (function () {
   "use strict";
@@ -18,8 +19,10 @@
   let refreshes = 0;
   let timer = null;
   let inFlight = false;
+  let checking = (cfg.initial_unknowns || {}).checking || 0;
 
-  const isLive = () => cfg.live_statuses.includes(status);
+  // Unknown outcomes resolve after the campaign is sent: keep following them until Twilio has answered.
+  const isLive = () => cfg.live_statuses.includes(status) || checking > 0;
 
   // --- figures ------------------------------------------------------------------------------------
 
@@ -90,6 +93,17 @@
       },
       options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
     });
+  }
+
+  function renderUnknowns(u) {
+    checking = u.checking;
+    const boxes = { unknown_checking: u.checking, needs_person: u.needs_person };
+    for (const [name, value] of Object.entries(boxes)) {
+      const box = root.querySelector(`[data-aside="${name}"]`);
+      box.dataset.value = String(value);
+      box.querySelector("dd").textContent = A.num(value);
+    }
+    root.querySelector('[data-aside="needs_person"]').hidden = !u.needs_person;
   }
 
   function renderTimeseries(ts) {
@@ -327,6 +341,7 @@
       breakdown: [urls.breakdown, renderBreakdown],
       variants: [urls.variants, renderVariants],
       campaign: [urls.campaign, renderStatus],
+      unknowns: [urls.unknowns, renderUnknowns],
     };
     const names = Object.keys(jobs);
     const results = await Promise.allSettled(names.map((name) => A.getJSON(jobs[name][0])));
@@ -367,5 +382,6 @@
   });
 
   renderStats(cfg.initial_stats);
+  renderUnknowns(cfg.initial_unknowns);
   refresh();
 })();
