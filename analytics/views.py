@@ -153,14 +153,20 @@ OverviewSerializer = inline_serializer(
 
 
 class _CampaignView(TenantScopedMixin, generics.GenericAPIView):
-    """A read about one of the tenant's campaigns (another tenant's id is a 404)."""
+    # A read about one of the tenant's campaigns (another tenant's id is a 404). A comment, not a docstring,
+    # so that it never stands in for a subclass's API description.
 
     queryset = Campaign.objects.all()
     pagination_class = None
 
 
 class CampaignTimeseriesView(_CampaignView):
+    """Sent, delivered, failed, undelivered, clicks, unique clicks and bot hits per minute, hour or day, for a
+    chart. Buckets come from per-minute counters kept as events arrive."""
+
     @extend_schema(
+        summary="A campaign's figures over time",
+        tags=["Stats"],
         parameters=[
             OpenApiParameter(
                 "interval",
@@ -212,19 +218,31 @@ class CampaignTimeseriesView(_CampaignView):
 
 
 class CampaignBreakdownView(_CampaignView):
-    @extend_schema(responses={200: BreakdownSerializer})
+    """Human clicks by device, OS, browser, country and A/B variant; bot hits by reason; failed and undelivered
+    messages by carrier error code, each with what the code means."""
+
+    @extend_schema(
+        summary="A campaign's clicks and errors broken down", tags=["Stats"], responses={200: BreakdownSerializer}
+    )
     def get(self, request, pk: int):
         return Response(selectors.campaign_breakdown(campaign_id=self.get_object().pk))
 
 
 class CampaignVariantsView(_CampaignView):
-    @extend_schema(responses={200: VariantsSerializer})
+    """An A/B test's figures per variant (sent, delivered, clicks, opt-outs and their rates) and the test between
+    the two best: z, p-value, whether the difference is significant, the winner and a verdict in words."""
+
+    @extend_schema(summary="A campaign's A/B variants compared", tags=["Stats"], responses={200: VariantsSerializer})
     def get(self, request, pk: int):
         return Response(selectors.campaign_variants(campaign=self.get_object()))
 
 
 class TenantOverviewView(TenantScopedMixin, APIView):
+    """Totals and rates over your campaigns of the last ``days`` days, and the same figures per campaign."""
+
     @extend_schema(
+        summary="All your campaigns' figures",
+        tags=["Stats"],
         parameters=[OpenApiParameter("days", int, description="Window in days (1-366), default 30")],
         responses={200: OverviewSerializer},
     )
@@ -251,7 +269,13 @@ _CSV = {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, s
 class MessagesExportView(_CampaignView):
     content_negotiation_class = _AnyAccept
 
-    @extend_schema(responses=_CSV, description=f"Columns: {','.join(exports.MESSAGE_COLUMNS)}")
+    @extend_schema(
+        summary="Export a campaign's messages as CSV",
+        tags=["Stats"],
+        responses=_CSV,
+        description=f"One row per recipient, streamed. Columns: {','.join(exports.MESSAGE_COLUMNS)}. Cells a "
+        "spreadsheet would run as a formula start with `'`.",
+    )
     def get(self, request, pk: int):
         campaign = self.get_object()
         return exports.messages_csv_response(campaign=campaign)
@@ -260,7 +284,13 @@ class MessagesExportView(_CampaignView):
 class ClicksExportView(_CampaignView):
     content_negotiation_class = _AnyAccept
 
-    @extend_schema(responses=_CSV, description=f"Columns: {','.join(exports.CLICK_COLUMNS)}")
+    @extend_schema(
+        summary="Export a campaign's clicks as CSV",
+        tags=["Stats"],
+        responses=_CSV,
+        description=f"One row per click (bots included, marked), streamed. Columns: {','.join(exports.CLICK_COLUMNS)}. "
+        "Cells a spreadsheet would run as a formula start with `'`.",
+    )
     def get(self, request, pk: int):
         campaign = self.get_object()
         return exports.clicks_csv_response(campaign=campaign)

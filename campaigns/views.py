@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
@@ -29,8 +29,33 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+@extend_schema(tags=["Campaigns"])
+@extend_schema_view(
+    list=extend_schema(summary="List campaigns", description="Your campaigns, 50 a page, each with its status."),
+    create=extend_schema(
+        summary="Create a draft campaign",
+        description="`body` may use the merge fields `{{first_name}}`, `{{last_name}}`, `{{first_name|fallback}}` "
+        "and `{{link}}` (each recipient's own short link to `link_url`); an unknown placeholder is a 400. "
+        '`audience` selects contacts (`{"tags": [...], "rules": [...], "exclude_tags": [...]}`); none means every '
+        'contact. `variants` (optional A/B test): 2-4 `{"body", "percent"}` summing to 100. The new campaign is a '
+        "`draft`: send it with `POST /api/v1/campaigns/{id}/send/`.",
+    ),
+    retrieve=extend_schema(
+        summary="One campaign",
+        description="The campaign and its `status`: draft, scheduled, sending, paused, sent or canceled.",
+    ),
+    update=extend_schema(
+        summary="Replace a draft campaign", description="Only a draft can be changed: any other status is a 409."
+    ),
+    partial_update=extend_schema(
+        summary="Change a draft campaign", description="Only a draft can be changed: any other status is a 409."
+    ),
+    destroy=extend_schema(
+        summary="Delete a draft campaign", description="Only a draft can be deleted: any other status is a 409."
+    ),
+)
 class CampaignViewSet(TenantScopedViewSet):
-    """Campaign authoring: create, list, retrieve; update and delete while draft; preview."""
+    """A campaign: one message body (or A/B variants) sent to an audience of your contacts."""
 
     queryset = Campaign.objects.all()
     serializer_class = CampaignSerializer
@@ -57,18 +82,25 @@ class CampaignViewSet(TenantScopedViewSet):
         except CampaignNotDraft as exc:
             raise Conflict(str(exc)) from None
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(
+        summary="Preview a saved campaign",
+        request=None,
+        responses={200: dict},
+        parameters=[OpenApiParameter("contact", int, description="The contact to render the message for")],
+    )
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
-        """The saved campaign rendered for a sample recipient (``?contact=<id>``), its segments and cost."""
+        """The saved campaign rendered for a sample recipient (``?contact=<id>``, else the first in its audience),
+        with its encoding, segments, recipients and cost."""
         campaign = self.get_object()
         sample = id_param(request.query_params, "contact", what="contact")
         return Response(campaign_preview_for(campaign=campaign, sample_contact_id=sample).as_dict())
 
-    @extend_schema(request=PreviewRequestSerializer, responses={200: dict})
+    @extend_schema(summary="Preview an unsaved message", request=PreviewRequestSerializer, responses={200: dict})
     @action(detail=False, methods=["post"], url_path="preview")
     def preview_draft(self, request):
-        """The message calculator for an unsaved body: encoding, segments, GSM replacements, recipients, cost."""
+        """The message calculator for a body you have not saved: encoding, segments, GSM replacements,
+        recipients of the audience and cost."""
         given = PreviewRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = dict(given.validated_data)

@@ -42,11 +42,16 @@ class _CampaignAction(TenantScopedMixin, generics.GenericAPIView):
 
 
 class CampaignSendView(_CampaignAction):
-    """``{"send_at"?: ISO-8601}`` → 202, the campaign ``scheduled`` or ``sending``."""
+    """Send a draft campaign now (an empty body) or later (``{"send_at": ISO-8601}``): 202 with the campaign
+    ``sending`` or ``scheduled``. Messages go out in the background; follow them at ``stats/`` and ``messages/``.
+    Opted-out numbers are skipped and counted as ``suppressed``; quiet hours are respected. A second send is a 409.
+    """
 
     serializer_class = SendSerializer
 
     @extend_schema(
+        summary="Send a campaign (now or at send_at)",
+        tags=["Sending"],
         request=SendSerializer,
         responses={
             202: CampaignStateSerializer,
@@ -67,8 +72,14 @@ class CampaignSendView(_CampaignAction):
 
 
 class CampaignPauseView(_CampaignAction):
+    """Stop handing a sending or scheduled campaign's messages to the carrier (those already handed over still
+    go): 200 with the campaign ``paused``; waiting messages wait for ``resume/``. Any other status is a 409."""
+
     @extend_schema(
-        request=None, responses={200: CampaignStateSerializer, 409: OpenApiResponse(description="Not sending")}
+        summary="Pause a campaign",
+        tags=["Sending"],
+        request=None,
+        responses={200: CampaignStateSerializer, 409: OpenApiResponse(description="Not sending")},
     )
     def post(self, request, pk: int):
         campaign = self.get_object()
@@ -79,8 +90,14 @@ class CampaignPauseView(_CampaignAction):
 
 
 class CampaignResumeView(_CampaignAction):
+    """Carry on a paused campaign where it stopped: 202 with the campaign ``sending`` (or ``scheduled`` again when
+    its ``send_at`` is still ahead). Anything but a paused campaign is a 409."""
+
     @extend_schema(
-        request=None, responses={202: CampaignStateSerializer, 409: OpenApiResponse(description="Not paused")}
+        summary="Resume a paused campaign",
+        tags=["Sending"],
+        request=None,
+        responses={202: CampaignStateSerializer, 409: OpenApiResponse(description="Not paused")},
     )
     def post(self, request, pk: int):
         campaign = self.get_object()
@@ -90,8 +107,14 @@ class CampaignResumeView(_CampaignAction):
 
 
 class CampaignCancelView(_CampaignAction):
+    """Stop a campaign for good: messages not yet handed to the carrier become ``canceled``, sent ones keep their
+    status. 200 with the campaign ``canceled``; a campaign already sent or canceled is a 409."""
+
     @extend_schema(
-        request=None, responses={200: CampaignStateSerializer, 409: OpenApiResponse(description="Already over")}
+        summary="Cancel a campaign",
+        tags=["Sending"],
+        request=None,
+        responses={200: CampaignStateSerializer, 409: OpenApiResponse(description="Already over")},
     )
     def post(self, request, pk: int):
         campaign = self.get_object()

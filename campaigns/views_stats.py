@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
@@ -44,9 +44,16 @@ StatsSerializer = inline_serializer(
 
 
 class CampaignStatsView(TenantScopedMixin, generics.GenericAPIView):
+    """A campaign's figures: recipients, suppressed (opted out, skipped), queued, sent, delivered, undelivered,
+    failed; human clicks and unique clicks (link-preview bots are counted apart in ``bot_hits``); opt-outs; the
+    delivery and click rates; conversions and their revenue. Delivery statuses come from the carrier's callbacks,
+    so the figures move for a while after the campaign is ``sent``."""
+
     queryset = Campaign.objects.all()
 
     @extend_schema(
+        summary="A campaign's stats",
+        tags=["Stats"],
         responses={200: StatsSerializer},
         examples=[
             OpenApiExample(
@@ -96,8 +103,14 @@ class MessageRowSerializer(serializers.ModelSerializer):
         return self.context.get("clicks", {}).get(obj.pk, 0)
 
 
+@extend_schema(
+    summary="A campaign's messages",
+    tags=["Stats"],
+    parameters=[OpenApiParameter("status", str, description="Only messages with this status, e.g. failed")],
+)
 class CampaignMessagesView(TenantScopedMixin, generics.ListAPIView):
-    """The campaign's messages, one per recipient, with status, SID, error code, short link and human clicks."""
+    """The campaign's messages, one per recipient, 50 a page: status, carrier SID, error code, short link and
+    human clicks."""
 
     queryset = Message.objects.all()
     serializer_class = MessageRowSerializer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -40,13 +40,24 @@ class OptOutSerializer(serializers.ModelSerializer):
         extra_kwargs = {"phone_number": {"required": True, "allow_blank": False, "validators": []}}
 
 
+@extend_schema(tags=["Compliance"])
+@extend_schema_view(
+    list=extend_schema(summary="List opted-out numbers"),
+    retrieve=extend_schema(summary="One opted-out number"),
+)
 class OptOutViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """``GET /api/v1/opt-outs/``: the tenant's suppressed numbers; ``POST`` adds one by hand (idempotent)."""
+    """Numbers no campaign of yours will text: people who replied STOP (or UNSUBSCRIBE, CANCEL, …) until they
+    reply START, numbers added by hand, and revoked consents."""
 
     queryset = Suppression.objects.all()
     serializer_class = OptOutSerializer
 
-    @extend_schema(responses={201: OptOutSerializer, 200: OptOutSerializer})
+    @extend_schema(
+        summary="Opt a number out by hand",
+        description='`{"phone_number", "note"?}`: 201 with the new opt-out, or 200 with the existing one '
+        "(idempotent). Only the person's own START lifts it.",
+        responses={201: OptOutSerializer, 200: OptOutSerializer},
+    )
     def create(self, request, *args, **kwargs):
         data = request.data if isinstance(request.data, dict) else {}
         number = _phone_from(request, data.get("phone_number"))
@@ -113,8 +124,20 @@ class ConsentRecordSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema(tags=["Compliance"])
+@extend_schema_view(
+    list=extend_schema(
+        summary="The consent ledger",
+        parameters=[
+            OpenApiParameter("phone_number", str, description="Only this number's events"),
+            OpenApiParameter("contact", int, description="Only this contact's events"),
+        ],
+    ),
+    retrieve=extend_schema(summary="One consent event"),
+)
 class ConsentEventViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
-    """The consent ledger. ``?phone_number=`` or ``?contact=`` narrows it; ``export/`` streams CSV.
+    """The consent ledger: every grant and revocation of consent to be texted, oldest first, with its source and
+    the disclosure shown. ``?phone_number=`` or ``?contact=`` narrows it; ``export/`` streams CSV.
 
     ``POST`` appends a grant or revocation (web form, import, API). A revocation also
     suppresses the number; a grant never lifts a suppression (only the person's own
@@ -137,7 +160,14 @@ class ConsentEventViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
             )
         return qs.order_by("created_at", "id")
 
-    @extend_schema(request=ConsentRecordSerializer, responses={201: ConsentEventSerializer})
+    @extend_schema(
+        summary="Record a consent grant or revocation",
+        description="A grant or revocation captured elsewhere (a web sign-up form, an import, a CRM). A web-form "
+        "grant needs `source_url` and `disclosure_text`. A revocation also opts the number out; a grant never "
+        "lifts an opt-out (only the person's own START does). 201 with the event and `suppressed`.",
+        request=ConsentRecordSerializer,
+        responses={201: ConsentEventSerializer},
+    )
     def create(self, request, *args, **kwargs):
         incoming = ConsentRecordSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -168,7 +198,14 @@ class ConsentEventViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(
+        summary="Export the consent ledger as CSV",
+        parameters=[
+            OpenApiParameter("phone_number", str, description="Only this number's events"),
+            OpenApiParameter("contact", int, description="Only this contact's events"),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request):
         """CSV of the ledger: the whole tenant's, or one contact's / number's."""
@@ -198,10 +235,14 @@ class PhoneNumberSerializer(serializers.Serializer):
 
 
 class PrivacyExportView(_AdminOnly, APIView):
-    """``GET /api/v1/privacy/export/?phone_number=…``: everything held about a number (JSON)."""
+    """Everything held about a phone number (contacts, messages, replies, clicks, consent events, opt-out) as JSON,
+    for a data subject's access request. Admins only (others get a 403); the request is written to the audit log."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("phone_number", str, required=True)], responses={200: OpenApiTypes.OBJECT}
+        summary="Export everything held about a number",
+        tags=["Compliance"],
+        parameters=[OpenApiParameter("phone_number", str, required=True)],
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
         self.check_admin(request)
@@ -219,9 +260,17 @@ class PrivacyExportView(_AdminOnly, APIView):
 
 
 class PrivacyEraseView(_AdminOnly, APIView):
-    """``POST /api/v1/privacy/erase/`` ``{"phone_number"}``: erase the contact; a suppression stays as a hash."""
+    """``{"phone_number"}``: erase what is held about the number, for a data subject's erasure request. Messages
+    still waiting for it are never sent; an opt-out stays, kept as a hash so the number is still never texted.
+    200 with the counts of what was erased.
+    Admins only (others get a 403); the request is written to the audit log."""
 
-    @extend_schema(request=PhoneNumberSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Erase a number",
+        tags=["Compliance"],
+        request=PhoneNumberSerializer,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
         self.check_admin(request)
         data = request.data if isinstance(request.data, dict) else {}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -25,13 +25,34 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("tag", str, many=True, description="Contacts with any of these tags"),
-        OpenApiParameter("search", str, description="Part of the number, a name or the email"),
-    ]
+@extend_schema(tags=["Contacts"])
+@extend_schema_view(
+    list=extend_schema(
+        summary="List contacts",
+        description="Your contacts, newest first, 50 a page. `?tag=` (repeat it or comma-separate) keeps contacts "
+        "with any of those tags; `?search=` matches part of the number, a name or the email.",
+        parameters=[
+            OpenApiParameter("tag", str, many=True, description="Contacts with any of these tags"),
+            OpenApiParameter("search", str, description="Part of the number, a name or the email"),
+        ],
+    ),
+    create=extend_schema(
+        summary="Add a contact",
+        description="The number is stored in E.164 (a national format is read in your default country) and is "
+        "unique among your contacts: a number you already have is a 400. Unknown tags are created.",
+    ),
+    retrieve=extend_schema(summary="One contact"),
+    update=extend_schema(
+        summary="Replace a contact", description="Every field; `tags`, when given, replaces the contact's tags."
+    ),
+    partial_update=extend_schema(
+        summary="Change a contact", description="Only the fields given; `tags`, when given, replaces the tags."
+    ),
+    destroy=extend_schema(summary="Delete a contact"),
 )
 class ContactViewSet(TenantScopedViewSet):
+    """A contact: a phone number you may text, with a name, an email and tags that campaigns select on."""
+
     queryset = Contact.objects.all()
     serializer_class = ContactSerializer
 
@@ -58,10 +79,17 @@ class ContactViewSet(TenantScopedViewSet):
         except DuplicateContact as exc:
             raise serializers.ValidationError({"phone_number": [str(exc)]}) from None
 
-    @extend_schema(request={"multipart/form-data": ImportUploadSerializer}, responses={200: dict, 202: dict})
+    @extend_schema(
+        summary="Import contacts from a CSV file",
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses={200: dict, 202: dict},
+    )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
     def import_csv(self, request):
-        """A CSV with a header row, imported at once: 200 with counts and per-row errors (CONTRACT.md).
+        """A CSV with a header row in the multipart field ``file``: ``phone_number`` (required), ``first_name``,
+        ``last_name``, ``email``, ``timezone``, ``tags`` (separated by ``;``), consent columns; any other column is
+        a custom field. A number you already have is updated. Imported at once: 200 with ``created``,
+        ``updated`` and per-row ``errors`` (the header is row 1; a bad row never stops the good ones).
 
         With ``?background=1`` a file larger than ``CONTACT_IMPORT_SYNC_MAX_ROWS`` runs in a
         worker instead: 202 with the import, whose progress is at ``/api/v1/contact-imports/{id}/``.
@@ -85,8 +113,14 @@ class ContactViewSet(TenantScopedViewSet):
         return Response(result.as_dict(), status=status.HTTP_200_OK)
 
 
+@extend_schema(tags=["Contacts"])
+@extend_schema_view(
+    list=extend_schema(summary="List background imports"),
+    retrieve=extend_schema(summary="One background import and its progress"),
+)
 class ContactImportViewSet(TenantScopedReadOnlyViewSet):
-    """Background imports and their progress."""
+    """Background CSV imports (``POST /api/v1/contacts/import/?background=1``): status, rows done, created,
+    updated and per-row errors."""
 
     queryset = ContactImport.objects.defer("data")
     serializer_class = ContactImportSerializer

@@ -115,7 +115,14 @@ CONVERSION_EXAMPLE = {
     ),
     destroy=extend_schema(summary="Remove a webhook endpoint"),
 )
+@extend_schema(tags=["Webhooks"])
 class EventSubscriptionViewSet(TenantScopedViewSet):
+    """Your webhook endpoints: URLs this server POSTs events to (``event_types``, e.g. ``link.clicked``,
+    ``contact.opted_out``), signed with the endpoint's secret and retried with backoff. An endpoint that keeps
+    failing for a day is disabled; ``PATCH {"active": true}`` re-enables it. docs/integrations.md has the
+    payloads and how to verify a signature.
+    """
+
     queryset = EventSubscription.objects.all()
     serializer_class = EventSubscriptionSerializer
 
@@ -157,7 +164,11 @@ class EventSubscriptionViewSet(TenantScopedViewSet):
         examples=[OpenApiExample("Delivery", value=DELIVERY_EXAMPLE, response_only=True)],
     ),
 )
+@extend_schema(tags=["Webhooks"])
 class EventDeliveryViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Each event sent to one of your endpoints: its status (pending, delivering, succeeded, failed), attempts,
+    the next retry and the log of every attempt (status code, latency, an excerpt of the answer)."""
+
     queryset = EventDelivery.objects.select_related("event").prefetch_related("attempt_log")
     serializer_class = EventDeliverySerializer
 
@@ -225,6 +236,7 @@ class EventDeliveryViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
         ],
     ),
 )
+@extend_schema(tags=["Conversions"])
 class ConversionViewSet(
     TenantScopedMixin,
     mixins.CreateModelMixin,
@@ -232,6 +244,10 @@ class ConversionViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Orders your shop reports back, attributed to a campaign through the short-link ``code`` the buyer came by
+    (or a ``contact``): they are the ``conversions`` and ``revenue`` of the campaign's stats. ``order_id`` makes a
+    report idempotent."""
+
     queryset = Conversion.objects.all()
     serializer_class = ConversionSerializer
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from campaigns.admin_dashboard import admin_urlpatterns as analytics_admin_urls
@@ -13,6 +14,9 @@ admin.site.site_title = "smscampaigns"
 admin.site.index_title = "Campaigns, contacts and compliance"
 
 urlpatterns = [
+    # The site is the admin: "/" (and the admin's "View site" link, which points here) opens it. An empty path never
+    # matches a short link (codes are 1-32 letters or digits), so a root-level SHORT_LINK_BASE_URL is unaffected.
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
     # Admin pages that belong to no model (the analytics overview), before the admin's own URLs.
     *analytics_admin_urls(),
     path("admin/", admin.site.urls),

@@ -16,7 +16,8 @@ __all__ = ["IsTenantUser", "TenantScopedMixin", "TenantScopedViewSet", "TenantSc
 
 
 class TenantScopedMixin:
-    """Mixin for DRF views over a tenant-owned model (``queryset`` names the model)."""
+    # For DRF views over a tenant-owned model (``queryset`` names the model). A comment, not a docstring:
+    # drf-spectacular shows the nearest docstring in a view's MRO as its API description.
 
     @property
     def tenant(self) -> Tenant:
