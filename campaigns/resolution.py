@@ -186,20 +186,30 @@ def _resolve(due: list[Unknown], *, now: dt.datetime, result: ResolveResult) -> 
     answers = [(m, fut.result()) for m, fut in futures]
     result.asked += len(answers)
     picks = _match(answers)
+    canceled = set(
+        Campaign.objects.filter(pk__in={m.campaign_id for m in due}, status=CampaignStatus.CANCELED).values_list(
+            "pk", flat=True
+        )
+    )
     checks: list[MessageCheck] = []
     resend: dict[int, list[int]] = defaultdict(list)
+    recorded: dict[int, list[str]] = defaultdict(list)
     for m, answer in answers:
         found = picks.get(m.id)
         if answer.error:
             checks.append(_on_error(m, answer, now=now, result=result))
         elif found is not None:
-            checks.append(_on_found(m, answer, found, now=now, result=result))
+            check = _on_found(m, answer, found, now=now, result=result)
+            checks.append(check)
+            if check.action == "recorded":
+                recorded[m.tenant_id].append(found.sid)
         else:
-            check = _on_not_found(m, answer, now=now, result=result)
+            check = _on_not_found(m, answer, now=now, result=result, canceled=m.campaign_id in canceled)
             checks.append(check)
             if check.action == "resent":
                 resend[m.campaign_id].append(m.id)
     MessageCheck.objects.bulk_create(checks)
+    _orphans_apply(recorded)
     _enqueue_resends(resend)
 
 
@@ -226,7 +236,7 @@ def _match(answers: list[tuple[Unknown, Answer]]) -> dict[int, FoundMessage]:
 
 
 def _on_found(m: Unknown, answer: Answer, found: FoundMessage, *, now: dt.datetime, result: ResolveResult):
-    from tracking.services import TWILIO_STATUS_MAP, Callback, callback_apply, status_orphans_apply_many
+    from tracking.services import TWILIO_STATUS_MAP, Callback, callback_apply
 
     raw = (found.status or "").lower()
     first = FIRST_STATUSES.get(raw, MessageStatus.QUEUED)
@@ -255,7 +265,6 @@ def _on_found(m: Unknown, answer: Answer, found: FoundMessage, *, now: dt.dateti
                     fields={"source": "resolution", "MessageSid": found.sid, "MessageStatus": raw},
                 ),
             )
-        status_orphans_apply_many(tenant_id=m.tenant_id, sids=[found.sid])
     return MessageCheck(
         message_id=m.id,
         asked_at=now,
@@ -267,7 +276,9 @@ def _on_found(m: Unknown, answer: Answer, found: FoundMessage, *, now: dt.dateti
     )
 
 
-def _on_not_found(m: Unknown, answer: Answer, *, now: dt.datetime, result: ResolveResult) -> MessageCheck:
+def _on_not_found(
+    m: Unknown, answer: Answer, *, now: dt.datetime, result: ResolveResult, canceled: bool
+) -> MessageCheck:
     check = MessageCheck(message_id=m.id, asked_at=now, method=answer.method, outcome=MessageCheck.Outcome.NOT_FOUND)
     grace_end = m.since + dt.timedelta(seconds=settings.SENDING_UNKNOWN_GRACE_SECONDS)
     if now < grace_end:  # a request could still be in flight: the gateway may yet create it
@@ -278,8 +289,7 @@ def _on_not_found(m: Unknown, answer: Answer, *, now: dt.datetime, result: Resol
         check.action = "ask_again"
         check.note = f"Within the grace period: asked again at {grace_end:%H:%M:%S} UTC"
         return check
-    campaign_status = Campaign.objects.filter(pk=m.campaign_id).values_list("status", flat=True).first()
-    if campaign_status == CampaignStatus.CANCELED:
+    if canceled:
         if message_move(message_id=m.id, to=MessageStatus.CANCELED, allowed_from=[MessageStatus.UNKNOWN]):
             result.canceled += 1
         check.action = "canceled"
@@ -359,6 +369,17 @@ def _error_streak_start(m: Unknown, *, now: dt.datetime) -> dt.datetime:
 
 def _plus_one(message_id: int) -> F:
     return F("checks") + 1
+
+
+def _orphans_apply(recorded: dict[int, list[str]]) -> None:
+    """Status callbacks that came before their SID was known: one look-up per tenant for the run."""
+    from tracking.services import status_orphans_apply_many
+
+    for tenant_id, sids in recorded.items():
+        try:
+            status_orphans_apply_many(tenant_id=tenant_id, sids=sids)
+        except Exception:  # the orphan sweep applies them later; never lose the resolution over it
+            logger.exception("Applying early status callbacks for %s resolved SIDs failed", len(sids))
 
 
 def _enqueue_resends(resend: dict[int, list[int]]) -> None:
