@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from contacts.models import Tag
@@ -265,12 +266,18 @@ class MessageCheckInline(admin.TabularInline):
     """The questions asked to Twilio about a message whose outcome was unknown, and their answers: a record."""
 
     model = MessageCheck
-    fields = ("asked_at", "method", "outcome", "sid", "status", "action", "note")
+    fields = ("asked", "method", "outcome", "sid", "status", "action", "note")
     readonly_fields = fields
     extra = 0
     can_delete = False
+    classes = ("message-checks",)  # campaigns/message_checks.css: one line per question
     verbose_name = "check with Twilio"
     verbose_name_plural = "Checks with Twilio"
+
+    @admin.display(description="Asked at", ordering="asked_at")
+    def asked(self, obj: MessageCheck) -> str:
+        # To the second: the questions of a grace period or a backoff are seconds apart.
+        return timezone.localtime(obj.asked_at).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     # The message's own page decides who sees it (tenant-scoped); tenant users hold no Django permissions.
     def has_view_permission(self, request, obj=None):
@@ -314,6 +321,10 @@ class MessageAdmin(TenantScopedAdmin):
     inlines = [MessageCheckInline]
     actions = ["check_again"]
     change_form_template = "admin/campaigns/message/change_form.html"
+
+    class Media:
+        css = {"all": ("campaigns/message_checks.css",)}
+
     fieldsets = (
         (
             None,

@@ -100,7 +100,7 @@ def _assert_back_with_the_resolver(message, *, by: str, since: dt.datetime) -> N
     assert message.status == S.UNKNOWN
     assert message.unresolved_reason == ""
     assert message.check_after is not None and since <= message.check_after <= timezone.now()
-    retry = message.checks_made.get(outcome=MessageCheck.Outcome.RETRY)
+    retry = message.checks_made.filter(outcome=MessageCheck.Outcome.RETRY).latest("id")
     assert retry.method == "person" and retry.action == "check_again" and by in retry.note
     # The resolver's own read now picks it up.
     assert message.pk in {m.id for m in resolution._due(now=timezone.now(), limit=100)}
@@ -321,12 +321,55 @@ def test_dashboard_unknowns_are_scoped(bob, charlie, campaign_a, unresolved):
         assert _login(user).get(_dashboard(campaign_a)).status_code == 404
 
 
-def test_the_script_refreshes_the_unknown_boxes():
-    """The live refresh polls the unknowns JSON with the stats API and keeps going while Twilio is asked."""
-    from django.contrib.staticfiles import finders
+# --- in a browser: the live refresh and the button --------------------------------------------------------
 
-    with open(finders.find("campaigns/dashboard.js"), encoding="utf-8") as fh:
-        script = fh.read()
-    assert "unknowns: [urls.unknowns, renderUnknowns]" in script
-    assert 'data-aside="${name}"' in script and "needs_person" in script and "unknown_checking" in script
-    assert "checking > 0" in script
+PASSWORD = "pw-123456"  # UserFactory's
+
+
+def _browser_login(page, live_server, user, next_url: str) -> None:
+    page.goto(f"{live_server.url}{reverse('admin:login')}?next={next_url}")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    assert "/login/" not in page.url
+
+
+BOX_JS = """([name, value]) => {
+  const box = document.querySelector(`[data-aside="${name}"]`);
+  return box.dataset.value === value && (name !== "needs_person" || box.hidden === (value === "0"));
+}"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_browser_dashboard_follows_unknowns_and_the_button_works(page, live_server, alice, tenant_a, monkeypatch):
+    monkeypatch.setattr("campaigns.admin_dashboard.REFRESH_MS", 300)
+    campaign = CampaignFactory(tenant=tenant_a, name="Flash sale", status=CampaignStatus.SENDING)
+    MessageFactory(campaign=campaign, status=S.UNKNOWN)
+    stuck = MessageFactory(campaign=campaign, status=S.UNKNOWN, unresolved_reason=REASON)
+    _check(stuck, 5, method="list", outcome=MessageCheck.Outcome.ERROR, action="gave_up", note="503 down")
+
+    _browser_login(page, live_server, alice, _dashboard(campaign))
+    page.wait_for_function(BOX_JS, arg=["unknown_checking", "1"])
+    page.wait_for_function(BOX_JS, arg=["needs_person", "1"])
+    assert page.is_visible('[data-aside="needs_person"] a')
+
+    # Someone checks it again elsewhere: the page follows without a reload.
+    resolution.unknown_check_again(message_ids=[stuck.pk], user=alice)
+    page.wait_for_function(BOX_JS, arg=["unknown_checking", "2"])
+    page.wait_for_function(BOX_JS, arg=["needs_person", "0"])
+
+    # Given up on again; the link leads to it, and its button puts it back.
+    Message = type(stuck)
+    Message.objects.filter(pk=stuck.pk).update(unresolved_reason=REASON)
+    page.wait_for_function(BOX_JS, arg=["needs_person", "1"])
+    with page.expect_navigation():
+        page.click('[data-aside="needs_person"] a')
+    with page.expect_navigation():
+        page.click(f'a[href^="{_change(stuck)}"]')
+    assert page.is_visible("text=503 down")
+    with page.expect_navigation():
+        page.click('[data-action="check-again"]')
+    assert page.url.endswith(_change(stuck))
+    assert page.is_visible("text=Checked with Twilio again at the next run.")
+    _assert_back_with_the_resolver(stuck, by=alice.email, since=timezone.now() - dt.timedelta(minutes=1))
