@@ -80,7 +80,7 @@ class Run:
     def send(self) -> dict:
         answer = self.stack.agent("send", "--campaign", str(self.campaign_id))
         if answer.get("outcome") != "ok":
-            self.notes.append(f"send answered {answer.get('error')} (campaign {answer.get('status')})")
+            self.notes.append(f"send raised {answer.get('error')} (campaign {answer.get('status')})")
         return answer
 
     def created(self) -> int:
@@ -108,7 +108,10 @@ class Run:
         notes = list(self.notes)
         if not finished:
             notes.append(f"messages by status at the timeout: {dict(sorted(counts.items()))}")
+            notes.append(f"locks held in Redis (seconds to live): {self.stack.redis_locks() or 'none'}")
             notes.extend(self.stack.log_lines("ERROR", "CRITICAL", limit=5))
+            if self.stack.keep_dir:
+                notes.append(f"logs in {self.stack.workdir}")
         return CaseResult(
             name=self.name,
             recipients=len(self.recipients),
@@ -186,7 +189,10 @@ def _gateway_fault(kind: str, *, rate: float | None, seconds: float, stall: floa
         stack.clear_faults()
         fault_end = time.monotonic()
         hit = bool(started) and run.created() < len(run.recipients)
-        return run.finish(fault_end=fault_end, fault_hit=hit, settle=settle)
+        result = run.finish(fault_end=fault_end, fault_hit=hit, settle=settle)
+        requests = sum(1 for r in stack.fake.sends() if r.account_sid == run.account_sid)
+        result.notes.append(f"{requests} create requests for {result.recipients} recipients")
+        return result
 
     case.__name__ = f"gateway_{kind}"
     share = "every request" if rate is None else f"{rate:.0%} of requests"
@@ -200,6 +206,26 @@ gateway_error_500 = _gateway_fault("error_500", rate=None, seconds=1.5)
 gateway_error_503 = _gateway_fault("error_503", rate=None, seconds=1.5)
 gateway_stall_before = _gateway_fault("stall_before", rate=0.2, seconds=2.0, stall=3.0, settle=3.5)
 gateway_stall_after = _gateway_fault("stall_after", rate=0.2, seconds=2.0, stall=3.0, settle=3.5)
+
+
+def kill_during_resolve(stack: Stack) -> CaseResult:
+    """SIGKILL the worker while the resolver is asking the gateway about unknown outcomes (the gateway cut
+    20% of connections after creating the message); restart it 1 s later."""
+    run = Run(stack, "kill_during_resolve")
+    stack.inject("cut_after", rate=0.2, seed=7)
+    run.send()
+
+    def resolving() -> bool:
+        return stack.lock_held("unknown_resolve") and bool((stack.message_counts(run.campaign_id) or {}).get("unknown"))
+
+    hit = stack.wait_until(resolving, timeout=30, interval=0.002)
+    stack.kill_workers()
+    stack.clear_faults()
+    counts = stack.message_counts(run.campaign_id) or {}
+    run.notes.append(f"killed with {counts.get('unknown', 0)} unknown outcomes, {run.created()} created")
+    time.sleep(1)
+    stack.start_workers()
+    return run.finish(fault_end=time.monotonic(), fault_hit=hit)
 
 
 def redis_restart(stack: Stack) -> CaseResult:
@@ -229,6 +255,7 @@ def broker_down_at_send(stack: Stack) -> CaseResult:
     run = Run(stack, "broker_down_at_send")
     stack.stop_redis()
     answer = run.send()
+    run.notes.append(f"send with the broker down: {answer.get('outcome')}, campaign {answer.get('status')}")
     time.sleep(2)
     stack.start_redis()
     return run.finish(fault_end=time.monotonic(), fault_hit=answer.get("outcome") is not None)
@@ -263,6 +290,7 @@ CASES: list[Callable[[Stack], CaseResult]] = [
     gateway_error_503,
     gateway_stall_before,
     gateway_stall_after,
+    kill_during_resolve,
     redis_restart,
     postgres_restart,
     broker_down_at_send,

@@ -113,8 +113,16 @@ class Proc:
 class Stack:
     """Start with ``Stack().start()``; ``close()`` stops everything and removes the temporary directory."""
 
-    def __init__(self, *, concurrency: int = 2, latency: float = 0.05, keep_dir: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int = 2,
+        latency: float = 0.05,
+        keep_dir: bool = False,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.concurrency = concurrency
+        self.extra_env = dict(extra_env or {})
         self.latency = latency
         self.keep_dir = keep_dir
         self.workdir = Path(tempfile.mkdtemp(prefix="smsc-faults-"))
@@ -154,6 +162,7 @@ class Stack:
                 "LOG_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
                 **TIMINGS,
+                **self.extra_env,
             }
         )
         self.env = env
@@ -326,6 +335,25 @@ class Stack:
     def fanned_out(self, campaign_id: int) -> bool | None:
         rows = self.query("SELECT fanned_out_at IS NOT NULL FROM campaigns_campaign WHERE id = %s", [campaign_id])
         return rows[0][0] if rows else None
+
+    def lock_held(self, job: str) -> bool:
+        """Whether a periodic job's lock (``…lock:<job>`` in the cache) is taken: the job is running."""
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.redis.url(0), socket_timeout=1).keys(f"*lock:{job}"))
+        except redis.RedisError:
+            return False
+
+    def redis_locks(self) -> dict[str, float]:
+        """Lock keys in Redis and their seconds to live (what a periodic job waits on), for diagnosis."""
+        import redis
+
+        try:
+            client = redis.Redis.from_url(self.redis.url(0), socket_timeout=2)
+            return {key.decode(): client.ttl(key) for key in client.scan_iter(match="*lock*", count=1000)}
+        except redis.RedisError:
+            return {}
 
     # --- waiting ------------------------------------------------------------------------
 

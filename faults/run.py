@@ -28,7 +28,7 @@ def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
 
 
-def table(results: list[CaseResult], *, command: str, seconds: float) -> str:
+def table(results: list[CaseResult], *, command: str, seconds: float, env: dict[str, str] | None = None) -> str:
     rows = [
         "| case | recipients | created once | doubles | missing | finished after the fault (s) | left unresolved |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -41,7 +41,8 @@ def table(results: list[CaseResult], *, command: str, seconds: float) -> str:
         name = r.name if r.fault_hit else f"{r.name} (fault missed)"
         rows.append(f"| {name} | {r.recipients} | {r.created_once} | {r.doubles} | {r.missing} | {finish} | {left} |")
     passed = sum(r.ok for r in results)
-    timings = ", ".join(f"{k}={v}" for k, v in TIMINGS.items() if k.startswith(("SENDING_", "TWILIO_")))
+    settings = {**TIMINGS, **(env or {})}
+    timings = ", ".join(f"{k}={v}" for k, v in settings.items() if k.startswith(("SENDING_", "TWILIO_")))
     rows += [
         "",
         f"{passed} of {len(results)} cases exactly once. Run on {dt.date.today().isoformat()} with `{command}` "
@@ -63,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="", help="comma-separated case names (default: every case)")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/reliability.md alone")
     parser.add_argument("--keep-dir", action="store_true", help="keep the stack's directory (logs) afterwards")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="another setting for the stack (repeatable)"
+    )
     args = parser.parse_args(argv)
+    extra_env = dict(item.split("=", 1) for item in args.env)
     _setup_django()
 
     chosen = [c for c in CASES if not args.cases or c.__name__ in args.cases.split(",")]
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no such case; cases: {', '.join(c.__name__ for c in CASES)}")
     started = time.monotonic()
     results: list[CaseResult] = []
-    stack = Stack(keep_dir=args.keep_dir)
+    stack = Stack(keep_dir=args.keep_dir, extra_env=extra_env)
     try:
         stack.start()
         print(f"stack up in {time.monotonic() - started:.0f} s (logs in {stack.workdir})")
@@ -85,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.close()
     seconds = time.monotonic() - started
     command = "python -m faults" + (f" --cases {args.cases}" if args.cases else "")
-    text = table(results, command=command, seconds=seconds)
+    command += "".join(f" --env {item}" for item in args.env)
+    text = table(results, command=command, seconds=seconds, env=extra_env)
     print("\n" + text)
     if not args.no_write:
         write_table(text)

@@ -8,6 +8,8 @@ Nothing here skips: a missing piece is a failure, under CI or not.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from faults.cases import CASES
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.faults
 
 @pytest.fixture(scope="module")
 def stack():
-    stack = Stack()
+    stack = Stack(keep_dir=bool(os.environ.get("FAULTS_KEEP_DIR")))  # keep the workers' and beat's logs
     try:
         stack.start()
         yield stack
