@@ -34,8 +34,9 @@ import datetime as dt
 import logging
 import os
 import threading
+import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -72,6 +73,7 @@ class ResolveResult:
     errors: int = 0
     gave_up: int = 0  # listed for a person
     canceled: int = 0
+    unanswered: int = 0  # not answered within the run's time: asked again next run
     locked: bool = False
 
 
@@ -157,14 +159,15 @@ def _reason(exc: GatewayError) -> str:
 def unknown_resolve(*, now: dt.datetime | None = None, limit: int | None = None) -> ResolveResult:
     """Ask the gateway about every unknown outcome that is due, and act on each answer once."""
     result = ResolveResult()
-    if not cache.add(LOCK, "1", timeout=settings.SENDING_TICK_LOCK_SECONDS):
+    if not cache.add(LOCK, "1", timeout=settings.SENDING_RESOLVE_LOCK_SECONDS):
         result.locked = True
         return result
     try:
         now = now or timezone.now()
+        deadline = time.monotonic() + settings.SENDING_RESOLVE_LOCK_SECONDS / 2
         due = _due(now=now, limit=limit or settings.SENDING_RESOLVE_BATCH)
         if due:
-            _resolve(due, now=now, result=result)
+            _resolve(due, now=now, result=result, deadline=deadline)
     finally:
         cache.delete(LOCK)
     return result
@@ -179,11 +182,19 @@ def _due(*, now: dt.datetime, limit: int) -> list[Unknown]:
     return [Unknown(*row) for row in rows]
 
 
-def _resolve(due: list[Unknown], *, now: dt.datetime, result: ResolveResult) -> None:
+def _resolve(due: list[Unknown], *, now: dt.datetime, result: ResolveResult, deadline: float) -> None:
     tenants = {t.pk: t for t in Tenant.objects.filter(pk__in={m.tenant_id for m in due})}
     pool = _lookup_pool()
     futures = [(m, pool.submit(gateway_ask, tenant=tenants[m.tenant_id], message=m)) for m in due]
-    answers = [(m, fut.result()) for m, fut in futures]
+    # Answers that are not in by the deadline (a slow gateway) are left for the next run, inside the lock's life.
+    wait([f for _, f in futures], timeout=max(0.0, deadline - time.monotonic()))
+    answers = []
+    for m, fut in futures:
+        if fut.done():
+            answers.append((m, fut.result()))
+        else:
+            fut.cancel()
+            result.unanswered += 1
     result.asked += len(answers)
     picks = _match(answers)
     canceled = set(

@@ -346,7 +346,10 @@ SENDING_PARKED_STALE_SECONDS = env.int("SENDING_PARKED_STALE_SECONDS", default=6
 SENDING_MAX_ATTEMPTS = env.int("SENDING_MAX_ATTEMPTS", default=8)
 SENDING_RELEASE_LIMIT = env.int("SENDING_RELEASE_LIMIT", default=50000)
 SENDING_TICK_SECONDS = env.float("SENDING_TICK_SECONDS", default=15.0)
-SENDING_TICK_LOCK_SECONDS = env.int("SENDING_TICK_LOCK_SECONDS", default=300)
+# A periodic job's lock lapses after this long, so a worker killed while holding it delays the next run by
+# at most this much; the resolver stops waiting for answers at half its own (its lookups can be slow).
+SENDING_TICK_LOCK_SECONDS = env.int("SENDING_TICK_LOCK_SECONDS", default=60)
+SENDING_RESOLVE_LOCK_SECONDS = env.int("SENDING_RESOLVE_LOCK_SECONDS", default=120)
 # Unknown outcomes (campaigns.resolution): asked of the gateway FIRST_CHECK seconds after they arose; a
 # message the gateway does not have is resent once no request for it can still be in flight: GRACE seconds
 # after its claim (past two HTTP timeouts). Lookups run RESOLVE_CONCURRENCY at a time, RESOLVE_BATCH a run;

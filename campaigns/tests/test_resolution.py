@@ -255,3 +255,18 @@ def test_send_is_202_with_the_broker_down_and_the_tick_starts_it(
         with django_capture_on_commit_callbacks(execute=True):
             assert sending.sending_tick().stalled == 1
     fanout.assert_called_once_with(campaign_id=campaign.pk)
+
+
+def test_answers_not_in_by_the_deadline_are_left_for_the_next_run(fake_twilio, tenant_a, settings):
+    campaign, _ = _campaign(tenant_a, n=2)
+    fake_twilio.inject("cut_after", times=2)
+    assert _send(campaign).unknown == 2
+    fake_twilio.latency = 0.5
+    settings.SENDING_RESOLVE_LOCK_SECONDS = 0  # the run stops waiting at once
+    out = _resolve(timezone.now() + dt.timedelta(seconds=5))
+    assert (out.asked, out.unanswered, out.found) == (0, 2, 0)
+    assert not MessageCheck.objects.exists()
+    assert set(Message.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"unknown"}
+    fake_twilio.latency = 0.0
+    settings.SENDING_RESOLVE_LOCK_SECONDS = 120
+    assert _resolve(timezone.now() + dt.timedelta(seconds=5)).found == 2
