@@ -228,6 +228,21 @@ def kill_during_resolve(stack: Stack) -> CaseResult:
     return run.finish(fault_end=time.monotonic(), fault_hit=hit)
 
 
+def kill_during_tick(stack: Stack) -> CaseResult:
+    """SIGKILL the worker while the beat tick runs (its lock taken: reaping, the stall sweep) a third of the way
+    in; restart it 1 s later."""
+    run = Run(stack, "kill_during_tick")
+    run.send()
+    run.wait_created(0.3)
+    hit = stack.wait_until(lambda: stack.lock_held("sending_tick"), timeout=10, interval=0.001)
+    stack.kill_workers()
+    at = run.created()
+    run.notes.append(f"killed with {at} of {len(run.recipients)} created")
+    time.sleep(1)
+    stack.start_workers()
+    return run.finish(fault_end=time.monotonic(), fault_hit=hit and at < len(run.recipients))
+
+
 def redis_restart(stack: Stack) -> CaseResult:
     """Restart Redis (nothing on disk: every queued task is lost) a third of the way in."""
     run = Run(stack, "redis_restart")
@@ -291,6 +306,7 @@ CASES: list[Callable[[Stack], CaseResult]] = [
     gateway_stall_before,
     gateway_stall_after,
     kill_during_resolve,
+    kill_during_tick,
     redis_restart,
     postgres_restart,
     broker_down_at_send,

@@ -258,10 +258,13 @@ class Stack:
             self.start_beat()
 
     def reset(self) -> None:
-        """Between cases: faults off, every piece up, no earlier campaign still competing for the workers."""
+        """Between cases: faults off, every piece up, no earlier campaign still competing for the workers,
+        no periodic job's lock left by a worker an earlier case killed (its failure is that case's, not the next's).
+        """
         self.clear_faults()
         self.ensure_up()
         self.agent("stop-others")
+        self.drop_locks()
 
     # --- the gateway ------------------------------------------------------------------
 
@@ -344,6 +347,13 @@ class Stack:
             return bool(redis.Redis.from_url(self.redis.url(0), socket_timeout=1).keys(f"*lock:{job}"))
         except redis.RedisError:
             return False
+
+    def drop_locks(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.redis.url(0), socket_timeout=2)
+        for key in client.scan_iter(match="*lock:*", count=1000):
+            client.delete(key)
 
     def redis_locks(self) -> dict[str, float]:
         """Lock keys in Redis and their seconds to live (what a periodic job waits on), for diagnosis."""
