@@ -47,7 +47,7 @@ _spec = importlib.util.spec_from_file_location("fanout_bench", ROOT / "bench" / 
 fanout_bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fanout_bench)
 
-from bench.common import bench_database_url, contacts_copy, ensure_database  # noqa: E402
+from bench.common import bench_campaign, bench_database_url, ensure_database  # noqa: E402
 
 ACCOUNT_SID = "AC" + "6" * 32
 AUTH_TOKEN = "bench-auth-token"  # noqa: S105 - the fake server's made-up account
@@ -109,40 +109,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 def prepare(n: int):
     """Tenant (quiet hours off), contacts, a campaign fanned out: ``n`` pending messages."""
-    from django.db import connection
-
-    from campaigns.fanout import campaign_fanout
-    from campaigns.models import Campaign, CampaignStatus
-    from tenants.models import Tenant
-
-    with connection.cursor() as cur:
-        cur.execute(
-            "TRUNCATE campaigns_message, links_shortlink, campaigns_messagestatuscount, campaigns_campaign, "
-            "contacts_contact, compliance_suppression CASCADE"
-        )
-    tenant, _ = Tenant.objects.update_or_create(
-        slug="bench-resolve",
-        defaults={
-            "name": "Bench resolve",
-            "twilio_account_sid": ACCOUNT_SID,
-            "twilio_auth_token": AUTH_TOKEN,
-            "sender": SENDER,
-            "sending_paused_reason": "",
-        },
+    return bench_campaign(
+        n=n, slug="bench-resolve", name="Bench resolve", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, sender=SENDER
     )
-    tenant.quiet_hours_start, tenant.quiet_hours_end = dt.time(0), dt.time(23, 59, 59, 999999)
-    tenant.legal_quiet_hours = False  # measure resolving, whatever the hour in the US
-    tenant.save()
-    contacts_copy(tenant.pk, n)
-    campaign = Campaign.objects.create(
-        tenant=tenant,
-        name="Bench resolve",
-        body="Hi {{first_name}}, our spring sale starts now: {{link}}",
-        link_url="https://shop.example.com/spring",
-        status=CampaignStatus.SENDING,
-    )
-    campaign_fanout(campaign_id=campaign.pk)
-    return campaign
 
 
 def seed_unknown(campaign, server: Server, found_share: float) -> None:
