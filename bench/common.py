@@ -60,8 +60,8 @@ def bench_campaign(*, n: int, slug: str, name: str, account_sid: str, auth_token
 
     from django.db import connection
 
-    from campaigns.fanout import campaign_fanout
     from campaigns.models import Campaign, CampaignStatus
+    from campaigns.sending.fanout import campaign_fanout
     from tenants.models import Tenant
 
     with connection.cursor() as cur:

@@ -71,7 +71,7 @@ class MessageStatus(models.TextChoices):
 
     ``unknown`` is transient: the request may or may not have reached the gateway
     (a worker died holding the claim, the connection broke, a 5xx, a timeout). It
-    is a question for the gateway (``campaigns.resolution``): found, it takes the
+    is a question for the gateway (``campaigns.sending.resolution``): found, it takes the
     SID and status the gateway reports; not found once no request can still be in
     flight (``SENDING_UNKNOWN_GRACE_SECONDS`` after the claim), it goes back to
     ``pending`` and through the normal claim again. The two backward edges
@@ -135,7 +135,8 @@ TERMINAL_STATUSES = frozenset(
 
 
 #: The only backward moves, both back to ``pending`` and both the sender's: a claim whose message was never
-#: handed to the HTTP client, and an unknown outcome the gateway says it never created (``campaigns.resolution``).
+#: handed to the HTTP client, and an unknown outcome the gateway says it never created
+#: (``campaigns.sending.resolution``).
 RETURN_EDGES = frozenset(
     {(MessageStatus.SENDING, MessageStatus.PENDING), (MessageStatus.UNKNOWN, MessageStatus.PENDING)}
 )
@@ -176,7 +177,7 @@ class Message(TenantOwned):
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Gateway attempts refused as retryable (429)")
     delivered_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Resolution of an unknown outcome (campaigns.resolution): when to ask the gateway next, how often it was
+    # Resolution of an unknown outcome (campaigns.sending.resolution): when to ask the gateway next, how often it was
     # asked, how often the message was resent because the gateway had never created it, and why a person must
     # look (the gateway could not be asked for hours): empty while the resolver is still on it.
     check_after = models.DateTimeField(null=True, blank=True, help_text="Unknown outcome: when to ask Twilio next")

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import dispatch, resolution, sending
+from .sending import control, dispatch, resolution
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ DB_ERRORS = (OperationalError, InterfaceError)
 )
 def campaign_fanout(*, campaign_id: int) -> dict:
     """Materialise a campaign's messages and enqueue their send batches."""
-    return asdict(sending.fanout_run(campaign_id=campaign_id))
+    return asdict(control.fanout_run(campaign_id=campaign_id))
 
 
 @shared_task(
@@ -34,7 +34,7 @@ def messages_send(*, message_ids: list[int]) -> dict:
     """Send the pending messages among ``message_ids``."""
     result = dispatch.messages_send_batch(message_ids=message_ids)
     for campaign_id in result.campaigns:
-        sending.campaign_complete_if_done(campaign_id=campaign_id)
+        control.campaign_complete_if_done(campaign_id=campaign_id)
     out = asdict(result)
     out["campaigns"] = sorted(result.campaigns)
     return out
@@ -50,20 +50,20 @@ def message_resend(*, message_id: int, attempt: int) -> str:
 
     campaign_id = Message.objects.filter(pk=message_id).values_list("campaign_id", flat=True).first()
     if campaign_id:
-        sending.campaign_complete_if_done(campaign_id=campaign_id)
+        control.campaign_complete_if_done(campaign_id=campaign_id)
     return outcome
 
 
 @shared_task(acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=True, max_retries=8, ignore_result=True)
 def campaign_kick(*, campaign_id: int) -> int:
     """Resume: enqueue whatever the campaign still has to send."""
-    return sending.campaign_kick(campaign_id=campaign_id)
+    return control.campaign_kick(campaign_id=campaign_id)
 
 
 @shared_task(ignore_result=True)
 def sending_tick() -> dict:
     """Beat: start scheduled campaigns, release quiet-hours holds, reap lost claims, finish campaigns."""
-    result = asdict(sending.sending_tick())
+    result = asdict(control.sending_tick())
     if any(v for k, v in result.items() if k != "locked"):
         logger.info("sending tick: %s", result)
     return result

@@ -6,8 +6,9 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from analytics import views as analytics_views
-from campaigns import views_sending, views_stats
 from campaigns.views import CampaignViewSet
+from campaigns.views import sending as views_sending
+from campaigns.views import stats as views_stats
 from compliance.api import ConsentEventViewSet, OptOutViewSet, PrivacyEraseView, PrivacyExportView
 from contacts.views import ContactImportViewSet, ContactViewSet
 from integrations.views import ConversionViewSet, EventDeliveryViewSet, EventSubscriptionViewSet

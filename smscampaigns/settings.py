@@ -350,7 +350,7 @@ SENDING_TICK_SECONDS = env.float("SENDING_TICK_SECONDS", default=15.0)
 # at most this much; the resolver stops waiting for answers at half its own (its lookups can be slow).
 SENDING_TICK_LOCK_SECONDS = env.int("SENDING_TICK_LOCK_SECONDS", default=60)
 SENDING_RESOLVE_LOCK_SECONDS = env.int("SENDING_RESOLVE_LOCK_SECONDS", default=120)
-# Unknown outcomes (campaigns.resolution): asked of the gateway FIRST_CHECK seconds after they arose; a
+# Unknown outcomes (campaigns.sending.resolution): asked of the gateway FIRST_CHECK seconds after they arose; a
 # message the gateway does not have is resent once no request for it can still be in flight: GRACE seconds
 # after its claim (past two HTTP timeouts). Lookups run RESOLVE_CONCURRENCY at a time, RESOLVE_BATCH a run;
 # a message whose lookups keep failing for GIVE_UP seconds is listed for a person ("check again").

@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from campaigns.admin_dashboard import admin_urlpatterns as analytics_admin_urls
+from campaigns.admin.dashboard import admin_urlpatterns as analytics_admin_urls
 
 from . import views
 

@@ -59,7 +59,7 @@ def peak_rss_mb() -> float:
 
 def child(campaign_id: int) -> None:
     """The measured fan-out, alone in its process."""
-    from campaigns.fanout import campaign_fanout
+    from campaigns.sending.fanout import campaign_fanout
 
     start = time.perf_counter()
     result = campaign_fanout(campaign_id=campaign_id, on_pending=lambda c, ids: None)

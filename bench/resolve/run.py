@@ -118,8 +118,8 @@ def seed_unknown(campaign, server: Server, found_share: float) -> None:
     """Send every message through the dispatch while the server cuts every connection: all end unknown."""
     from django.db.models import Count
 
-    from campaigns.dispatch import messages_send_batch
     from campaigns.models import Message
+    from campaigns.sending.dispatch import messages_send_batch
 
     server.ask("inject", "cut_after", {"rate": found_share, "seed": 13})
     server.ask("inject", "cut_before", {})  # every request cut_after did not take
@@ -135,7 +135,7 @@ def seed_unknown(campaign, server: Server, found_share: float) -> None:
 
 def timed_resolve(now: dt.datetime) -> tuple[float, list[tuple], dict]:
     """``unknown_resolve`` until nothing is due; each run's (asked, total s, lookups s), and the totals."""
-    from campaigns import resolution
+    from campaigns.sending import resolution
 
     match = resolution._match
     answers_in: list[float] = []

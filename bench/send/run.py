@@ -84,11 +84,11 @@ def timed_send(campaign) -> tuple[float, int]:
     from django.db.models import Count
 
     from campaigns.models import Message
-    from campaigns.sending import enqueue_send_batches
+    from campaigns.sending.enqueue import send_batches_enqueue
 
     ids = list(Message.objects.filter(campaign=campaign).values_list("pk", flat=True))
     start = time.perf_counter()
-    enqueue_send_batches(campaign=campaign, message_ids=ids)
+    send_batches_enqueue(campaign=campaign, message_ids=ids)
     deadline = start + 120
     while Message.objects.filter(campaign=campaign, status__in=["pending", "sending"]).exists():
         if time.perf_counter() > deadline:

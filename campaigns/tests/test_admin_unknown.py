@@ -17,9 +17,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import resolution
 from campaigns.models import CampaignStatus, MessageCheck
 from campaigns.models import MessageStatus as S
+from campaigns.sending import resolution
 from campaigns.tests.factories import CampaignFactory, MessageFactory
 from tenants.models import Role
 from tenants.tests.factories import UserFactory
@@ -343,7 +343,7 @@ BOX_JS = """([name, value]) => {
 
 @pytest.mark.django_db(transaction=True)
 def test_browser_dashboard_follows_unknowns_and_the_button_works(page, live_server, alice, tenant_a, monkeypatch):
-    monkeypatch.setattr("campaigns.admin_dashboard.REFRESH_MS", 300)
+    monkeypatch.setattr("campaigns.admin.dashboard.REFRESH_MS", 300)
     campaign = CampaignFactory(tenant=tenant_a, name="Flash sale", status=CampaignStatus.SENDING)
     MessageFactory(campaign=campaign, status=S.UNKNOWN)
     stuck = MessageFactory(campaign=campaign, status=S.UNKNOWN, unresolved_reason=REASON)

@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from campaigns import dispatch, sending
-from campaigns.fanout import campaign_fanout
+from campaigns import sending
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.selectors import campaign_status_counts
+from campaigns.sending import dispatch
+from campaigns.sending.fanout import campaign_fanout
 from campaigns.tests.factories import CampaignFactory
 from compliance.models import Suppression
 from compliance.rules import next_send_time
@@ -134,7 +135,7 @@ def test_quiet_hours_hold_then_release(fake_twilio, tenant_a, tenant_b, django_c
     night = dt.datetime(2026, 6, 1, 7, 0, tzinfo=dt.UTC)  # midnight in California
     from unittest import mock
 
-    with mock.patch("campaigns.dispatch.timezone.now", return_value=night):
+    with mock.patch("campaigns.sending.dispatch.timezone.now", return_value=night):
         result = dispatch.messages_send_batch(message_ids=_ids(campaign))
     assert result.held == 1 and fake_twilio.sends() == []
     msg = Message.objects.get(contact=contact)

@@ -11,10 +11,10 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns import dispatch, outcomes
-from campaigns.fanout import campaign_fanout
 from campaigns.models import CampaignStatus, Message
 from campaigns.selectors import campaign_status_counts
+from campaigns.sending import dispatch, outcomes
+from campaigns.sending.fanout import campaign_fanout
 from campaigns.tests.factories import CampaignFactory
 from campaigns.transitions import message_move
 from compliance.models import Suppression
@@ -175,7 +175,7 @@ def test_outcomes_recorded_together_never_move_a_message_back(tenant_a, django_c
 def test_throttled_groups_are_no_bigger_than_the_senders_burst(tenant_a, settings):
     settings.SENDING_THROTTLE_ENABLED = True
     settings.REDIS_URL = ""  # the process-local limiter, fresh
-    from campaigns import throttle
+    from campaigns.sending import throttle
 
     throttle._throttle = None
     try:

@@ -4,10 +4,10 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from campaigns.fanout import campaign_fanout, segments_of
 from campaigns.models import CampaignStatus, Message, MessageStatus
 from campaigns.segments import count_segments
 from campaigns.selectors import campaign_status_counts
+from campaigns.sending.fanout import campaign_fanout, segments_of
 from campaigns.tests.factories import CampaignFactory, MessageFactory
 from compliance.tests.factories import SuppressionFactory
 from contacts.tests.factories import ContactFactory, TagFactory
@@ -111,7 +111,7 @@ def test_fast_segment_count_agrees(text):
 
 
 def test_opt_out_line_detection():
-    from campaigns.fanout import has_opt_out_line
+    from campaigns.sending.fanout import has_opt_out_line
 
     assert has_opt_out_line("Reply STOP to opt out")
     assert has_opt_out_line("text stop to end")
@@ -201,8 +201,8 @@ _FIELD = st.sampled_from(["first_name", "last_name", "link", "other", " first_na
 )
 def test_compiled_template_renders_like_render(pieces, first, last, link):
     """The fan-out compiles each template once; the text it renders is ``render``'s, byte for byte."""
-    from campaigns.fanout import _compile
     from campaigns.rendering import render
+    from campaigns.sending.fanout import _compile
 
     template = "".join(pieces)
     fmt, slots = _compile(template)
@@ -215,7 +215,7 @@ def test_compiled_template_renders_like_render(pieces, first, last, link):
 def test_a_chunk_that_collides_with_a_concurrent_rerun_is_tried_again(tenant_a, monkeypatch):
     """Another run wrote one of the chunk's messages after this one looked: the unique (campaign, contact)
     constraint refuses the chunk, and it is tried again without doubling anything."""
-    from campaigns import fanout
+    from campaigns.sending import fanout
 
     contacts = [ContactFactory(tenant=tenant_a) for _ in range(3)]
     campaign = _sending_campaign(tenant_a, body="Hi {{link}}")

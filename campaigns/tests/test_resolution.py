@@ -10,11 +10,12 @@ from django.core.cache import cache
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 
-from campaigns import dispatch, resolution, sending
-from campaigns.fanout import campaign_fanout
-from campaigns.heartbeat import KEY as HEARTBEAT
+from campaigns import sending
 from campaigns.models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
 from campaigns.selectors import campaign_status_counts
+from campaigns.sending import dispatch, enqueue, resolution
+from campaigns.sending.fanout import campaign_fanout
+from campaigns.sending.heartbeat import KEY as HEARTBEAT
 from campaigns.tests.factories import CampaignFactory
 from contacts.tests.factories import ContactFactory
 
@@ -241,32 +242,15 @@ def test_send_is_202_with_the_broker_down_and_the_tick_starts_it(
 ):
     ContactFactory(tenant=tenant_a)
     campaign = CampaignFactory(tenant=tenant_a)
-    from campaigns import tasks
-
-    with mock.patch.object(tasks.campaign_fanout, "delay", side_effect=BrokerDown("connection refused")):
-        with django_capture_on_commit_callbacks(execute=True):
-            resp = api_alice.post(f"/api/v1/campaigns/{campaign.pk}/send/", {}, format="json")
+    down = mock.patch.object(enqueue.current_app, "send_task", side_effect=BrokerDown("connection refused"))
+    with down, django_capture_on_commit_callbacks(execute=True):
+        resp = api_alice.post(f"/api/v1/campaigns/{campaign.pk}/send/", {}, format="json")
     assert resp.status_code == 202
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SENDING and campaign.fanned_out_at is None
     Campaign.objects.filter(pk=campaign.pk).update(started_at=timezone.now() - dt.timedelta(minutes=5))
     cache.delete(HEARTBEAT.format(campaign.pk))
-    with mock.patch.object(tasks.campaign_fanout, "delay") as fanout:
+    with mock.patch.object(enqueue.current_app, "send_task") as send_task:
         with django_capture_on_commit_callbacks(execute=True):
             assert sending.sending_tick().stalled == 1
-    fanout.assert_called_once_with(campaign_id=campaign.pk)
-
-
-def test_answers_not_in_by_the_deadline_are_left_for_the_next_run(fake_twilio, tenant_a, settings):
-    campaign, _ = _campaign(tenant_a, n=2)
-    fake_twilio.inject("cut_after", times=2)
-    assert _send(campaign).unknown == 2
-    fake_twilio.latency = 0.5
-    settings.SENDING_RESOLVE_LOCK_SECONDS = 0  # the run stops waiting at once
-    out = _resolve(timezone.now() + dt.timedelta(seconds=5))
-    assert (out.asked, out.unanswered, out.found) == (0, 2, 0)
-    assert not MessageCheck.objects.exists()
-    assert set(Message.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"unknown"}
-    fake_twilio.latency = 0.0
-    settings.SENDING_RESOLVE_LOCK_SECONDS = 120
-    assert _resolve(timezone.now() + dt.timedelta(seconds=5)).found == 2
+    send_task.assert_called_once_with(enqueue.FANOUT, kwargs={"campaign_id": campaign.pk})

@@ -4,7 +4,7 @@ import threading
 import time
 import uuid
 
-from campaigns.throttle import LocalThrottle, RedisThrottle, Throttle, sender_key, throttle_acquire
+from campaigns.sending.throttle import LocalThrottle, RedisThrottle, Throttle, sender_key, throttle_acquire
 
 
 def _rate(throttle, key, *, n, rate, cost=1, threads=1) -> float:

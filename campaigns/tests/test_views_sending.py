@@ -6,7 +6,7 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.test import RequestFactory
 
-from campaigns.admin_sending import CampaignSendingAdminMixin
+from campaigns.admin.sending import CampaignSendingAdminMixin
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.tests.factories import CampaignFactory
 from tenants.admin_scoping import TenantScopedAdmin

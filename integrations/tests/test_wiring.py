@@ -69,9 +69,10 @@ def test_click_writer_emits_human_clicks_only(subscribed):
 
 
 def test_send_time_failure_and_campaign_finish_emit_events(subscribed, fake_twilio):
-    from campaigns import dispatch, sending
-    from campaigns.fanout import campaign_fanout
+    from campaigns import sending
     from campaigns.models import CampaignStatus, Message
+    from campaigns.sending import dispatch
+    from campaigns.sending.fanout import campaign_fanout
     from campaigns.tests.conftest import always_open
     from campaigns.tests.factories import CampaignFactory
     from contacts.tests.factories import ContactFactory

@@ -44,12 +44,13 @@ from django.core.cache import cache
 from django.db.models import F, Max
 from django.utils import timezone
 
+from campaigns.models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
+from campaigns.transitions import message_move
 from gateways import GatewayError, get_gateway
 from gateways.base import FoundMessage
 from tenants.models import Tenant
 
-from .models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
-from .transitions import message_move
+from .enqueue import send_batches_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -394,10 +395,8 @@ def _orphans_apply(recorded: dict[int, list[str]]) -> None:
 
 
 def _enqueue_resends(resend: dict[int, list[int]]) -> None:
-    from .sending import enqueue_send_batches
-
     for campaign in Campaign.objects.select_related("tenant").filter(pk__in=resend):
-        enqueue_send_batches(campaign=campaign, message_ids=resend[campaign.pk])
+        send_batches_enqueue(campaign=campaign, message_ids=resend[campaign.pk])
 
 
 # --- people ------------------------------------------------------------------------------------

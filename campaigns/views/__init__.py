@@ -6,10 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from smscampaigns.params import id_param
-from tenants.api import TenantScopedViewSet
-
-from .authoring import (
+from campaigns.authoring import (
     CampaignError,
     CampaignNotDraft,
     campaign_check,
@@ -19,8 +16,10 @@ from .authoring import (
     campaign_preview_for,
     campaign_update,
 )
-from .models import Campaign
-from .serializers import CampaignSerializer, PreviewRequestSerializer
+from campaigns.models import Campaign
+from campaigns.serializers import CampaignSerializer, PreviewRequestSerializer
+from smscampaigns.params import id_param
+from tenants.api import TenantScopedViewSet
 
 
 class Conflict(APIException):

@@ -12,15 +12,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from campaigns.authoring import CampaignError, campaign_check, campaign_preview
+from campaigns.models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
+from campaigns.sending import resolution
 from contacts.models import Tag
 from tenants.admin_scoping import TenantScopedAdmin, request_tenant
 from tenants.models import Tenant
 
-from . import resolution
-from .admin_dashboard import CampaignDashboardAdminMixin
-from .admin_sending import SENDING_READONLY_FIELDS, CampaignSendingAdminMixin
-from .authoring import CampaignError, campaign_check, campaign_preview
-from .models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
+from .dashboard import CampaignDashboardAdminMixin
+from .sending import SENDING_READONLY_FIELDS, CampaignSendingAdminMixin
 
 AUDIENCE_FIELDS = (
     "audience_tags",

@@ -11,9 +11,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from . import sending
-from .models import CampaignStatus
-from .selectors import campaign_progress_annotations
+from campaigns import sending
+from campaigns.models import CampaignStatus
+from campaigns.selectors import campaign_progress_annotations
 
 SENDING_READONLY_FIELDS = ("sending_progress", "sending_rate", "sending_time_left")
 

@@ -5,7 +5,7 @@ At most once, per message, and a group at a time:
 - quiet hours first: a message outside its recipient's window is held
   (``hold_until``) and left ``pending``; the beat tick releases it;
 - a group is as many messages as there are free gateway threads and, when
-  throttled, as the sender's rate allows *now* (``campaigns.throttle``): the
+  throttled, as the sender's rate allows *now* (``campaigns.sending.throttle``): the
   turn comes before the claim, so a claimed message is never left waiting;
 - the group is claimed in one statement (``claims.messages_claim``): each message
   still ``pending`` whose number is not on the suppression list at that
@@ -43,6 +43,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.transitions import message_move
 from compliance.rules import next_send_time
 from compliance.selectors import is_suppressed
 from gateways import OutboundSMS, get_gateway
@@ -50,11 +52,11 @@ from gateways.base import status_callback_url
 from tenants.models import Tenant
 
 from .claims import messages_claim, messages_unclaim
+from .enqueue import resend_enqueue
 from .heartbeat import campaign_heartbeat
-from .models import Campaign, CampaignStatus, Message, MessageStatus
-from .outcomes import message_park, message_resend_enqueue, record_outcome, record_outcomes
+from .outcomes import message_park, record_outcome, record_outcomes
+from .pausing import campaign_pause
 from .throttle import throttle_acquire, throttle_try_acquire
-from .transitions import message_move
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +182,6 @@ def messages_send_batch(*, message_ids: list[int]) -> BatchResult:
 
 
 def _send_campaign_rows(campaign_id: int, rows: list, result: BatchResult) -> None:
-    from .sending import campaign_pause  # the control module imports this one
 
     campaign = Campaign.objects.select_related("tenant").get(pk=campaign_id)
     tenant = campaign.tenant
@@ -437,7 +438,7 @@ def message_resend(*, message_id: int, attempt: int) -> str:
     opens = next_send_time(tenant=campaign.tenant, phone_number=to, timezone=tz or "", now=now)
     if opens > now:
         message_park(message_id=message_id, error_code=None)
-        message_resend_enqueue(message_id=message_id, attempt=attempt, countdown=(opens - now).total_seconds())
+        resend_enqueue(message_id=message_id, attempt=attempt, countdown=(opens - now).total_seconds())
         return "held"
     if not sender.after_claim(m):
         return "suppressed"

@@ -7,12 +7,11 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
+from campaigns.models import Campaign, Message
+from campaigns.stats import campaign_stats
 from links.selectors import message_click_counts
 from links.services import short_url
 from tenants.api import TenantScopedMixin
-
-from .models import Campaign, Message
-from .stats import campaign_stats
 
 _INT_FIELDS = (
     "recipients",

@@ -1,10 +1,10 @@
 """Sending a campaign: start, schedule, pause, resume, cancel, finish, and the beat tick.
 
 Campaign status moves are compare-and-set UPDATEs, so two clicks (or an API
-call racing the admin) cannot both start a send. Work is enqueued with
-``transaction.on_commit`` so a worker never looks for rows not yet committed.
-The pieces: ``campaigns.fanout`` (materialise messages), ``campaigns.dispatch``
-(send batches), ``campaigns.throttle`` (per-sender rate), ``campaigns.tasks``.
+call racing the admin) cannot both start a send. Work is enqueued through
+``enqueue`` (after the commit, so a worker never looks for rows not yet
+committed). The stages below: ``fanout`` (materialise messages), ``dispatch``
+(send batches), ``resolution`` (unknown outcomes); see the package docstring.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
 
 from django.conf import settings
 from django.core.cache import cache
@@ -22,12 +20,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.transitions import counts_add, message_move
 from integrations.events import campaign_finished_event_emit
 from tenants.models import Tenant
 
+from .enqueue import fanout_enqueue, kick_enqueue, resend_enqueue, send_batches_enqueue
 from .heartbeat import campaign_heartbeat, campaigns_alive
-from .models import Campaign, CampaignStatus, Message, MessageStatus
-from .transitions import counts_add, message_move
 
 logger = logging.getLogger(__name__)
 
@@ -62,19 +61,10 @@ def campaign_send(*, campaign: Campaign, send_at: dt.datetime | None = None, use
             campaign.refresh_from_db(fields=["status"])
             raise CampaignStateError(f"The campaign is {campaign.status}: only a draft can be sent.")
         if not scheduled:
-            _enqueue_fanout(campaign.pk)
+            fanout_enqueue(campaign_id=campaign.pk)
     logger.info("Campaign %s %s by %s", campaign.pk, "scheduled" if scheduled else "started", user or "system")
     campaign.refresh_from_db()
     return campaign
-
-
-def campaign_pause(*, campaign: Campaign, reason: str = "", user=None) -> bool:
-    """Stop handing messages to the gateway; pending ones wait for ``campaign_resume``."""
-    won = Campaign.objects.filter(pk=campaign.pk, status__in=[CampaignStatus.SENDING, CampaignStatus.SCHEDULED]).update(
-        status=CampaignStatus.PAUSED, paused_reason=(reason or "Paused")[:300]
-    )
-    campaign.refresh_from_db(fields=["status", "paused_reason"])
-    return bool(won)
 
 
 def campaign_resume(*, campaign: Campaign, user=None) -> bool:
@@ -91,7 +81,7 @@ def campaign_resume(*, campaign: Campaign, user=None) -> bool:
             return False
         Tenant.objects.filter(pk=campaign.tenant_id).exclude(sending_paused_reason="").update(sending_paused_reason="")
         if to == CampaignStatus.SENDING:
-            _enqueue_kick(campaign.pk)
+            kick_enqueue(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     return True
 
@@ -145,11 +135,6 @@ def messages_cancel_waiting(*, campaign_id: int) -> int:
     return total
 
 
-def tenant_sending_pause(*, tenant: Tenant, reason: str) -> None:
-    Tenant.objects.filter(pk=tenant.pk).update(sending_paused_reason=reason[:300])
-    tenant.sending_paused_reason = reason[:300]
-
-
 def campaign_complete_if_done(*, campaign_id: int) -> bool:
     """``sending`` → ``sent`` once the fan-out is over and nothing waits for the gateway."""
     campaign = Campaign.objects.filter(pk=campaign_id).values_list("status", "fanned_out_at").first()
@@ -163,7 +148,7 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
         )
     )
     if finished:  # exactly one caller wins the update: one campaign.finished event
-        from .stats import campaign_stats
+        from campaigns.stats import campaign_stats
 
         done = Campaign.objects.get(pk=campaign_id)
         campaign_finished_event_emit(campaign=done, stats=campaign_stats(campaign_id=campaign_id))
@@ -176,7 +161,7 @@ def campaign_kick(*, campaign_id: int) -> int:
     if campaign is None or campaign.status != CampaignStatus.SENDING:
         return 0
     if campaign.fanned_out_at is None:
-        _enqueue_fanout(campaign_id)
+        fanout_enqueue(campaign_id=campaign_id)
     now = timezone.now()
     due = (
         Message.objects.filter(campaign_id=campaign_id, status=MessageStatus.PENDING)
@@ -185,13 +170,11 @@ def campaign_kick(*, campaign_id: int) -> int:
         .order_by("pk")
         .iterator(chunk_size=5000)
     )
-    n = enqueue_send_batches(campaign=campaign, message_ids=due)
+    n = send_batches_enqueue(campaign=campaign, message_ids=due)
     for mid, attempts in Message.objects.filter(
         campaign_id=campaign_id, status=MessageStatus.SENDING, claimed_at__isnull=True
     ).values_list("pk", "attempts"):
-        from .dispatch import message_resend_enqueue
-
-        message_resend_enqueue(message_id=mid, attempt=attempts)
+        resend_enqueue(message_id=mid, attempt=attempts)
         n += 1
     campaign_complete_if_done(campaign_id=campaign_id)
     return n
@@ -200,43 +183,13 @@ def campaign_kick(*, campaign_id: int) -> int:
 # --- enqueueing --------------------------------------------------------------------
 
 
-def batch_size_for(campaign: Campaign) -> int:
-    """A few hundred per task, fewer on slow senders so a batch ends well inside the task time limit."""
-    rate = campaign.tenant.effective_sending_rate if settings.SENDING_THROTTLE_ENABLED else 1e9
-    return max(10, min(settings.SENDING_BATCH_SIZE, int(rate * settings.SENDING_BATCH_SECONDS)))
-
-
-def enqueue_send_batches(*, campaign: Campaign, message_ids: Iterable[int]) -> int:
-    from .tasks import messages_send
-
-    size = batch_size_for(campaign)
-    it = iter(message_ids)
-    n = 0
-    while batch := list(islice(it, size)):
-        transaction.on_commit(lambda b=batch: messages_send.delay(message_ids=b), robust=True)
-        n += len(batch)
-    return n
-
-
-def _enqueue_fanout(campaign_id: int) -> None:
-    from .tasks import campaign_fanout
-
-    transaction.on_commit(lambda: campaign_fanout.delay(campaign_id=campaign_id), robust=True)
-
-
-def _enqueue_kick(campaign_id: int) -> None:
-    from .tasks import campaign_kick as kick_task
-
-    transaction.on_commit(lambda: kick_task.delay(campaign_id=campaign_id), robust=True)
-
-
 def fanout_run(*, campaign_id: int):
     """The fan-out task's body: materialise, sending each committed chunk on its way."""
     from .fanout import campaign_fanout
 
     def on_pending(campaign: Campaign, ids: list[int]) -> None:
         campaign_heartbeat(campaign.pk)
-        enqueue_send_batches(campaign=campaign, message_ids=ids)
+        send_batches_enqueue(campaign=campaign, message_ids=ids)
 
     campaign_heartbeat(campaign_id)
     result = campaign_fanout(campaign_id=campaign_id, on_pending=on_pending)
@@ -290,7 +243,7 @@ def _start_scheduled(now: dt.datetime, result: TickResult) -> None:
             if Campaign.objects.filter(pk=cid, status=CampaignStatus.SCHEDULED).update(
                 status=CampaignStatus.SENDING, started_at=now
             ):
-                _enqueue_fanout(cid)
+                fanout_enqueue(campaign_id=cid)
                 result.started += 1
 
 
@@ -308,12 +261,12 @@ def _release_held(now: dt.datetime, result: TickResult) -> None:
         with transaction.atomic():
             Message.objects.filter(pk__in=mids, status=MessageStatus.PENDING).update(hold_until=None)
             campaign = Campaign.objects.select_related("tenant").get(pk=cid)
-            result.released += enqueue_send_batches(campaign=campaign, message_ids=mids)
+            result.released += send_batches_enqueue(campaign=campaign, message_ids=mids)
 
 
 def _reap_lost_claims(now: dt.datetime, result: TickResult) -> None:
     """A claim older than the timeout lost its worker: it may have reached Twilio, so it is a question for
-    the gateway (``campaigns.resolution``), asked at once; never resent blindly."""
+    the gateway (``campaigns.sending.resolution``), asked at once; never resent blindly."""
     cutoff = now - dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT)
     for mid in Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=cutoff).values_list(
         "pk", flat=True
@@ -357,8 +310,6 @@ def _rekick_stalled(now: dt.datetime, result: TickResult) -> None:
 
 def _rekick_parked(now: dt.datetime, result: TickResult) -> None:
     """Parked messages whose resend got lost (broker restart): enqueue another, the CAS keeps it single."""
-    from .dispatch import message_resend_enqueue
-
     cutoff = now - dt.timedelta(seconds=settings.SENDING_PARKED_STALE_SECONDS)
     for mid, attempts in Message.objects.filter(
         status=MessageStatus.SENDING,
@@ -366,7 +317,7 @@ def _rekick_parked(now: dt.datetime, result: TickResult) -> None:
         updated_at__lt=cutoff,
         campaign__status=CampaignStatus.SENDING,
     ).values_list("pk", "attempts")[:1000]:
-        message_resend_enqueue(message_id=mid, attempt=attempts)
+        resend_enqueue(message_id=mid, attempt=attempts)
         result.rekicked += 1
 
 
@@ -383,7 +334,7 @@ class Progress:
 
 
 def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> Progress:
-    from .selectors import campaign_status_counts
+    from campaigns.selectors import campaign_status_counts
 
     now = now or timezone.now()
     counts = campaign_status_counts(campaign.pk)

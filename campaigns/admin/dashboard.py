@@ -25,10 +25,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.stats import campaign_stats
 from tenants.admin_scoping import request_tenant
-
-from .models import Campaign, CampaignStatus, Message, MessageStatus
-from .stats import campaign_stats
 
 #: While a campaign is in one of these, the dashboard refreshes itself.
 LIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)

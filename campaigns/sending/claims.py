@@ -10,10 +10,9 @@ from __future__ import annotations
 from django.db import connection
 from django.utils import timezone
 
+from campaigns.models import Message, MessageStatus
+from campaigns.transitions import message_move_ctes, messages_move_rows
 from compliance.selectors import suppressed_numbers_sql
-
-from .models import Message, MessageStatus
-from .transitions import message_move_ctes, messages_move_rows
 
 
 def messages_claim(*, message_ids: list[int], tenant_id: int, phone_numbers: list[str]) -> tuple[set[int], set[int]]:

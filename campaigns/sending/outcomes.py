@@ -20,13 +20,15 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from campaigns.models import Message, MessageStatus
+from campaigns.transitions import message_move, messages_move_rows
 from compliance.services import suppression_add
 from gateways import GatewayError
 from gateways.base import CODE_BAD_CREDENTIALS, CODE_TOO_MANY_REQUESTS
 from integrations.events import message_moved_emit
 
-from .models import Message, MessageStatus
-from .transitions import message_move, messages_move_rows
+from .enqueue import resend_enqueue
+from .pausing import campaign_pause, tenant_sending_pause
 
 if TYPE_CHECKING:
     from .dispatch import Outgoing, Sender
@@ -137,7 +139,7 @@ def _record_outcomes(sender: Sender, items: list[tuple[Outgoing, Future]]) -> li
                         tenant=tenant, phone_number=to, source="carrier", note=note
                     )
                 )
-        else:  # outcome unknown: the text may be on its way; a question for the gateway (campaigns.resolution).
+        else:  # outcome unknown: the text may be on its way; a question for the gateway (campaigns.sending.resolution).
             unknown.append((m.id, MessageStatus.UNKNOWN, err.code, (err.message or "Outcome unknown")[:300], ask_at))
     messages_move_rows(
         rows=accepted, fields=("sid", "sent_at"), allowed_from=[MessageStatus.SENDING, MessageStatus.UNKNOWN]
@@ -169,7 +171,6 @@ def _orphans_apply(*, tenant_id: int, sids: list[str]) -> None:
 
 def _record_parked(sender: Sender, m: Outgoing, err: GatewayError) -> None:
     """429 (try the same message again later) and 20003 (pause): the message stays claimed, parked."""
-    from .sending import campaign_pause, tenant_sending_pause
 
     result = sender.result
     if err.bad_credentials:
@@ -197,7 +198,7 @@ def _record_parked(sender: Sender, m: Outgoing, err: GatewayError) -> None:
         return
     result.parked += 1
     countdown = err.retry_after or min(2**attempts, 300)
-    message_resend_enqueue(message_id=m.id, attempt=attempts, countdown=countdown)
+    resend_enqueue(message_id=m.id, attempt=attempts, countdown=countdown)
 
 
 # --- parked messages ----------------------------------------------------------------
@@ -212,11 +213,3 @@ def message_park(*, message_id: int, error_code: int | None, attempt: bool = Fal
     if not qs.update(**updates):
         return None
     return qs.values_list("attempts", flat=True).first()
-
-
-def message_resend_enqueue(*, message_id: int, attempt: int, countdown: float = 0) -> None:
-    from .tasks import message_resend
-
-    transaction.on_commit(
-        lambda: message_resend.apply_async(kwargs={"message_id": message_id, "attempt": attempt}, countdown=countdown)
-    )

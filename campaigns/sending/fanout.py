@@ -33,17 +33,16 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from campaigns.authoring import campaign_variant_pick
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.rendering import PLACEHOLDER
+from campaigns.segments import GSM7_BASIC, count_segments
+from campaigns.transitions import counts_add
 from compliance.rules import contacts_over_cap
 from compliance.selectors import suppressed_among
 from contacts.selectors import contacts_for_audience
 from links.services import short_links_create_for_messages
 from smscampaigns.db import copy_escape, copy_value
-
-from .authoring import campaign_variant_pick
-from .models import Campaign, CampaignStatus, Message, MessageStatus
-from .rendering import PLACEHOLDER
-from .segments import GSM7_BASIC, count_segments
-from .transitions import counts_add
 
 logger = logging.getLogger(__name__)
 

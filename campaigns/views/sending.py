@@ -10,10 +10,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from campaigns import sending
+from campaigns.models import Campaign
 from tenants.api import TenantScopedMixin
-
-from . import sending
-from .models import Campaign
 
 
 class SendSerializer(serializers.Serializer):
