@@ -12,7 +12,7 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
-from smscampaigns.browser import CHROMIUM, CHROMIUM_ARGS
+from common.browser import CHROMIUM, CHROMIUM_ARGS
 from tenants.models import Role
 from tenants.tests.factories import TenantFactory, UserFactory, token_for
 

@@ -10,9 +10,9 @@ from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 
 from campaigns.models import Campaign, Message
+from common.csv_stream import csv_lines, csv_response
 from links.models import Click
 from links.services import short_url
-from smscampaigns.csv_stream import csv_lines, csv_response
 from tracking.error_codes import error_code_description
 
 CHUNK = 2000

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from django.db import connection
 
-from smscampaigns.db import pg_values
+from common.db import pg_values
 
 from .models import ClickBreakdown, ClickBucket, Dimension
 

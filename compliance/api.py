@@ -12,8 +12,8 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.params import id_param
 from contacts.models import Contact
-from smscampaigns.params import id_param
 from tenants.api import TenantScopedMixin
 from tenants.models import Role
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
-from smscampaigns.csv_stream import csv_lines, csv_response
+from common.csv_stream import csv_lines, csv_response
 
 from .models import ConsentEvent
 

@@ -27,7 +27,7 @@ import phonenumbers
 from django.db.models import Count
 from phonenumbers import timezone as pn_timezone
 
-from smscampaigns.db import any_of
+from common.db import any_of
 from tenants.models import Tenant
 
 MOST_RESTRICTIVE_ZONE = "America/New_York"

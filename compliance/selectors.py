@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from smscampaigns.db import any_of
+from common.db import any_of
 
 from .hashing import phone_hashes, phone_hashes_many
 from .models import ComplianceSettings, ConsentEvent, InboundKind, InboundMessage, Suppression

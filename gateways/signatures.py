@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from twilio.request_validator import RequestValidator
 
-from smscampaigns.middleware import NUL
+from common.middleware import NUL
 from tenants.crypto import decrypt
 from tenants.models import Tenant
 

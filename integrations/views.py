@@ -9,9 +9,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from common.params import id_param
 from contacts.models import Contact
 from links.models import ShortLink
-from smscampaigns.params import id_param
 from tenants.api import TenantScopedMixin, TenantScopedViewSet
 
 from . import services

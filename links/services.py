@@ -19,8 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from analytics.services import click_aggregates_add
+from common.db import copy_escape, pg_values
 from integrations.events import clicks_events_emit
-from smscampaigns.db import copy_escape, pg_values
 from tenants.models import Tenant
 
 from .capture import cache_ttl, cache_value, link_cache_forget, links_cache_warm, redirect_target

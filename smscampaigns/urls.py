@@ -6,8 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from campaigns.admin.dashboard import admin_urlpatterns as analytics_admin_urls
-
-from . import views
+from common import health
 
 admin.site.site_header = "smscampaigns"
 admin.site.site_title = "smscampaigns"
@@ -24,8 +23,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
-    path("healthz", views.healthz, name="healthz"),
-    path("healthz/", views.healthz),
+    path("healthz", health.healthz, name="healthz"),
+    path("healthz/", health.healthz),
     path("webhooks/twilio/", include("tracking.urls")),
     path("webhooks/twilio/", include("compliance.urls")),
 ]
@@ -35,6 +34,6 @@ from links.urls import redirect_urlpatterns  # noqa: E402
 
 urlpatterns += redirect_urlpatterns()
 
-handler404 = "smscampaigns.views.error_404"
-handler500 = "smscampaigns.views.error_500"
-handler400 = "smscampaigns.views.error_400"
+handler404 = "common.health.error_404"
+handler500 = "common.health.error_500"
+handler400 = "common.health.error_400"

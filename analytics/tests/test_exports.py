@@ -10,7 +10,7 @@ from django.test import Client
 
 from analytics.exports import CLICK_COLUMNS, MESSAGE_COLUMNS
 from analytics.tests.conftest import T0
-from smscampaigns.csv_stream import csv_safe
+from common.csv_stream import csv_safe
 
 
 def _csv(response) -> list[dict]:

@@ -38,11 +38,11 @@ from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.rendering import PLACEHOLDER
 from campaigns.segments import GSM7_BASIC, count_segments
 from campaigns.transitions import counts_add
+from common.db import copy_escape, copy_value
 from compliance.rules import contacts_over_cap
 from compliance.selectors import suppressed_among
 from contacts.selectors import contacts_for_audience
 from links.services import short_links_create_for_messages
-from smscampaigns.db import copy_escape, copy_value
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.tests.factories import CampaignFactory
+from common.tests.html import off_site_assets
 from contacts.tests.factories import ContactFactory, TagFactory
-from smscampaigns.tests.html import off_site_assets
 
 
 def _login(user) -> Client:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from campaigns.models import CampaignStatus
 from campaigns.tests.factories import CampaignFactory
 from campaigns.transitions import counts_add
-from smscampaigns.tests.html import off_site_assets
+from common.tests.html import off_site_assets
 from tenants.tests.factories import UserFactory
 
 

@@ -18,7 +18,7 @@ from campaigns.authoring import (
 )
 from campaigns.models import Campaign
 from campaigns.serializers import CampaignSerializer, PreviewRequestSerializer
-from smscampaigns.params import id_param
+from common.params import id_param
 from tenants.api import TenantScopedViewSet
 
 

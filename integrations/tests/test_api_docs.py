@@ -8,7 +8,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from rest_framework.test import APIClient
 
-from smscampaigns.tests.html import off_site_assets
+from common.tests.html import off_site_assets
 
 OURS = ("/api/v1/webhooks/", "/api/v1/webhook-deliveries/", "/api/v1/conversions/")
 

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from campaigns.demo_analytics import DEMO_CAMPAIGNS, demo_analytics_seed
 from campaigns.models import Campaign
-from smscampaigns.browser import CHROMIUM, CHROMIUM_ARGS
+from common.browser import CHROMIUM, CHROMIUM_ARGS
 from tenants.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
 from tenants.models import Tenant
 

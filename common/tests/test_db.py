@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from campaigns.models import Message
 from campaigns.tests.factories import MessageFactory
-from smscampaigns.db import any_of
+from common.db import any_of
 
 
 def test_any_of_matches_like_in(tenant_a, tenant_b):

@@ -13,7 +13,7 @@ class NulQueryStringGuard:
 
     PostgreSQL text cannot hold NUL, so such a value reaching a filter (an admin list filter, the API's
     ``?search=``) raised ``ValueError`` from the driver: a 500. Bodies are guarded where they are parsed
-    (``smscampaigns.parsers`` for JSON; Django's and DRF's form fields refuse NUL themselves; Twilio's
+    (``common.parsers`` for JSON; Django's and DRF's form fields refuse NUL themselves; Twilio's
     webhooks drop it after the signature check, ``gateways.signatures.webhook_params``).
     """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smscampaigns.tests.html import off_site_assets
+from common.tests.html import off_site_assets
 
 
 def test_a_token_that_spells_cdn_is_not_an_off_site_asset():

@@ -11,12 +11,12 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.models import Message, MessageStatus
+from common.parsers import nul_path
 from compliance.models import InboundMessage
 from compliance.selectors import is_suppressed
 from compliance.tests.test_inbound_webhook import NUMBER, reply_text
 from compliance.tests.test_inbound_webhook import post as inbound_post
 from contacts.models import Contact
-from smscampaigns.parsers import nul_path
 from tracking.tests.conftest import callback, sent_message, signed_post
 
 

@@ -1,0 +1,4 @@
+"""What every app shares and nothing app-specific: database helpers (``db``), the streamed CSV writer
+(``csv_stream``), query-string and JSON guards (``params``, ``parsers``, ``middleware``), the API's error
+handler (``exceptions``), the health check (``health``) and the browser driver for screenshots (``browser``).
+It imports no app; the project shell (``smscampaigns``) is only settings, URLs, Celery and WSGI/ASGI."""
