@@ -10,7 +10,10 @@ import logging
 from dataclasses import asdict
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+
+from common.locks import periodic_lock
 
 from .sending import control, dispatch, resolution
 
@@ -61,18 +64,20 @@ def campaign_kick(*, campaign_id: int) -> int:
 
 
 @shared_task(ignore_result=True)
+@periodic_lock("campaigns.sending_tick", timeout=lambda: settings.SENDING_TICK_LOCK_SECONDS)
 def sending_tick() -> dict:
     """Beat: start scheduled campaigns, release quiet-hours holds, reap lost claims, finish campaigns."""
     result = asdict(control.sending_tick())
-    if any(v for k, v in result.items() if k != "locked"):
+    if any(result.values()):
         logger.info("sending tick: %s", result)
     return result
 
 
 @shared_task(ignore_result=True)
+@periodic_lock("campaigns.unknown_resolve", timeout=lambda: settings.SENDING_RESOLVE_LOCK_SECONDS)
 def unknown_resolve() -> dict:
     """Beat: ask the gateway about unknown outcomes that are due, and act on each answer once."""
     result = asdict(resolution.unknown_resolve())
-    if any(v for k, v in result.items() if k != "locked"):
+    if any(result.values()):
         logger.info("unknown outcomes: %s", result)
     return result

@@ -216,7 +216,8 @@ def kill_during_resolve(stack: Stack) -> CaseResult:
     run.send()
 
     def resolving() -> bool:
-        return stack.lock_held("unknown_resolve") and bool((stack.message_counts(run.campaign_id) or {}).get("unknown"))
+        unknown = (stack.message_counts(run.campaign_id) or {}).get("unknown")
+        return stack.lock_held("campaigns.unknown_resolve") and bool(unknown)
 
     hit = stack.wait_until(resolving, timeout=30, interval=0.002)
     stack.kill_workers()
@@ -234,7 +235,7 @@ def kill_during_tick(stack: Stack) -> CaseResult:
     run = Run(stack, "kill_during_tick")
     run.send()
     run.wait_created(0.3)
-    hit = stack.wait_until(lambda: stack.lock_held("sending_tick"), timeout=10, interval=0.001)
+    hit = stack.wait_until(lambda: stack.lock_held("campaigns.sending_tick"), timeout=10, interval=0.001)
     stack.kill_workers()
     at = run.created()
     run.notes.append(f"killed with {at} of {len(run.recipients)} created")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.core.cache import cache
+
+from common.locks import periodic_lock
 
 from . import services
 
 logger = logging.getLogger(__name__)
-
-DISPATCH_LOCK = "integrations:webhooks-dispatch"
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -20,11 +19,7 @@ def webhook_delivery_attempt(delivery_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
-def webhook_deliveries_dispatch() -> int:
+@periodic_lock("integrations.webhooks_dispatch", timeout=60)
+def webhook_deliveries_dispatch() -> dict:
     """Periodic: enqueue due retries and anything whose enqueue was lost. Never two at once."""
-    if not cache.add(DISPATCH_LOCK, 1, timeout=60):
-        return 0
-    try:
-        return services.deliveries_dispatch()
-    finally:
-        cache.delete(DISPATCH_LOCK)
+    return {"enqueued": services.deliveries_dispatch()}

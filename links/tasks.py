@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from celery import shared_task
 from django.conf import settings
-from redis.exceptions import LockError
 
-from .capture import capture_mode, redis_client
+from common.locks import periodic_lock
+
+from .capture import capture_mode
 
 
 @shared_task(ignore_result=True)
-def clicks_write() -> int:
-    """Write queued clicks; one run at a time (a Redis lock). Returns clicks written."""
+@periodic_lock("links.clicks_write", timeout=120)
+def clicks_write() -> dict:
+    """Write queued clicks; one run at a time. Returns how many were written."""
     if capture_mode() != "redis":
-        return 0
+        return {"written": 0}
     from .writer import ClickWriter, consumer_name
 
-    client = redis_client()
-    lock = client.lock(f"{settings.LINKS_REDIS_PREFIX}writer-task-lock", timeout=120, blocking=False)
-    if not lock.acquire(blocking=False):
-        return 0
-    try:
-        writer = ClickWriter(consumer=consumer_name("celery"))
-        return writer.retry_own() + writer.drain(time_budget=settings.LINKS_CLICK_TASK_BUDGET)
-    finally:
-        with contextlib.suppress(LockError):  # expired meanwhile: nothing to release
-            lock.release()
+    writer = ClickWriter(consumer=consumer_name("celery"))
+    return {"written": writer.retry_own() + writer.drain(time_budget=settings.LINKS_CLICK_TASK_BUDGET)}
 
 
 @shared_task(ignore_result=True)

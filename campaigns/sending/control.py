@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -208,32 +207,22 @@ class TickResult:
     rekicked: int = 0
     stalled: int = 0
     finished: int = 0
-    locked: bool = False
 
 
 def sending_tick(*, now: dt.datetime | None = None) -> TickResult:
-    """Start due scheduled campaigns, release held messages, reap lost claims, finish campaigns.
-
-    Takes a lock so two ticks never overlap; returns what it did.
-    """
+    """Start due scheduled campaigns, release held messages, reap lost claims, kick stalled campaigns, finish
+    campaigns. Returns what it did (its task takes the lock that keeps two ticks apart)."""
     result = TickResult()
-    lock = "smsc:lock:sending_tick"
-    if not cache.add(lock, "1", timeout=settings.SENDING_TICK_LOCK_SECONDS):
-        result.locked = True
-        return result
-    try:
-        now = now or timezone.now()
-        _start_scheduled(now, result)
-        _release_held(now, result)
-        _reap_lost_claims(now, result)
-        _rekick_parked(now, result)
-        _rekick_stalled(now, result)
-        for cid in Campaign.objects.filter(status=CampaignStatus.SENDING, fanned_out_at__isnull=False).values_list(
-            "pk", flat=True
-        ):
-            result.finished += campaign_complete_if_done(campaign_id=cid)
-    finally:
-        cache.delete(lock)
+    now = now or timezone.now()
+    _start_scheduled(now, result)
+    _release_held(now, result)
+    _reap_lost_claims(now, result)
+    _rekick_parked(now, result)
+    _rekick_stalled(now, result)
+    for cid in Campaign.objects.filter(status=CampaignStatus.SENDING, fanned_out_at__isnull=False).values_list(
+        "pk", flat=True
+    ):
+        result.finished += campaign_complete_if_done(campaign_id=cid)
     return result
 
 

@@ -40,7 +40,6 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -55,7 +54,6 @@ from .enqueue import send_batches_enqueue
 logger = logging.getLogger(__name__)
 
 CODE_NOT_FOUND = 20404
-LOCK = "smsc:lock:unknown_resolve"
 #: Twilio's statuses a message is recorded in when found: the first word the send call would have given.
 #: Later ones (sent, delivered, …) are then applied as a status report, with their history.
 FIRST_STATUSES = {
@@ -75,7 +73,6 @@ class ResolveResult:
     gave_up: int = 0  # listed for a person
     canceled: int = 0
     unanswered: int = 0  # not answered within the run's time: asked again next run
-    locked: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,17 +157,12 @@ def _reason(exc: GatewayError) -> str:
 def unknown_resolve(*, now: dt.datetime | None = None, limit: int | None = None) -> ResolveResult:
     """Ask the gateway about every unknown outcome that is due, and act on each answer once."""
     result = ResolveResult()
-    if not cache.add(LOCK, "1", timeout=settings.SENDING_RESOLVE_LOCK_SECONDS):
-        result.locked = True
-        return result
-    try:
-        now = now or timezone.now()
-        deadline = time.monotonic() + settings.SENDING_RESOLVE_LOCK_SECONDS / 2
-        due = _due(now=now, limit=limit or settings.SENDING_RESOLVE_BATCH)
-        if due:
-            _resolve(due, now=now, result=result, deadline=deadline)
-    finally:
-        cache.delete(LOCK)
+    now = now or timezone.now()
+    # Its task's lock lapses after SENDING_RESOLVE_LOCK_SECONDS: stop waiting for answers well before.
+    deadline = time.monotonic() + settings.SENDING_RESOLVE_LOCK_SECONDS / 2
+    due = _due(now=now, limit=limit or settings.SENDING_RESOLVE_BATCH)
+    if due:
+        _resolve(due, now=now, result=result, deadline=deadline)
     return result
 
 

@@ -176,11 +176,15 @@ def test_tick_starts_scheduled_reaps_lost_claims_and_finishes(tenant_a, django_c
 def test_tick_takes_a_lock(tenant_a):
     from django.core.cache import cache
 
-    cache.add("smsc:lock:sending_tick", "1", timeout=30)
+    from campaigns import tasks
+
+    cache.add("lock:campaigns.sending_tick", "someone-else", timeout=30)
     try:
-        assert sending.sending_tick().locked
+        assert tasks.sending_tick() == {"skipped": "locked"}
     finally:
-        cache.delete("smsc:lock:sending_tick")
+        cache.delete("lock:campaigns.sending_tick")
+    assert tasks.sending_tick()["finished"] == 0  # ran, and released its lock
+    assert cache.get("lock:campaigns.sending_tick") is None
 
 
 def test_cancel_cancels_waiting_messages(tenant_a):

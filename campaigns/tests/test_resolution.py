@@ -26,7 +26,6 @@ pytestmark = pytest.mark.usefixtures("open_hours")
 def _short_waits(settings):
     settings.TWILIO_HTTP_TIMEOUT = 1.0
     settings.SENDING_UNKNOWN_GRACE_SECONDS = 30
-    cache.delete(resolution.LOCK)
 
 
 def _campaign(tenant, n=3, **kw):
@@ -56,7 +55,6 @@ def _send(campaign) -> dispatch.BatchResult:
 
 
 def _resolve(at: dt.datetime) -> resolution.ResolveResult:
-    cache.delete(resolution.LOCK)
     return resolution.unknown_resolve(now=at)
 
 
