@@ -27,9 +27,10 @@ from links.capture import click_event
 from links.services import clicks_record, short_links_create_for_messages
 from tenants.models import Tenant
 
+from .counters import counts_add
 from .models import Campaign, CampaignStatus, Message, MessageStatusCount
 from .models import MessageStatus as S
-from .transitions import counts_add, message_move
+from .transitions import message_move
 
 # (user agent, weight) of people; bots apart.
 PEOPLE = [

@@ -217,7 +217,7 @@ class MessageStatusCount(models.Model):
 
     Every transition inserts deltas (-1 old status, +1 new) instead of updating a
     hot row, so concurrent webhooks never queue on one lock. Readers SUM per
-    status (``campaigns.selectors.campaign_status_counts``); ``squash`` folds the
+    status (``campaigns.counters.campaign_status_counts``); ``squash`` folds the
     rows back now and then (one per campaign, status, minute, origin, error code,
     variant and sign).
     """

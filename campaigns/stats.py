@@ -6,8 +6,8 @@ from compliance.selectors import campaign_opt_out_count
 from integrations.selectors import campaign_conversions
 from links.selectors import campaign_click_counts
 
+from .counters import campaign_status_counts
 from .models import MessageStatus as S
-from .selectors import campaign_status_counts
 
 #: CONTRACT.md's status buckets: each message is in exactly one.
 QUEUED = (S.PENDING, S.SENDING, S.ACCEPTED, S.SCHEDULED, S.QUEUED)

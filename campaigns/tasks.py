@@ -15,6 +15,7 @@ from django.db import InterfaceError, OperationalError
 
 from common.locks import periodic_lock
 
+from . import counters
 from .sending import control, dispatch, resolution
 
 logger = logging.getLogger(__name__)
@@ -81,3 +82,10 @@ def unknown_resolve() -> dict:
     if any(result.values()):
         logger.info("unknown outcomes: %s", result)
     return result
+
+
+@shared_task(ignore_result=True)
+@periodic_lock("campaigns.squash_counts", timeout=300)
+def status_counts_squash() -> dict:
+    """Beat: fold the status counters' deltas (``counters.squash_status_counts``)."""
+    return {"squashed": counters.squash_status_counts()}

@@ -8,13 +8,12 @@ the same transaction.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from django.db import connection, transaction
-from django.utils import timezone
 
+from .counters import this_minute
 from .models import Message, MessageStatus, MessageStatusCount, can_move
 
 MAX_RACE_RETRIES = 5
@@ -56,7 +55,7 @@ def message_move(
                             status=to,
                             count=1,
                             variant=variant,
-                            minute=_this_minute(),
+                            minute=this_minute(),
                             from_status=old,
                             error_code=error_code,
                         ),
@@ -206,26 +205,3 @@ def _message_move_one_statement(*, message_id: int, to: str, allowed: set[str], 
             return None
         # It moved between our read and our write: look again.
     return None
-
-
-def _this_minute() -> dt.datetime:
-    return timezone.now().replace(second=0, microsecond=0)
-
-
-def counts_add(*, campaign_id: int, deltas: dict[str, int], variant: int | None = None) -> None:
-    """Record bulk changes (e.g. a fan-out that created N pending messages).
-
-    ``variant``: the A/B variant of all these messages (a fan-out calls once per
-    variant, so the per-variant figures count its recipients). Positive deltas are
-    arrivals of this minute, as for a single move.
-    """
-    minute = _this_minute()
-    MessageStatusCount.objects.bulk_create(
-        [
-            MessageStatusCount(
-                campaign_id=campaign_id, status=s, count=n, variant=variant, minute=minute if n > 0 else None
-            )
-            for s, n in deltas.items()
-            if n
-        ]
-    )

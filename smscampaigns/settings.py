@@ -243,7 +243,7 @@ CELERY_BEAT_SCHEDULE["tracking-reconcile"] = {
 CELERY_BEAT_SCHEDULE["tracking-orphans-sweep"] = {"task": "tracking.tasks.status_orphans_sweep", "schedule": 60.0}
 # Every read of the counters costs O(rows since the last squash): squash often (a squash of a storm's 20,000 rows
 # takes ~0.1 s; bench/dashboard).
-CELERY_BEAT_SCHEDULE["campaigns-squash-counts"] = {"task": "tracking.tasks.status_counts_squash", "schedule": 10.0}
+CELERY_BEAT_SCHEDULE["campaigns-squash-counts"] = {"task": "campaigns.tasks.status_counts_squash", "schedule": 10.0}
 # Clicks queued in Redis are written in batches (see links/capture.py).
 CELERY_BEAT_SCHEDULE["links-clicks-write"] = {"task": "links.tasks.clicks_write", "schedule": 5.0}
 

@@ -7,7 +7,6 @@ import logging
 
 from celery import shared_task
 
-from campaigns.selectors import squash_status_counts
 from common.locks import periodic_lock
 
 from . import services
@@ -25,9 +24,3 @@ def messages_reconcile() -> dict:
 @periodic_lock("tracking.orphans_sweep", timeout=300)
 def status_orphans_sweep() -> dict:
     return services.status_orphans_sweep()
-
-
-@shared_task(ignore_result=True)
-@periodic_lock("campaigns.squash_counts", timeout=300)
-def status_counts_squash() -> dict:
-    return {"squashed": squash_status_counts()}

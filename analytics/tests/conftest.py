@@ -29,10 +29,11 @@ import pytest
 from django.db.models import Max
 from django.utils import timezone
 
+from campaigns.counters import counts_add
 from campaigns.models import CampaignStatus, MessageStatusCount
 from campaigns.models import MessageStatus as S
 from campaigns.tests.factories import CampaignFactory, MessageFactory
-from campaigns.transitions import counts_add, message_move
+from campaigns.transitions import message_move
 from compliance.models import InboundKind, InboundMessage
 from compliance.tests.test_inbound_webhook import post as inbound_post
 from contacts.tests.factories import ContactFactory

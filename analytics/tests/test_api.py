@@ -11,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from analytics.tests.conftest import T0, seed_ab_campaign, seed_plain_campaign
+from campaigns.counters import counts_add
 from campaigns.models import CampaignStatus
 from campaigns.models import MessageStatus as S
 from campaigns.tests.factories import CampaignFactory
-from campaigns.transitions import counts_add
 
 Z = {
     "sent": 0, "delivered": 0, "failed": 0, "undelivered": 0, "clicks": 0, "unique_clicks": 0, "bot_hits": 0,

@@ -14,12 +14,12 @@ from django.test import Client
 from analytics.models import ClickBreakdown, ClickBucket
 from analytics.selectors import campaign_breakdown, campaign_error_codes, campaign_timeseries, campaign_variants
 from analytics.tests.conftest import ANDROID, FR, GB, IPHONE, PRIVATE, US, WHATSAPP, WINDOWS, click_at
+from campaigns.counters import counts_add, squash_status_counts
 from campaigns.models import Message, MessageStatusCount
 from campaigns.models import MessageStatus as S
-from campaigns.selectors import squash_status_counts
 from campaigns.stats import campaign_stats
 from campaigns.tests.factories import CampaignFactory, MessageFactory
-from campaigns.transitions import counts_add, message_move
+from campaigns.transitions import message_move
 from links.models import Click
 from links.services import clicks_record, short_links_create_for_messages
 from tracking.tests.conftest import callback, signed_post

@@ -434,8 +434,8 @@ def conversions(*, tenant, campaign, n: int, rng: random.Random) -> None:
 
 
 def small_campaign(*, tenant, k: int, now: dt.datetime, rng: random.Random) -> None:
+    from campaigns.counters import counts_add
     from campaigns.models import Campaign, CampaignStatus
-    from campaigns.transitions import counts_add
     from links.models import CampaignClickCount
 
     campaign = Campaign.objects.create(
@@ -746,7 +746,7 @@ def main() -> int:
         print(f"  admin dashboard page: not on this branch (GET answered {dashboard_status}); skipped")
 
     if args.storm:
-        from campaigns.selectors import squash_status_counts
+        from campaigns.counters import squash_status_counts
 
         rows = storm(campaign, args.storm)
         print(

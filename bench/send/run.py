@@ -101,7 +101,7 @@ def timed_send(campaign) -> tuple[float, int]:
     sids = Message.objects.filter(campaign=campaign, sid__isnull=False).values("sid").distinct().count()
     if set(statuses) - {"queued", "unknown"} or sids != statuses.get("queued"):
         raise SystemExit(f"unexpected outcome: {statuses}, {sids} SIDs")
-    from campaigns.selectors import campaign_status_counts
+    from campaigns.counters import campaign_status_counts
 
     counted = {s: n for s, n in campaign_status_counts(campaign.pk).items() if n}
     if counted != statuses:

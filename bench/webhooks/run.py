@@ -77,8 +77,8 @@ def _free_port() -> int:
 
 def setup_data(*, messages_per_round: int, rounds: int):
     """A bench tenant with ``rounds + 1`` campaigns of fresh queued messages (the last one warms up)."""
+    from campaigns.counters import counts_add
     from campaigns.models import Campaign, Message
-    from campaigns.transitions import counts_add
     from tenants.models import Tenant
 
     tag = uuid.uuid4().hex[:8]
@@ -285,8 +285,8 @@ def run_round(
 def check_round(tenant, campaign, callbacks: list[dict], statuses: list, finals: dict[str, str]) -> list[str]:
     from collections import Counter
 
+    from campaigns.counters import campaign_status_counts
     from campaigns.models import Message
-    from campaigns.selectors import campaign_status_counts
     from tracking.models import StatusEvent
 
     problems = []

@@ -12,8 +12,8 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from campaigns import sending
+from campaigns.counters import campaign_progress_annotations
 from campaigns.models import CampaignStatus
-from campaigns.selectors import campaign_progress_annotations
 
 SENDING_READONLY_FIELDS = ("sending_progress", "sending_rate", "sending_time_left")
 

@@ -19,8 +19,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.counters import counts_add
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
-from campaigns.transitions import counts_add, message_move
+from campaigns.transitions import message_move
 from integrations.events import campaign_finished_event_emit
 from tenants.models import Tenant
 
@@ -323,7 +324,7 @@ class Progress:
 
 
 def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> Progress:
-    from campaigns.selectors import campaign_status_counts
+    from campaigns.counters import campaign_status_counts
 
     now = now or timezone.now()
     counts = campaign_status_counts(campaign.pk)

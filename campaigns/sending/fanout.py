@@ -34,10 +34,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaigns.authoring import campaign_variant_pick
+from campaigns.counters import counts_add
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.rendering import PLACEHOLDER
 from campaigns.segments import GSM7_BASIC, count_segments
-from campaigns.transitions import counts_add
 from common.db import copy_escape, copy_value
 from compliance.rules import contacts_over_cap
 from compliance.selectors import suppressed_among

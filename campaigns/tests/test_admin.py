@@ -129,7 +129,7 @@ def test_campaign_list_shows_progress_without_a_query_per_campaign(alice, tenant
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from campaigns.transitions import counts_add
+    from campaigns.counters import counts_add
 
     def page_queries(n_campaigns: int) -> tuple[int, str]:
         for _ in range(n_campaigns):

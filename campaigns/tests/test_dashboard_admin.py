@@ -10,9 +10,9 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
+from campaigns.counters import counts_add
 from campaigns.models import CampaignStatus
 from campaigns.tests.factories import CampaignFactory
-from campaigns.transitions import counts_add
 from common.tests.html import off_site_assets
 from tenants.tests.factories import UserFactory
 

@@ -13,10 +13,11 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from campaigns.counters import counts_add
 from campaigns.models import CampaignStatus
 from campaigns.models import MessageStatus as S
 from campaigns.tests.factories import CampaignFactory, MessageFactory
-from campaigns.transitions import counts_add, message_move
+from campaigns.transitions import message_move
 from compliance.inbound import inbound_receive
 from contacts.tests.factories import ContactFactory
 from links.capture import click_event

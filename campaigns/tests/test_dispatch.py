@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from campaigns import sending
+from campaigns.counters import campaign_status_counts
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
-from campaigns.selectors import campaign_status_counts
 from campaigns.sending import dispatch
 from campaigns.sending.fanout import campaign_fanout
 from campaigns.tests.factories import CampaignFactory

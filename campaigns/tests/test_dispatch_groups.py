@@ -11,8 +11,8 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from campaigns.counters import campaign_status_counts
 from campaigns.models import CampaignStatus, Message
-from campaigns.selectors import campaign_status_counts
 from campaigns.sending import dispatch, outcomes
 from campaigns.sending.fanout import campaign_fanout
 from campaigns.tests.factories import CampaignFactory

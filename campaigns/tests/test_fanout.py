@@ -4,9 +4,9 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
+from campaigns.counters import campaign_status_counts
 from campaigns.models import CampaignStatus, Message, MessageStatus
 from campaigns.segments import count_segments
-from campaigns.selectors import campaign_status_counts
 from campaigns.sending.fanout import campaign_fanout, segments_of
 from campaigns.tests.factories import CampaignFactory, MessageFactory
 from compliance.tests.factories import SuppressionFactory

@@ -11,8 +11,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 
 from campaigns import sending
+from campaigns.counters import campaign_status_counts
 from campaigns.models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
-from campaigns.selectors import campaign_status_counts
 from campaigns.sending import dispatch, enqueue, resolution
 from campaigns.sending.fanout import campaign_fanout
 from campaigns.sending.heartbeat import KEY as HEARTBEAT

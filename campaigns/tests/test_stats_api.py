@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from campaigns.counters import counts_add
 from campaigns.models import MessageStatus as S
 from campaigns.tests.factories import CampaignFactory, MessageFactory
-from campaigns.transitions import counts_add, message_move
+from campaigns.transitions import message_move
 from compliance.tests.test_inbound_webhook import post as inbound_post
 from contacts.tests.factories import ContactFactory
 from links.capture import click_event

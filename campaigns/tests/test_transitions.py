@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from campaigns.counters import campaign_status_counts, counts_add, squash_status_counts
 from campaigns.models import MessageStatus, can_move
-from campaigns.selectors import campaign_status_counts, squash_status_counts
 from campaigns.tests.factories import MessageFactory
-from campaigns.transitions import counts_add, message_move
+from campaigns.transitions import message_move
 
 
 @pytest.mark.parametrize(

@@ -221,9 +221,8 @@ def test_get_is_not_allowed(db):
 
 
 def test_stop_suppresses_the_contacts_pending_messages_at_once(tenant_a, tenant_b):
+    from campaigns.counters import campaign_status_counts, counts_add
     from campaigns.models import MessageStatus
-    from campaigns.selectors import campaign_status_counts
-    from campaigns.transitions import counts_add
 
     contact = ContactFactory(tenant=tenant_a, phone_number=NUMBER)
     campaign = CampaignFactory(tenant=tenant_a)

@@ -4,9 +4,9 @@ import pytest
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
+from campaigns.counters import counts_add
 from campaigns.models import MessageStatus
 from campaigns.tests.factories import CampaignFactory, MessageFactory
-from campaigns.transitions import counts_add
 from tracking.services import status_callback_params
 from tracking.tests.factories import new_sid
 

@@ -10,8 +10,8 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
+from campaigns.counters import campaign_status_counts, squash_status_counts
 from campaigns.models import Message, can_move
-from campaigns.selectors import campaign_status_counts, squash_status_counts
 from campaigns.tests.factories import CampaignFactory
 from tracking.models import StatusEvent
 from tracking.services import status_callback_receive

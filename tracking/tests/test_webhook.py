@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from campaigns.counters import campaign_status_counts
 from campaigns.models import Message
-from campaigns.selectors import campaign_status_counts
 from campaigns.transitions import message_move
 from tracking.models import StatusEvent
 from tracking.services import status_orphans_apply

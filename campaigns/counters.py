@@ -1,10 +1,20 @@
-"""Reads for campaigns."""
+"""The campaigns' status counters, in one home: their writes, their squash and their reads.
+
+``MessageStatusCount`` rows are deltas (rapidpro's squashable counts): every
+status move inserts -1 on the old status and +1 on the new one in the move's own
+statement (``transitions``), a bulk change inserts its deltas with
+``counts_add``, ``squash_status_counts`` (a beat job) folds them, and readers SUM
+them (``campaign_status_counts``, the admin's progress annotations).
+"""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from django.db import connection
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from .models import MessageStatus, MessageStatusCount
 
@@ -66,3 +76,26 @@ def campaign_progress_annotations() -> dict:
     """``progress_total`` and ``progress_handed`` for a Campaign queryset, from the counters, in the same query
     (a list of campaigns costs one statement, not one per campaign)."""
     return {"progress_total": _counter_sum(), "progress_handed": _counter_sum() - _counter_sum(NOT_HANDED_OVER)}
+
+
+def this_minute() -> dt.datetime:
+    return timezone.now().replace(second=0, microsecond=0)
+
+
+def counts_add(*, campaign_id: int, deltas: dict[str, int], variant: int | None = None) -> None:
+    """Record bulk changes (e.g. a fan-out that created N pending messages).
+
+    ``variant``: the A/B variant of all these messages (a fan-out calls once per
+    variant, so the per-variant figures count its recipients). Positive deltas are
+    arrivals of this minute, as for a single move.
+    """
+    minute = this_minute()
+    MessageStatusCount.objects.bulk_create(
+        [
+            MessageStatusCount(
+                campaign_id=campaign_id, status=s, count=n, variant=variant, minute=minute if n > 0 else None
+            )
+            for s, n in deltas.items()
+            if n
+        ]
+    )
