@@ -78,6 +78,7 @@ services-stop:
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	DEBUG=1 $(PY) -m devservices run --dir $(RUN_SERVICES) -- $(PY) manage.py makemigrations --check --dry-run
 
 # Everything local, the embedded servers' data included (stopped first): the next `make run` starts afresh.

@@ -66,6 +66,25 @@ def api_charlie(charlie):
 
 
 @pytest.fixture
+def sent_tasks(monkeypatch):
+    """Tasks put on the broker by name (``common.enqueue``), recorded instead of sent: ``[(name, args, kwargs)]``."""
+    from common import enqueue
+
+    class Sent(list):
+        options: list[dict]
+
+    sent = Sent()
+    sent.options = []
+
+    def send_task(name, args=(), kwargs=None, **options):
+        sent.append((name, tuple(args), kwargs or {}))
+        sent.options.append(options)
+
+    monkeypatch.setattr(enqueue.current_app, "send_task", send_task)
+    return sent
+
+
+@pytest.fixture
 def redis_url(settings):
     """The suite's Redis (settings require REDIS_URL: `make test` starts an embedded one when none answers)."""
     return settings.REDIS_URL

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common.enqueue import task_enqueue
 from tenants.models import Tenant
 
 from .importing import ImportResult, contacts_import, import_file_check
@@ -92,8 +93,6 @@ def contact_import_start(
     uploads), so the record exists either way. Raises ``ImportFileError`` at once when the file is
     not a UTF-8 CSV with a phone column.
     """
-    from .tasks import contact_import_task
-
     info = import_file_check(fileobj)
     job = ContactImport.objects.create(
         tenant=tenant,
@@ -104,7 +103,7 @@ def contact_import_start(
     )
     if info.estimated_rows <= inline_max_rows:
         return contact_import_run(import_id=job.pk) or job
-    transaction.on_commit(lambda: contact_import_task.delay(job.pk))
+    task_enqueue("contacts.tasks.contact_import_task", args=(job.pk,))
     return job
 
 

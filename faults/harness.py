@@ -340,11 +340,11 @@ class Stack:
         return rows[0][0] if rows else None
 
     def lock_held(self, job: str) -> bool:
-        """Whether a periodic job's lock (``…lock:<job>`` in the cache) is taken: the job is running."""
+        """Whether a periodic job's lock (common.locks: ``lock:<app>.<job>`` in the cache) is taken: it is running."""
         import redis
 
         try:
-            return bool(redis.Redis.from_url(self.redis.url(0), socket_timeout=1).keys(f"*lock:{job}"))
+            return bool(redis.Redis.from_url(self.redis.url(0), socket_timeout=1).keys(f"*lock:*{job}"))
         except redis.RedisError:
             return False
 

@@ -32,8 +32,13 @@ from datetime import UTC, datetime
 
 from django.core.cache import cache
 
+from common.enqueue import task_send
+
 from .base import CODE_NOT_FOUND, FetchResult, FoundMessage, GatewayError, OutboundSMS, SendResult
 
+#: Its reports and clicks are tasks put on the broker by name (``gateways.tasks``: nothing here imports them).
+REPORT = "gateways.tasks.simulator_report"
+CLICK = "gateways.tasks.simulator_click"
 OUTCOMES = {"13": ("undelivered", 30003), "66": ("failed", 30006)}
 REFUSALS = {
     "99": (21211, "The 'To' number is not a valid phone number."),
@@ -183,19 +188,17 @@ class SimulatorGateway:
             code, message = refusal
             raise GatewayError(message, code=code, http_status=400, permanent=True)
         sid = "SM" + uuid.uuid4().hex
-        from . import tasks  # late import: Celery app
-
         status, code = outcome_for(sms.to)
         delay = _delay()
         initial = "accepted" if tenant.uses_messaging_service else "queued"
         SENT.record(tenant, sid=sid, sms=sms, initial=initial, outcome=status, error_code=code, delay=delay)
         report = {"tenant_id": tenant.pk, "sid": sid, "to": sms.to}
         if status == "delivered":
-            tasks.simulator_report.apply_async(kwargs={**report, "status": "sent", "error_code": None}, countdown=delay)
-        tasks.simulator_report.apply_async(kwargs={**report, "status": status, "error_code": code}, countdown=delay * 2)
+            task_send(REPORT, kwargs={**report, "status": "sent", "error_code": None}, countdown=delay)
+        task_send(REPORT, kwargs={**report, "status": status, "error_code": code}, countdown=delay * 2)
         link = short_link_in(sms.body)
         if link and clicks(sms.to):
-            tasks.simulator_click.apply_async(kwargs={"url": link}, countdown=delay * 3)
+            task_send(CLICK, kwargs={"url": link}, countdown=delay * 3)
         if roll < rate:
             raise GatewayError("Simulated connection cut after the message was created", outcome_unknown=True)
         return SendResult(sid=sid, status=initial)

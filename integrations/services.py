@@ -22,6 +22,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from common.enqueue import task_send
+
 from . import outbound, signing
 from .models import (
     OPEN_DELIVERY_STATUSES,
@@ -88,11 +90,9 @@ def event_emit(*, tenant_id: int, type: str, payload: dict, contact_id: int | No
 
 def deliveries_enqueue(*, delivery_ids: list[int]) -> None:
     """Hand attempts to the webhooks queue. A lost enqueue is picked up by the dispatcher later."""
-    from .tasks import webhook_delivery_attempt
-
     for delivery_id in delivery_ids:
         try:
-            webhook_delivery_attempt.apply_async(args=[delivery_id], queue=settings.WEBHOOKS_QUEUE)
+            task_send("integrations.tasks.webhook_delivery_attempt", args=(delivery_id,), queue=settings.WEBHOOKS_QUEUE)
         except Exception:  # noqa: BLE001 - broker down: the periodic dispatcher will find it
             logger.warning("Could not enqueue webhook delivery %s; the dispatcher will retry", delivery_id)
             return

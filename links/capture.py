@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
@@ -217,11 +218,14 @@ def click_event(*, code: str, ip: str, user_agent: str, method: str) -> dict:
     }
 
 
-def resolve_and_record(*, code: str, ip: str, user_agent: str, method: str) -> Outcome:
+def resolve_and_record(
+    *, code: str, ip: str, user_agent: str, method: str, record: Callable[..., object]
+) -> Outcome:
     """Resolve ``code`` and record the click; never raises for Redis trouble (falls back to the database).
 
     The fallback records the same event (same id) as the Redis attempt, so a click whose XADD went
-    through before Redis timed out is still written once.
+    through before Redis timed out is still written once. ``record`` writes clicks to the database
+    (``services.clicks_record``, passed in by the view: this module stays below the services).
     """
     if not CODE_RE.fullmatch(code):
         return _unknown(ip)
@@ -231,7 +235,7 @@ def resolve_and_record(*, code: str, ip: str, user_agent: str, method: str) -> O
             return _redis_resolve_and_record(code=code, ip=ip, event=event)
         except Exception as exc:  # noqa: BLE001 - a click must not be lost because Redis hiccuped
             logger.warning("links: Redis capture failed (%s); writing the click directly", type(exc).__name__)
-    return _direct_resolve_and_record(code=code, ip=ip, event=event)
+    return _direct_resolve_and_record(code=code, ip=ip, event=event, record=record)
 
 
 def _redis_resolve_and_record(*, code: str, ip: str, event: dict) -> Outcome:
@@ -296,9 +300,7 @@ def _cache_call(fn, *args, default=None, **kwargs):
         return default
 
 
-def _direct_resolve_and_record(*, code: str, ip: str, event: dict) -> Outcome:
-    from .services import clicks_record
-
+def _direct_resolve_and_record(*, code: str, ip: str, event: dict, record: Callable[..., object]) -> Outcome:
     if (_cache_call(cache.get, probe_key(ip)) or 0) >= settings.LINKS_PROBE_LIMIT:
         return Outcome(BLOCKED)
     value = _cache_call(cache.get, link_key(code))
@@ -315,5 +317,5 @@ def _direct_resolve_and_record(*, code: str, ip: str, event: dict) -> Outcome:
     exp, target = _parse_cache_value(value)
     if exp and exp <= event["ts"]:
         return Outcome(EXPIRED)
-    clicks_record(events=[event])
+    record(events=[event])
     return Outcome(OK, target)

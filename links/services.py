@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from analytics.services import click_aggregates_add
 from common.db import copy_escape, pg_values
+from common.enqueue import task_enqueue
 from integrations.events import clicks_events_emit
 from tenants.models import Tenant
 
@@ -111,9 +112,7 @@ def short_links_create_for_messages(
         if pending:
             raise RuntimeError(f"Could not create short links for {len(pending)} messages")
     if created and warm == "task":
-        from .tasks import short_links_warm
-
-        transaction.on_commit(lambda: short_links_warm.delay(campaign_id=campaign_id, codes=created))
+        task_enqueue("links.tasks.short_links_warm", kwargs={"campaign_id": campaign_id, "codes": created})
     elif created:
         ttl = cache_ttl()
         entries = [(code, cached_value, ttl) for code in created]

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 
 from .capture import BLOCKED, EXPIRED, OK, resolve_and_record
 from .clickinfo import client_ip
+from .services import clicks_record
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -24,6 +25,7 @@ def short_link_redirect(request, code: str) -> HttpResponse:
         ip=client_ip(request.META),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         method=request.method,
+        record=clicks_record,
     )
     if outcome.status == OK:
         response = HttpResponse(status=302)

@@ -14,22 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import islice
 
-from celery import current_app
 from django.conf import settings
-from django.db import transaction
 
 from campaigns.models import Campaign
+from common.enqueue import task_enqueue
 
 FANOUT = "campaigns.tasks.campaign_fanout"
 SEND = "campaigns.tasks.messages_send"
 RESEND = "campaigns.tasks.message_resend"
 KICK = "campaigns.tasks.campaign_kick"
-
-
-def task_enqueue(name: str, *, countdown: float | None = None, **kwargs) -> None:
-    """Put task ``name`` with ``kwargs`` on the broker once the current transaction commits."""
-    options = {"countdown": countdown} if countdown else {}
-    transaction.on_commit(lambda: current_app.send_task(name, kwargs=kwargs, **options), robust=True)
 
 
 def batch_size_for(campaign: Campaign) -> int:
@@ -44,19 +37,19 @@ def send_batches_enqueue(*, campaign: Campaign, message_ids: Iterable[int]) -> i
     it = iter(message_ids)
     n = 0
     while batch := list(islice(it, size)):
-        task_enqueue(SEND, message_ids=batch)
+        task_enqueue(SEND, kwargs={"message_ids": batch})
         n += len(batch)
     return n
 
 
 def fanout_enqueue(*, campaign_id: int) -> None:
-    task_enqueue(FANOUT, campaign_id=campaign_id)
+    task_enqueue(FANOUT, kwargs={"campaign_id": campaign_id})
 
 
 def kick_enqueue(*, campaign_id: int) -> None:
-    task_enqueue(KICK, campaign_id=campaign_id)
+    task_enqueue(KICK, kwargs={"campaign_id": campaign_id})
 
 
 def resend_enqueue(*, message_id: int, attempt: int, countdown: float = 0) -> None:
     """Try a parked message again (a compare-and-set on ``attempt`` keeps two resends from both going)."""
-    task_enqueue(RESEND, countdown=countdown, message_id=message_id, attempt=attempt)
+    task_enqueue(RESEND, kwargs={"message_id": message_id, "attempt": attempt}, countdown=countdown or None)

@@ -17,6 +17,7 @@ from campaigns.sending import dispatch, enqueue, resolution
 from campaigns.sending.fanout import campaign_fanout
 from campaigns.sending.heartbeat import KEY as HEARTBEAT
 from campaigns.tests.factories import CampaignFactory
+from common import enqueue as common_enqueue
 from contacts.tests.factories import ContactFactory
 
 pytestmark = pytest.mark.usefixtures("open_hours")
@@ -240,7 +241,7 @@ def test_send_is_202_with_the_broker_down_and_the_tick_starts_it(
 ):
     ContactFactory(tenant=tenant_a)
     campaign = CampaignFactory(tenant=tenant_a)
-    down = mock.patch.object(enqueue.current_app, "send_task", side_effect=BrokerDown("connection refused"))
+    down = mock.patch.object(common_enqueue.current_app, "send_task", side_effect=BrokerDown("connection refused"))
     with down, django_capture_on_commit_callbacks(execute=True):
         resp = api_alice.post(f"/api/v1/campaigns/{campaign.pk}/send/", {}, format="json")
     assert resp.status_code == 202
@@ -248,7 +249,22 @@ def test_send_is_202_with_the_broker_down_and_the_tick_starts_it(
     assert campaign.status == CampaignStatus.SENDING and campaign.fanned_out_at is None
     Campaign.objects.filter(pk=campaign.pk).update(started_at=timezone.now() - dt.timedelta(minutes=5))
     cache.delete(HEARTBEAT.format(campaign.pk))
-    with mock.patch.object(enqueue.current_app, "send_task") as send_task:
+    with mock.patch.object(common_enqueue.current_app, "send_task") as send_task:
         with django_capture_on_commit_callbacks(execute=True):
             assert sending.sending_tick().stalled == 1
-    send_task.assert_called_once_with(enqueue.FANOUT, kwargs={"campaign_id": campaign.pk})
+    send_task.assert_called_once_with(enqueue.FANOUT, args=(), kwargs={"campaign_id": campaign.pk})
+
+
+def test_answers_not_in_by_the_deadline_are_left_for_the_next_run(fake_twilio, tenant_a, settings):
+    campaign, _ = _campaign(tenant_a, n=2)
+    fake_twilio.inject("cut_after", times=2)
+    assert _send(campaign).unknown == 2
+    fake_twilio.latency = 0.5
+    settings.SENDING_RESOLVE_LOCK_SECONDS = 0  # the run stops waiting at once
+    out = _resolve(timezone.now() + dt.timedelta(seconds=5))
+    assert (out.asked, out.unanswered, out.found) == (0, 2, 0)
+    assert not MessageCheck.objects.exists()
+    assert set(Message.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"unknown"}
+    fake_twilio.latency = 0.0
+    settings.SENDING_RESOLVE_LOCK_SECONDS = 120
+    assert _resolve(timezone.now() + dt.timedelta(seconds=5)).found == 2

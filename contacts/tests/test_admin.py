@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -63,18 +61,19 @@ def test_small_upload_is_imported_at_once(alice, tenant_a, tenant_b):
     assert Contact.objects.filter(tenant=tenant_b).count() == 0
 
 
-def test_large_upload_runs_in_worker_with_progress(alice, tenant_a, settings, django_capture_on_commit_callbacks):
+def test_large_upload_runs_in_worker_with_progress(
+    alice, tenant_a, settings, django_capture_on_commit_callbacks, sent_tasks
+):
     settings.CONTACT_IMPORT_SYNC_MAX_ROWS = 10
     rows = "\n".join(f"+1415555{i:04d},N{i}" for i in range(30))
     data = f"phone_number,first_name\n{rows}\n".encode()
     client = _login(alice)
-    with mock.patch("contacts.tasks.contact_import_task.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            resp = client.post(
-                reverse("admin:contacts_contactimport_add"), {"file": SimpleUploadedFile("c.csv", data, "text/csv")}
-            )
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = client.post(
+            reverse("admin:contacts_contactimport_add"), {"file": SimpleUploadedFile("c.csv", data, "text/csv")}
+        )
     job = ContactImport.objects.get()
-    delay.assert_called_once_with(job.pk)
+    assert sent_tasks == [("contacts.tasks.contact_import_task", (job.pk,), {})]
     page = client.get(resp["Location"]).content.decode()
     assert 'http-equiv="refresh"' in page and "Waiting for a worker" in page
     from contacts.tasks import contact_import_task

@@ -6,14 +6,13 @@ from gateways import GatewayError, OutboundSMS, get_gateway
 from gateways.simulator import outcome_for
 
 
-def test_simulator_assigns_sid_and_schedules_report(settings, tenant_a, monkeypatch):
-    scheduled = []
-    from gateways import tasks
-
-    monkeypatch.setattr(tasks.simulator_report, "apply_async", lambda **kw: scheduled.append(kw))
+def test_simulator_assigns_sid_and_schedules_report(settings, tenant_a, sent_tasks):
     result = get_gateway("simulator").send(tenant_a, OutboundSMS(to="+14155550113", body="hi"))
     assert result.sid.startswith("SM")
-    [call] = scheduled
+    [(name, _, kwargs)] = sent_tasks
+    assert name == "gateways.tasks.simulator_report"
+    assert sent_tasks.options == [{"countdown": settings.SIMULATOR_REPORT_DELAY * 2}]
+    call = {"kwargs": kwargs}
     assert call["kwargs"]["sid"] == result.sid
     assert (call["kwargs"]["status"], call["kwargs"]["error_code"]) == ("undelivered", 30003)
 

@@ -14,13 +14,20 @@ MG = "MG" + "c" * 32
 
 
 @pytest.fixture
-def scheduled(monkeypatch):
-    from gateways import tasks
+def scheduled(sent_tasks):
+    """The simulator's status reports put on the broker (kwargs), in order."""
 
-    calls = []
-    monkeypatch.setattr(tasks.simulator_report, "apply_async", lambda **kw: calls.append(kw["kwargs"]))
-    monkeypatch.setattr(tasks.simulator_click, "apply_async", lambda **kw: None)
-    return calls
+    class Reports:
+        def __iter__(self):
+            return iter([kw for name, _, kw in sent_tasks if name == "gateways.tasks.simulator_report"])
+
+        def __len__(self):
+            return len(list(iter(self)))
+
+        def __getitem__(self, i):
+            return list(iter(self))[i]
+
+    return Reports()
 
 
 @pytest.fixture

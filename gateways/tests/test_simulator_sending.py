@@ -6,13 +6,15 @@ from gateways import GatewayError, OutboundSMS, get_gateway
 
 
 @pytest.fixture
-def scheduled(monkeypatch):
-    from gateways import tasks
+def scheduled(sent_tasks):
+    """``(kind, {"kwargs": …})`` for each report and click the simulator put on the broker."""
 
-    calls = []
-    monkeypatch.setattr(tasks.simulator_report, "apply_async", lambda **kw: calls.append(("report", kw)))
-    monkeypatch.setattr(tasks.simulator_click, "apply_async", lambda **kw: calls.append(("click", kw)))
-    return calls
+    class Calls:
+        def __iter__(self):
+            kinds = {"gateways.tasks.simulator_report": "report", "gateways.tasks.simulator_click": "click"}
+            return iter([(kinds[name], {"kwargs": kw}) for name, _, kw in sent_tasks])
+
+    return Calls()
 
 
 def test_delivered_reports_sent_then_delivered_and_clicks(settings, tenant_a, scheduled):

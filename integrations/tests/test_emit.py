@@ -79,12 +79,12 @@ def test_emit_is_rolled_back_with_the_callers_change(tenant_a, django_capture_on
 
 
 def test_a_broken_broker_does_not_reach_the_caller(tenant_a, monkeypatch, django_capture_on_commit_callbacks):
-    from integrations import tasks
+    from common import enqueue
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.webhook_delivery_attempt, "apply_async", broker_down)
+    monkeypatch.setattr(enqueue.current_app, "send_task", broker_down)
     EventSubscriptionFactory(tenant=tenant_a)
     with django_capture_on_commit_callbacks(execute=True):
         event = services.event_emit(tenant_id=tenant_a.pk, type="message.sent", payload={})

@@ -121,13 +121,11 @@ def test_codes_are_uniform_base62_and_distinct():
     assert all(abs(n - expected) < expected * 0.15 for n in counts.values())  # no letter favoured
 
 
-def test_fanout_links_are_warmed_by_a_task(tenant_a, links_redis, django_capture_on_commit_callbacks, monkeypatch):
+def test_fanout_links_are_warmed_by_a_task(tenant_a, links_redis, django_capture_on_commit_callbacks, sent_tasks):
     from links import tasks
     from links.capture import link_key
     from links.services import short_links_create_for_messages
 
-    queued = []
-    monkeypatch.setattr(tasks.short_links_warm, "delay", lambda **kw: queued.append(kw))
     messages = MessageFactory.create_batch(3, campaign__tenant=tenant_a, tenant=tenant_a)
     campaign_id = messages[0].campaign_id
     with django_capture_on_commit_callbacks(execute=True):
@@ -138,6 +136,8 @@ def test_fanout_links_are_warmed_by_a_task(tenant_a, links_redis, django_capture
             message_ids=[m.pk for m in messages],
             warm="task",
         )
+    assert [name for name, _, _ in sent_tasks] == ["links.tasks.short_links_warm"]
+    queued = [kwargs for _, _, kwargs in sent_tasks]
     assert [sorted(q["codes"]) for q in queued] == [sorted(codes.values())]
     assert not any(links_redis.exists(link_key(c)) for c in codes.values())  # not warmed in the caller
     assert tasks.short_links_warm(**queued[0]) == 3  # what the worker runs
