@@ -61,7 +61,7 @@ def bench_campaign(*, n: int, slug: str, name: str, account_sid: str, auth_token
     from django.db import connection
 
     from campaigns.models import Campaign, CampaignStatus
-    from campaigns.sending.fanout import campaign_fanout
+    from campaigns.sending.fanout import messages_materialise
     from tenants.models import Tenant
 
     with connection.cursor() as cur:
@@ -90,5 +90,5 @@ def bench_campaign(*, n: int, slug: str, name: str, account_sid: str, auth_token
         link_url="https://shop.example.com/spring",
         status=CampaignStatus.SENDING,
     )
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     return campaign

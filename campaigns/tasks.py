@@ -49,7 +49,7 @@ def messages_send(*, message_ids: list[int]) -> dict:
 )
 def message_resend(*, message_id: int, attempt: int) -> str:
     """Try a parked message (429, or paused by 20003) again."""
-    outcome = dispatch.message_resend(message_id=message_id, attempt=attempt)
+    outcome = dispatch.parked_message_send(message_id=message_id, attempt=attempt)
     from .models import Message
 
     campaign_id = Message.objects.filter(pk=message_id).values_list("campaign_id", flat=True).first()
@@ -61,14 +61,14 @@ def message_resend(*, message_id: int, attempt: int) -> str:
 @shared_task(acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=True, max_retries=8, ignore_result=True)
 def campaign_kick(*, campaign_id: int) -> int:
     """Resume: enqueue whatever the campaign still has to send."""
-    return control.campaign_kick(campaign_id=campaign_id)
+    return control.campaign_requeue(campaign_id=campaign_id)
 
 
 @shared_task(ignore_result=True)
 @periodic_lock("campaigns.sending_tick", timeout=lambda: settings.SENDING_TICK_LOCK_SECONDS)
 def sending_tick() -> dict:
     """Beat: start scheduled campaigns, release quiet-hours holds, reap lost claims, finish campaigns."""
-    result = asdict(control.sending_tick())
+    result = asdict(control.tick_run())
     if any(result.values()):
         logger.info("sending tick: %s", result)
     return result
@@ -78,7 +78,7 @@ def sending_tick() -> dict:
 @periodic_lock("campaigns.unknown_resolve", timeout=lambda: settings.SENDING_RESOLVE_LOCK_SECONDS)
 def unknown_resolve() -> dict:
     """Beat: ask the gateway about unknown outcomes that are due, and act on each answer once."""
-    result = asdict(resolution.unknown_resolve())
+    result = asdict(resolution.unknown_outcomes_resolve())
     if any(result.values()):
         logger.info("unknown outcomes: %s", result)
     return result

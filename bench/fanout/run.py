@@ -59,10 +59,10 @@ def peak_rss_mb() -> float:
 
 def child(campaign_id: int) -> None:
     """The measured fan-out, alone in its process."""
-    from campaigns.sending.fanout import campaign_fanout
+    from campaigns.sending.fanout import messages_materialise
 
     start = time.perf_counter()
-    result = campaign_fanout(campaign_id=campaign_id, on_pending=lambda c, ids: None)
+    result = messages_materialise(campaign_id=campaign_id, on_pending=lambda c, ids: None)
     elapsed = time.perf_counter() - start
     print(json.dumps({"created": result.created, "seconds": elapsed, "peak_rss_mb": peak_rss_mb()}))
 

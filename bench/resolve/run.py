@@ -9,7 +9,7 @@ server cuts every connection: the first share (``--found``, seeded) after
 creating the message, the rest before. So every message ends ``unknown``, as a
 real fault leaves them, and about half exist at the gateway. Not timed.
 
-Timed: ``unknown_resolve`` runs (``SENDING_RESOLVE_BATCH`` a run, lookups on
+Timed: ``unknown_outcomes_resolve`` runs (``SENDING_RESOLVE_BATCH`` a run, lookups on
 ``SENDING_RESOLVE_CONCURRENCY`` threads, the settings' defaults) with ``now``
 past the grace period, until none is due: found ones take the gateway's SID,
 the others go back to ``pending`` and their send batches are enqueued. Each run
@@ -134,7 +134,7 @@ def seed_unknown(campaign, server: Server, found_share: float) -> None:
 
 
 def timed_resolve(now: dt.datetime) -> tuple[float, list[tuple], dict]:
-    """``unknown_resolve`` until nothing is due; each run's (asked, total s, lookups s), and the totals."""
+    """``unknown_outcomes_resolve`` until nothing is due; each run's (asked, total s, lookups s), and the totals."""
     from campaigns.sending import resolution
 
     match = resolution._match
@@ -151,7 +151,7 @@ def timed_resolve(now: dt.datetime) -> tuple[float, list[tuple], dict]:
         start = time.perf_counter()
         while True:
             begun = time.perf_counter()
-            result = resolution.unknown_resolve(now=now)
+            result = resolution.unknown_outcomes_resolve(now=now)
             if not result.asked:
                 break
             runs.append((result.asked, time.perf_counter() - begun, answers_in[-1] - begun))

@@ -15,13 +15,13 @@ from .control import (
     CampaignStateError,
     campaign_cancel,
     campaign_complete_if_done,
-    campaign_kick,
     campaign_progress,
+    campaign_requeue,
     campaign_resume,
     campaign_send,
     fanout_run,
     messages_cancel_waiting,
-    sending_tick,
+    tick_run,
 )
 from .pausing import campaign_pause, tenant_sending_pause
 
@@ -29,13 +29,13 @@ __all__ = [
     "CampaignStateError",
     "campaign_cancel",
     "campaign_complete_if_done",
-    "campaign_kick",
+    "campaign_requeue",
     "campaign_pause",
     "campaign_progress",
     "campaign_resume",
     "campaign_send",
     "fanout_run",
     "messages_cancel_waiting",
-    "sending_tick",
+    "tick_run",
     "tenant_sending_pause",
 ]

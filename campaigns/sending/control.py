@@ -155,7 +155,7 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
     return finished
 
 
-def campaign_kick(*, campaign_id: int) -> int:
+def campaign_requeue(*, campaign_id: int) -> int:
     """(Re)start a sending campaign's work: the fan-out if unfinished, its waiting messages, parked ones."""
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.SENDING:
@@ -185,14 +185,14 @@ def campaign_kick(*, campaign_id: int) -> int:
 
 def fanout_run(*, campaign_id: int):
     """The fan-out task's body: materialise, sending each committed chunk on its way."""
-    from .fanout import campaign_fanout
+    from .fanout import messages_materialise
 
     def on_pending(campaign: Campaign, ids: list[int]) -> None:
         campaign_heartbeat(campaign.pk)
         send_batches_enqueue(campaign=campaign, message_ids=ids)
 
     campaign_heartbeat(campaign_id)
-    result = campaign_fanout(campaign_id=campaign_id, on_pending=on_pending)
+    result = messages_materialise(campaign_id=campaign_id, on_pending=on_pending)
     campaign_complete_if_done(campaign_id=campaign_id)
     return result
 
@@ -210,7 +210,7 @@ class TickResult:
     finished: int = 0
 
 
-def sending_tick(*, now: dt.datetime | None = None) -> TickResult:
+def tick_run(*, now: dt.datetime | None = None) -> TickResult:
     """Start due scheduled campaigns, release held messages, reap lost claims, kick stalled campaigns, finish
     campaigns. Returns what it did (its task takes the lock that keeps two ticks apart)."""
     result = TickResult()
@@ -293,7 +293,7 @@ def _rekick_stalled(now: dt.datetime, result: TickResult) -> None:
         if cid in alive:
             continue
         campaign_heartbeat(cid)  # the kick is activity: not kicked again before the next stall
-        n = campaign_kick(campaign_id=cid)
+        n = campaign_requeue(campaign_id=cid)
         result.stalled += 1
         logger.info("Campaign %s had stalled: kicked (%s messages re-enqueued)", cid, n)
 

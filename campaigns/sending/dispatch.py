@@ -21,7 +21,7 @@ At most once, per message, and a group at a time:
   also suppresses the number); 20003 → parked and the campaign paused with the
   reason; unknown outcome → ``unknown``, never resent.
 
-A parked message stays ``sending`` with ``claimed_at`` empty; ``message_resend``
+A parked message stays ``sending`` with ``claimed_at`` empty; ``parked_message_send``
 takes it back with a compare-and-set on ``attempts``, so two resends cannot
 both go. A claim whose worker died (``claimed_at`` older than
 ``SENDING_CLAIM_TIMEOUT``) may or may not have reached Twilio: the tick moves it
@@ -415,7 +415,7 @@ class Sender:
         return self.gateway.send(self.tenant, OutboundSMS(to=m.to, body=m.body, status_callback=self.callback))
 
 
-def message_resend(*, message_id: int, attempt: int) -> str:
+def parked_message_send(*, message_id: int, attempt: int) -> str:
     """Try a parked message again, if this call wins it (compare-and-set on ``attempts``)."""
     now = timezone.now()
     won = Message.objects.filter(

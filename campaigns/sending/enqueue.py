@@ -6,7 +6,7 @@ below calls back up (the import contract in ``.importlinter`` checks it). Every
 enqueue waits for the surrounding transaction to commit, so a worker never
 looks for rows it cannot see yet, and is *robust*: a broker that is down is
 logged, not raised, because the row is already committed and the tick's stall
-sweep (``control.sending_tick``) enqueues the work again.
+sweep (``control.tick_run``) enqueues the work again.
 """
 
 from __future__ import annotations

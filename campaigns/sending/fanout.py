@@ -103,7 +103,7 @@ def contacts_already_texted(*, tenant_id: int, campaign_id: int, first_id: int, 
     )
 
 
-def campaign_fanout(
+def messages_materialise(
     *,
     campaign_id: int,
     on_pending: Callable[[Campaign, list[int]], None] | None = None,
@@ -274,7 +274,7 @@ def _copy_messages(campaign: Campaign, messages: list[tuple]) -> None:
     )
     column_sql = ", ".join(connection.ops.quote_name(f.column) for f in columns)
     # copy_expert is psycopg2's own: wrap_database_errors turns a unique violation (a concurrent rerun)
-    # into Django's IntegrityError, which campaign_fanout retries.
+    # into Django's IntegrityError, which messages_materialise retries.
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.cursor.copy_expert(
             f"COPY {connection.ops.quote_name(Message._meta.db_table)} ({column_sql}) FROM STDIN", io.StringIO(text)

@@ -3,7 +3,7 @@
 Accepted, refused and unknown outcomes each go in one statement
 (``messages_move_rows``: forward only, so a status webhook that came first keeps
 its status). 429 and 20003 *park* their message: it stays ``sending`` with
-``claimed_at`` empty until ``dispatch.message_resend`` takes it back.
+``claimed_at`` empty until ``dispatch.parked_message_send`` takes it back.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A message is ``unknown`` when its request may or may not have reached the
 gateway: the worker holding its claim died, the connection broke after the
 request went out, the gateway answered 5xx, or the call timed out. Resending it
 blindly could text the recipient twice; never resending it loses them. So the
-resolver asks (``unknown_resolve``, a beat task):
+resolver asks (``unknown_outcomes_resolve``, a beat task):
 
 - with a SID (rare: a SID only comes with an answer) it fetches the message;
 - otherwise it lists the messages the tenant's sender (its number, or any number
@@ -154,7 +154,7 @@ def _reason(exc: GatewayError) -> str:
 # --- the run (this thread: every database read and write) ------------------------------------
 
 
-def unknown_resolve(*, now: dt.datetime | None = None, limit: int | None = None) -> ResolveResult:
+def unknown_outcomes_resolve(*, now: dt.datetime | None = None, limit: int | None = None) -> ResolveResult:
     """Ask the gateway about every unknown outcome that is due, and act on each answer once."""
     result = ResolveResult()
     now = now or timezone.now()

@@ -9,7 +9,7 @@ from campaigns import sending
 from campaigns.counters import campaign_status_counts
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.sending import dispatch
-from campaigns.sending.fanout import campaign_fanout
+from campaigns.sending.fanout import messages_materialise
 from campaigns.tests.factories import CampaignFactory
 from compliance.models import Suppression
 from compliance.rules import next_send_time
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("open_hours")
 def _campaign(tenant, n=3, **kw):
     contacts = [ContactFactory(tenant=tenant) for _ in range(n)]
     campaign = CampaignFactory(tenant=tenant, status=CampaignStatus.SENDING, **kw)
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     return campaign, contacts
 
 
@@ -73,8 +73,8 @@ def test_errors_by_class(fake_twilio, tenant_a, django_capture_on_commit_callbac
     assert Message.objects.filter(campaign=campaign).count() == 5
 
     fake_twilio.fail_numbers = {}
-    assert dispatch.message_resend(message_id=msgs[limited].pk, attempt=1) == "sent"
-    assert dispatch.message_resend(message_id=msgs[limited].pk, attempt=1) == "lost"  # a duplicate task
+    assert dispatch.parked_message_send(message_id=msgs[limited].pk, attempt=1) == "sent"
+    assert dispatch.parked_message_send(message_id=msgs[limited].pk, attempt=1) == "lost"  # a duplicate task
     assert Message.objects.get(pk=msgs[limited].pk).status == "queued"
     assert [r.form["To"] for r in fake_twilio.sends()].count(limited) == 2  # refused once, sent once
     assert [r.form["To"] for r in fake_twilio.sends()].count(broken) == 1
@@ -100,9 +100,9 @@ def test_bad_credentials_pause_the_campaign_without_burning_the_list(fake_twilio
     assert sending.campaign_resume(campaign=campaign)
     tenant_a.refresh_from_db()
     assert tenant_a.sending_paused_reason == ""
-    sending.campaign_kick(campaign_id=campaign.pk)  # what the enqueued kick does, minus the broker
+    sending.campaign_requeue(campaign_id=campaign.pk)  # what the enqueued kick does, minus the broker
     for mid, attempts in Message.objects.filter(campaign=campaign, status="sending").values_list("pk", "attempts"):
-        dispatch.message_resend(message_id=mid, attempt=attempts)
+        dispatch.parked_message_send(message_id=mid, attempt=attempts)
     dispatch.messages_send_batch(message_ids=_ids(campaign))
     assert set(Message.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"queued"}
     accepted = fake_twilio.sends()[refused:]
@@ -131,7 +131,7 @@ def test_quiet_hours_hold_then_release(fake_twilio, tenant_a, tenant_b, django_c
     tenant_a.save()
     contact = ContactFactory(tenant=tenant_a, phone_number="+14155550142", timezone="America/Los_Angeles")
     campaign = CampaignFactory(tenant=tenant_a, status=CampaignStatus.SENDING)
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     night = dt.datetime(2026, 6, 1, 7, 0, tzinfo=dt.UTC)  # midnight in California
     from unittest import mock
 
@@ -143,10 +143,10 @@ def test_quiet_hours_hold_then_release(fake_twilio, tenant_a, tenant_b, django_c
     assert msg.hold_until == dt.datetime(2026, 6, 1, 16, 0, tzinfo=dt.UTC)  # 9am PDT
     # Before the window the tick releases nothing; at 9am it hands the message on.
     with django_capture_on_commit_callbacks() as early:
-        assert sending.sending_tick(now=night + dt.timedelta(hours=8)).released == 0
+        assert sending.tick_run(now=night + dt.timedelta(hours=8)).released == 0
     assert early == []
     with django_capture_on_commit_callbacks() as callbacks:
-        assert sending.sending_tick(now=msg.hold_until).released == 1
+        assert sending.tick_run(now=msg.hold_until).released == 1
     assert len(callbacks) == 1
     assert Message.objects.get(pk=msg.pk).hold_until is None
 
@@ -162,7 +162,7 @@ def test_tick_starts_scheduled_reaps_lost_claims_and_finishes(tenant_a, django_c
     message_move(message_id=msg.pk, to="sending", allowed_from=["pending"], claimed_at=timezone.now())
     later = timezone.now() + dt.timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT + 1, minutes=5)
     with django_capture_on_commit_callbacks() as callbacks:
-        result = sending.sending_tick(now=later)
+        result = sending.tick_run(now=later)
     assert (result.started, result.reaped, result.finished) == (1, 1, 0)
     assert len(callbacks) == 1  # the scheduled campaign's fan-out
     assert Campaign.objects.get(pk=scheduled.pk).status == CampaignStatus.SENDING
@@ -208,7 +208,7 @@ def test_cancel_of_an_ab_campaign_keeps_each_variants_figures_true(tenant_a):
         status=CampaignStatus.SENDING,
         variants=[{"body": "A", "percent": 50}, {"body": "B", "percent": 50}],
     )
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     assert sending.campaign_cancel(campaign=campaign)
     rows = {row["variant"]: row for row in campaign_variants(campaign=campaign)["variants"]}
     for variant in (0, 1):
@@ -246,7 +246,7 @@ def test_429_gives_up_after_max_attempts(fake_twilio, tenant_a, settings, django
     fake_twilio.fail_numbers = {contacts[0].phone_number: (429, 20429)}
     with django_capture_on_commit_callbacks():
         dispatch.messages_send_batch(message_ids=_ids(campaign))
-        assert dispatch.message_resend(message_id=_ids(campaign)[0], attempt=1) == "done"
+        assert dispatch.parked_message_send(message_id=_ids(campaign)[0], attempt=1) == "done"
     msg = Message.objects.get(campaign=campaign)
     assert (msg.status, msg.error_code, msg.attempts) == ("failed", 20429, 2)
     assert len(fake_twilio.sends()) == 2  # the same message, twice refused, never a copy
@@ -259,5 +259,5 @@ def test_kick_enqueues_waiting_and_parked(tenant_a, django_capture_on_commit_cal
 
     message_move(message_id=parked.pk, to="sending", allowed_from=["pending"])  # claimed, claimed_at empty
     with django_capture_on_commit_callbacks() as callbacks:
-        assert sending.campaign_kick(campaign_id=campaign.pk) == 3
+        assert sending.campaign_requeue(campaign_id=campaign.pk) == 3
     assert len(callbacks) == 2  # one send batch for the two waiting, one resend for the parked one

@@ -14,7 +14,7 @@ from django.utils import timezone
 from campaigns.counters import campaign_status_counts
 from campaigns.models import CampaignStatus, Message
 from campaigns.sending import dispatch, outcomes
-from campaigns.sending.fanout import campaign_fanout
+from campaigns.sending.fanout import messages_materialise
 from campaigns.tests.factories import CampaignFactory
 from campaigns.transitions import message_move
 from compliance.models import Suppression
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("open_hours")
 def _campaign(tenant, n=3):
     contacts = [ContactFactory(tenant=tenant) for _ in range(n)]
     campaign = CampaignFactory(tenant=tenant, status=CampaignStatus.SENDING)
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     return campaign, contacts
 
 

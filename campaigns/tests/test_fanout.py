@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from campaigns.counters import campaign_status_counts
 from campaigns.models import CampaignStatus, Message, MessageStatus
 from campaigns.segments import count_segments
-from campaigns.sending.fanout import campaign_fanout, segments_of
+from campaigns.sending.fanout import messages_materialise, segments_of
 from campaigns.tests.factories import CampaignFactory, MessageFactory
 from compliance.tests.factories import SuppressionFactory
 from contacts.tests.factories import ContactFactory, TagFactory
@@ -24,7 +24,7 @@ def test_one_message_per_recipient_with_its_own_link(tenant_a, tenant_b):
     ContactFactory(tenant=tenant_b)  # another tenant's contact is never in the audience
     campaign = _sending_campaign(tenant_a, body="Hi {{first_name}}: {{link}}")
     pending = []
-    result = campaign_fanout(campaign_id=campaign.pk, on_pending=lambda c, ids: pending.extend(ids), chunk_size=3)
+    result = messages_materialise(campaign_id=campaign.pk, on_pending=lambda c, ids: pending.extend(ids), chunk_size=3)
     assert (result.created, result.pending, result.suppressed) == (7, 7, 0)
     messages = list(Message.objects.filter(campaign=campaign).select_related("short_link", "contact"))
     assert sorted(pending) == sorted(m.pk for m in messages)
@@ -46,10 +46,10 @@ def test_rerun_never_doubles(tenant_a):
     for _ in range(5):
         ContactFactory(tenant=tenant_a)
     campaign = _sending_campaign(tenant_a)
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     # a crash before fanned_out_at was written: the task runs again
     type(campaign).objects.filter(pk=campaign.pk).update(fanned_out_at=None)
-    again = campaign_fanout(campaign_id=campaign.pk)
+    again = messages_materialise(campaign_id=campaign.pk)
     assert (again.created, again.skipped_existing) == (0, 5)
     assert Message.objects.filter(campaign=campaign).count() == 5
     assert ShortLink.objects.filter(campaign=campaign).count() == 5
@@ -63,7 +63,7 @@ def test_suppressed_recipients_are_recorded_not_linked(tenant_a, tenant_b):
     SuppressionFactory(tenant=tenant_b, phone_number=keep.phone_number)  # another tenant's opt-out
     campaign = _sending_campaign(tenant_a)
     pending = []
-    campaign_fanout(campaign_id=campaign.pk, on_pending=lambda c, ids: pending.extend(ids))
+    messages_materialise(campaign_id=campaign.pk, on_pending=lambda c, ids: pending.extend(ids))
     statuses = dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "status"))
     assert statuses == {keep.pk: "pending", gone.pk: "suppressed"}
     assert len(pending) == 1
@@ -80,7 +80,7 @@ def test_audience_by_tag_and_footer_only_on_first_contact(tenant_a):
     earlier = MessageFactory(campaign__tenant=tenant_a, contact=old, status="delivered")
     Message.objects.filter(pk=earlier.pk).update(sent_at=earlier.created_at)
     campaign = _sending_campaign(tenant_a, audience={"tags": ["vip"]}, body="Sale {{link}}")
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     bodies = dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "body"))
     assert set(bodies) == {old.pk, new.pk}
     assert "STOP" not in bodies[old.pk]
@@ -90,7 +90,7 @@ def test_audience_by_tag_and_footer_only_on_first_contact(tenant_a):
 def test_body_with_its_own_stop_line_gets_no_footer(tenant_a):
     ContactFactory(tenant=tenant_a)
     campaign = _sending_campaign(tenant_a, body="Hi! Text STOP to quit.", link_url="")
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     assert Message.objects.get(campaign=campaign).body == "Hi! Text STOP to quit."
     assert ShortLink.objects.count() == 0
 
@@ -98,7 +98,7 @@ def test_body_with_its_own_stop_line_gets_no_footer(tenant_a):
 def test_paused_campaign_stops_the_fanout(tenant_a):
     ContactFactory(tenant=tenant_a)
     campaign = CampaignFactory(tenant=tenant_a, status=CampaignStatus.PAUSED)
-    assert campaign_fanout(campaign_id=campaign.pk).created == 0
+    assert messages_materialise(campaign_id=campaign.pk).created == 0
     assert not Message.objects.exists()
 
 
@@ -129,7 +129,7 @@ def test_ab_variants_split_per_recipient_and_stay_put_on_rerun(tenant_a):
             {"body": "B {{first_name}} {{link}}", "percent": 50},
         ],
     )
-    campaign_fanout(campaign_id=campaign.pk, chunk_size=7)
+    messages_materialise(campaign_id=campaign.pk, chunk_size=7)
     messages = list(Message.objects.filter(campaign=campaign).select_related("short_link"))
     by_variant = {v: [m for m in messages if m.variant == v] for v in (0, 1)}
     assert len(by_variant[0]) + len(by_variant[1]) == 40
@@ -141,7 +141,7 @@ def test_ab_variants_split_per_recipient_and_stay_put_on_rerun(tenant_a):
     Message.objects.filter(campaign=campaign).delete()
     campaign.fanned_out_at = None
     campaign.save(update_fields=["fanned_out_at"])
-    campaign_fanout(campaign_id=campaign.pk, chunk_size=7)
+    messages_materialise(campaign_id=campaign.pk, chunk_size=7)
     assert dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "variant")) == before
 
 
@@ -159,7 +159,7 @@ def test_fanout_counts_each_variants_recipients_at_once(tenant_a):
         body="A {{first_name}}",
         variants=[{"body": "A {{first_name}}", "percent": 50}, {"body": "B {{first_name}}", "percent": 50}],
     )
-    campaign_fanout(campaign_id=campaign.pk, chunk_size=7)
+    messages_materialise(campaign_id=campaign.pk, chunk_size=7)
     result = campaign_variants(campaign=campaign)
     recount = {v: Message.objects.filter(campaign=campaign, variant=v).count() for v in (0, 1)}
     assert {row["variant"]: row["recipients"] for row in result["variants"]} == recount
@@ -181,7 +181,7 @@ def test_frequency_cap_records_capped_recipients(tenant_a):
             tenant=tenant_a, campaign__tenant=tenant_a, contact=busy, status="delivered", sent_at=timezone.now()
         )
     campaign = _sending_campaign(tenant_a, body="Hello")
-    result = campaign_fanout(campaign_id=campaign.pk)
+    result = messages_materialise(campaign_id=campaign.pk)
     statuses = dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "status"))
     assert statuses == {busy.pk: MessageStatus.CAPPED, fresh.pk: MessageStatus.PENDING}
     assert result.pending == 1
@@ -229,7 +229,7 @@ def test_a_chunk_that_collides_with_a_concurrent_rerun_is_tried_again(tenant_a, 
         return real(**kw)
 
     monkeypatch.setattr(fanout, "suppressed_among", racing)
-    result = campaign_fanout(campaign_id=campaign.pk)
+    result = messages_materialise(campaign_id=campaign.pk)
     assert len(calls) == 2  # refused once, tried again
     assert result.created == 3
     assert sorted(Message.objects.filter(campaign=campaign).values_list("contact_id", flat=True)) == sorted(

@@ -14,7 +14,7 @@ from campaigns import sending
 from campaigns.counters import campaign_status_counts
 from campaigns.models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
 from campaigns.sending import dispatch, enqueue, resolution
-from campaigns.sending.fanout import campaign_fanout
+from campaigns.sending.fanout import messages_materialise
 from campaigns.sending.heartbeat import KEY as HEARTBEAT
 from campaigns.tests.factories import CampaignFactory
 from common import enqueue as common_enqueue
@@ -32,7 +32,7 @@ def _short_waits(settings):
 def _campaign(tenant, n=3, **kw):
     contacts = [ContactFactory(tenant=tenant) for _ in range(n)]
     campaign = CampaignFactory(tenant=tenant, status=CampaignStatus.SENDING, started_at=timezone.now(), **kw)
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     return campaign, contacts
 
 
@@ -56,7 +56,7 @@ def _send(campaign) -> dispatch.BatchResult:
 
 
 def _resolve(at: dt.datetime) -> resolution.ResolveResult:
-    return resolution.unknown_resolve(now=at)
+    return resolution.unknown_outcomes_resolve(now=at)
 
 
 def test_cut_after_creating_is_found_and_recorded_once(fake_twilio, tenant_a):
@@ -133,7 +133,7 @@ def test_a_copy_another_message_carries_is_not_taken(fake_twilio, tenant_a, tena
     first = CampaignFactory(tenant=tenant_a, status=CampaignStatus.SENDING, body="First offer")
     second = CampaignFactory(tenant=tenant_a, status=CampaignStatus.SENDING, body="Second offer")
     for c in (first, second):
-        campaign_fanout(campaign_id=c.pk)
+        messages_materialise(campaign_id=c.pk)
     fake_twilio.inject("cut_after", times=1)
     _send(first)
     fake_twilio.inject("cut_before", times=1)
@@ -229,10 +229,10 @@ def test_the_tick_kicks_a_stalled_campaign_once_per_stall(tenant_a, settings, dj
     Campaign.objects.filter(pk=campaign.pk).update(started_at=timezone.now() - dt.timedelta(minutes=5))
     cache.delete(HEARTBEAT.format(campaign.pk))
     with django_capture_on_commit_callbacks() as callbacks:
-        result = sending.sending_tick()
+        result = sending.tick_run()
     assert result.stalled == 1 and len(callbacks) == 1  # one batch with the three pending messages
     with django_capture_on_commit_callbacks() as callbacks:
-        assert sending.sending_tick().stalled == 0  # the kick counts as activity
+        assert sending.tick_run().stalled == 0  # the kick counts as activity
     assert callbacks == []
 
 
@@ -251,7 +251,7 @@ def test_send_is_202_with_the_broker_down_and_the_tick_starts_it(
     cache.delete(HEARTBEAT.format(campaign.pk))
     with mock.patch.object(common_enqueue.current_app, "send_task") as send_task:
         with django_capture_on_commit_callbacks(execute=True):
-            assert sending.sending_tick().stalled == 1
+            assert sending.tick_run().stalled == 1
     send_task.assert_called_once_with(enqueue.FANOUT, args=(), kwargs={"campaign_id": campaign.pk})
 
 

@@ -72,7 +72,7 @@ def test_send_time_failure_and_campaign_finish_emit_events(subscribed, fake_twil
     from campaigns import sending
     from campaigns.models import CampaignStatus, Message
     from campaigns.sending import dispatch
-    from campaigns.sending.fanout import campaign_fanout
+    from campaigns.sending.fanout import messages_materialise
     from campaigns.tests.conftest import always_open
     from campaigns.tests.factories import CampaignFactory
     from contacts.tests.factories import ContactFactory
@@ -81,7 +81,7 @@ def test_send_time_failure_and_campaign_finish_emit_events(subscribed, fake_twil
     bad, good = ContactFactory(tenant=subscribed), ContactFactory(tenant=subscribed)
     fake_twilio.fail_numbers = {bad.phone_number: (400, 21211)}
     campaign = CampaignFactory(tenant=subscribed, status=CampaignStatus.SENDING, body="Hi")
-    campaign_fanout(campaign_id=campaign.pk)
+    messages_materialise(campaign_id=campaign.pk)
     dispatch.messages_send_batch(
         message_ids=list(Message.objects.filter(campaign=campaign).values_list("pk", flat=True))
     )
