@@ -38,11 +38,18 @@ class CaseResult:
     leftover: dict[str, int]  # messages still pending/sending/unknown at the end
     fault_hit: bool  # the fault struck while there was still work to do
     notes: list[str] = field(default_factory=list)
+    error: str = ""  # the harness itself failed (a piece would not start, the agent crashed)
+
+    @classmethod
+    def failed(cls, name: str, exc: BaseException) -> CaseResult:
+        text = f"{type(exc).__name__}: {exc}"
+        return cls(name, 0, 0, 0, 0, None, None, {}, False, notes=[text[-2000:]], error=text)
 
     @property
     def ok(self) -> bool:
         return (
-            self.fault_hit
+            not self.error
+            and self.fault_hit
             and self.doubles == 0
             and self.missing == 0
             and self.created_once == self.recipients
@@ -52,6 +59,8 @@ class CaseResult:
         )
 
     def summary(self) -> str:
+        if self.error:
+            return f"{self.name}: harness error: {self.error[-2000:]}"
         finish = "not finished" if self.seconds_to_finish is None else f"finished {self.seconds_to_finish:.1f} s after"
         return (
             f"{self.name}: {self.created_once}/{self.recipients} once, {self.doubles} doubles, {self.missing} missing, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,11 +22,15 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 BEGIN, END = "<!-- faults:begin -->", "<!-- faults:end -->"
 
 
-def _setup_django() -> None:
-    """The cases import gateways.fake_twilio only, but the harness runs beside Django code: settle its settings."""
-    import os
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
+def _revision() -> str:
+    """The commit the run measured (``-dirty``: with uncommitted changes)."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=DOC.parent.parent, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 def table(results: list[CaseResult], *, command: str, seconds: float, env: dict[str, str] | None = None) -> str:
@@ -34,6 +39,9 @@ def table(results: list[CaseResult], *, command: str, seconds: float, env: dict[
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
+        if r.error:
+            rows.append(f"| {r.name} | | | | | harness error | {r.error.splitlines()[0][:120]} |")
+            continue
         finish = f"{r.seconds_to_finish:.1f}" if r.seconds_to_finish is not None else f"not in {FINISH_TIMEOUT:g} s"
         left = ", ".join(f"{n} {s}" for s, n in r.leftover.items()) or "none"
         if r.status != "sent":
@@ -45,8 +53,8 @@ def table(results: list[CaseResult], *, command: str, seconds: float, env: dict[
     timings = ", ".join(f"{k}={v}" for k, v in settings.items() if k.startswith(("SENDING_", "TWILIO_")))
     rows += [
         "",
-        f"{passed} of {len(results)} cases exactly once. Run on {dt.date.today().isoformat()} with `{command}` "
-        f"in {seconds:.0f} s (2 cores; PostgreSQL 16 and Valkey 8.1 from devservices; {timings}).",
+        f"{passed} of {len(results)} cases exactly once. Run on {dt.date.today().isoformat()} at {_revision()} "
+        f"with `{command}` in {seconds:.0f} s (2 cores; PostgreSQL 16 and Valkey 8.1 from devservices; {timings}).",
     ]
     return "\n".join(rows)
 
@@ -69,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     extra_env = dict(item.split("=", 1) for item in args.env)
-    _setup_django()
 
     chosen = [c for c in CASES if not args.cases or c.__name__ in args.cases.split(",")]
     if not chosen:
@@ -81,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         print(f"stack up in {time.monotonic() - started:.0f} s (logs in {stack.workdir})")
         for case in chosen:
-            stack.reset()
             t0 = time.monotonic()
-            result = case(stack)
+            try:
+                stack.reset()
+                result = case(stack)
+            except Exception as exc:  # noqa: BLE001 - one broken case must not lose the others' figures
+                result = CaseResult.failed(case.__name__, exc)
             results.append(result)
             print(f"[{time.monotonic() - t0:5.1f} s] {'ok  ' if result.ok else 'FAIL'} {result.summary()}", flush=True)
     finally:

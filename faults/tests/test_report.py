@@ -36,3 +36,11 @@ def test_write_table_replaces_only_between_the_markers(tmp_path):
     doc.write_text(f"# Title\n\nBefore.\n\n{BEGIN}\nold table\n{END}\n\nAfter.\n")
     write_table("new table", doc)
     assert doc.read_text() == f"# Title\n\nBefore.\n\n{BEGIN}\nnew table\n{END}\n\nAfter.\n"
+
+
+def test_a_harness_error_is_a_row_and_a_failure():
+    broken = CaseResult.failed("postgres_restart", RuntimeError("faults.agent seed failed:\nTraceback …"))
+    assert not broken.ok
+    text = table([_result(), broken], command="python -m faults", seconds=1)
+    assert "| postgres_restart | | | | | harness error | RuntimeError: faults.agent seed failed: |" in text
+    assert "1 of 2 cases exactly once" in text
