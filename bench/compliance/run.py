@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://… python bench/compliance/run.py [--suppressions 100000] [--candidates 20000]
 
-Creates a throw-away database (``bench_compliance``), fills one tenant's
+Creates a throw-away database (``<database>_compliance``), fills one tenant's
 suppression list (a fifth of it erased: hash only), then measures, each against
 a ceiling measured in the same run:
 
@@ -28,7 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
-os.environ.setdefault("TEST_DATABASE_NAME", "bench_compliance")
+# Its own throw-away database beside DATABASE_URL's (``<database>_compliance``), so runs by two people
+# on one server never drop each other's.
+_DB = os.environ.get("DATABASE_URL", "").split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "bench"
+os.environ.setdefault("TEST_DATABASE_NAME", f"{_DB}_compliance")
 os.environ.setdefault("PYTEST_VERSION", "bench")  # dev defaults for secrets (never production)
 
 

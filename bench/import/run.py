@@ -1,10 +1,11 @@
 """Import benchmark: 100,000 generated CSV rows through the real import service on PostgreSQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/import/run.py [--rows 100000]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/smscampaigns python bench/import/run.py [--rows 100000]
 
-It creates (and drops first) the database ``smsc_bench_import`` on the server of
-``DATABASE_URL``, migrates it, writes a CSV to a temporary file (streamed, never
-held in memory), then times, in one process:
+It creates (and drops first) the database ``<database>_import`` beside the one
+``DATABASE_URL`` names (``BENCH_DATABASE_URL`` names it outright), migrates
+it, writes a CSV to a temporary file (streamed, never held in memory), then
+times, in one process:
 
 1. ``contacts.importing.contacts_import`` over the file: every row parsed,
    normalized to E.164, time zone derived, upserted with its tags (all new rows);
@@ -32,7 +33,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH_DB = "smsc_bench_import"
+sys.path.insert(0, str(ROOT))
 AREA_CODES = [201, 202, 206, 212, 213, 214, 305, 310, 312, 404, 415, 503, 512, 602, 617, 646, 702, 713, 718, 917]
 FIRST = ["Ada", "Bo", "Cy", "Dee", "Eli", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kai", "Lu", "Mo", "Ned", "Ona", "Zoë"]
 LAST = ["Lovelace", "Hopper", "Turing", "Noether", "Curie", "Knuth", "Ritchie", "Liskov", "Dijkstra", "Müller"]
@@ -40,20 +41,17 @@ TAGS = ["vip", "nyc", "spring", "newsletter", "store-12", "online"]
 CITIES = ["Boston", "Austin", "Denver", "Seattle", "Miami", ""]
 
 
-def bench_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    return admin, urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def recreate_database(admin_url: str) -> None:
+def recreate_database(db_url: str) -> None:
+    """Drop and create the bench's own database (``<database>_import``: never the one DATABASE_URL names)."""
     import psycopg2
 
-    conn = psycopg2.connect(admin_url)
+    parts = urlsplit(db_url)
+    name = parts.path.lstrip("/")
+    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        cur.execute(f"CREATE DATABASE {BENCH_DB}")
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
 
 
@@ -130,13 +128,14 @@ def main() -> int:
     if not url.startswith("postgres"):
         print("Set DATABASE_URL to a PostgreSQL server (the bench creates its own database there).", file=sys.stderr)
         return 2
-    admin_url, db_url = bench_url(url)
-    recreate_database(admin_url)
+    from bench.common import bench_database_url
+
+    db_url = bench_database_url("import")
+    recreate_database(db_url)
     os.environ["DATABASE_URL"] = db_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
     os.environ.setdefault("DEBUG", "1")
     os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
 
     import django
 
