@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -77,6 +78,40 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Tenants sharing a Twilio account must be told apart by their sender.
+
+        Twilio signs all of an account's webhooks with the account's one token, so
+        an inbound text is routed by its ``To``/``MessagingServiceSid`` and an early
+        status callback by its ``From``/``MessagingServiceSid``: each tenant on a
+        shared account needs a sender of its own (docs/tracking.md).
+        """
+        super().clean()
+        if not self.twilio_account_sid:
+            return
+        others = Tenant.objects.filter(twilio_account_sid=self.twilio_account_sid).exclude(pk=self.pk)
+        senders = set(others.values_list("sender", flat=True))
+        if not senders:
+            return
+        if not self.sender:
+            raise ValidationError(
+                {"sender": "Another tenant uses this Twilio account: tenants sharing an account need a sender each."}
+            )
+        if "" in senders:
+            raise ValidationError(
+                {
+                    "twilio_account_sid": "Another tenant on this Twilio account has no sender: give it one before "
+                    "a second tenant shares the account."
+                }
+            )
+        if self.sender in senders:
+            raise ValidationError(
+                {
+                    "sender": "Another tenant on this Twilio account already uses this sender: its texts and "
+                    "delivery reports could not be told from yours."
+                }
+            )
 
     @property
     def effective_sending_rate(self) -> float:
