@@ -1,8 +1,9 @@
-"""Twilio webhook authentication: the tenant by AccountSid, the signature by its token."""
+"""Twilio webhook authentication: the tenant by AccountSid (and sender, when shared), the signature by its token."""
 
 from __future__ import annotations
 
 import hmac
+import logging
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,8 @@ from common.middleware import NUL
 from tenants.crypto import decrypt
 from tenants.models import Tenant
 
+logger = logging.getLogger(__name__)
+
 
 def webhook_url(request) -> str:
     """The URL Twilio signed: the public origin (not the proxy's), path and query."""
@@ -23,77 +26,118 @@ def webhook_url(request) -> str:
     return f"{settings.PUBLIC_BASE_URL}{request.path}" + (f"?{query}" if query else "")
 
 
-def twilio_request_tenant(request) -> Tenant:
-    """The tenant a signed Twilio webhook belongs to; ``PermissionDenied`` (403) otherwise.
+class TenantUnroutable(Exception):
+    """A webhook signed for a Twilio account that several tenants share, naming no sender of exactly one of them."""
 
-    A missing AccountSid, an unknown one, a missing signature or one made with any
-    other token (another tenant's included) are all refused alike.
+
+def twilio_request_tenant(request) -> Tenant:
+    """The tenant a signed incoming-message webhook is for.
+
+    A tenant alone on its Twilio account takes every text to the account. Tenants
+    sharing an account (Twilio signs all its webhooks with the account's one token)
+    are told apart by their sender: the number texted (``To``) or the Messaging
+    Service (``MessagingServiceSid``). The signature must be made with that
+    tenant's own token. ``PermissionDenied`` (403) for anything not so signed (a
+    missing or unknown AccountSid, a missing signature, any other token);
+    ``TenantUnroutable`` for a request signed for a shared account that names no
+    sender of exactly one of its tenants.
     """
     account_sid, signature = _credentials(request)
     # A raw query: a third of the ORM's cost, the same Tenant objects.
     table = connection.ops.quote_name(Tenant._meta.db_table)
-    sql = f"SELECT * FROM {table} WHERE twilio_account_sid = %s"  # noqa: S608 - name from model meta
-    tenants = [t for t in Tenant.objects.raw(sql, [account_sid]) if t.twilio_auth_token]
-    for tenant in tenants:
-        if _valid(request, tenant.twilio_auth_token, signature):
-            return tenant
+    sql = f"SELECT * FROM {table} WHERE twilio_account_sid = %s ORDER BY id"  # noqa: S608 - name from model meta
+    tenants = list(Tenant.objects.raw(sql, [account_sid]))
+    tenant = _tenant_by_sender(tenants, request.POST.get("To", ""), request.POST.get("MessagingServiceSid", ""))
+    if tenant is not None and tenant.twilio_auth_token and _valid(request, tenant.twilio_auth_token, signature):
+        return tenant
+    others = {t.twilio_auth_token for t in tenants if t is not tenant and t.twilio_auth_token}
+    if any(_valid(request, token, signature) for token in others):
+        if tenant is None:
+            raise TenantUnroutable("No single tenant on this Twilio account sends from this number or service")
+        logger.warning(
+            "Twilio webhook for tenant %s refused: signed with another token of its account, not its own "
+            "(a token rotated at one tenant only?)",
+            tenant.pk,
+        )
     raise PermissionDenied("Invalid Twilio signature")
 
 
-def twilio_request_tenant_id(request) -> int:
-    """``twilio_request_tenant`` when only the tenant's id is needed: one small raw query."""
-    return twilio_request_signer(request, cached=False).tenant_id
+def _tenant_by_sender(tenants: list[Tenant], *addresses: str) -> Tenant | None:
+    """The account's only tenant, else the one whose sender is among ``addresses`` (None when not exactly one)."""
+    if len(tenants) == 1:
+        return tenants[0]
+    matches = [t for t in tenants if t.sender and t.sender in addresses]
+    return matches[0] if len(matches) == 1 else None
 
 
 @dataclass(frozen=True)
-class Signer:
-    """Who signed a webhook: the tenant, and the stored (encrypted) token the signature matched."""
+class Signers:
+    """The stored (encrypted) tokens of an account's tenants that a webhook's signature matched.
 
-    tenant_id: int
-    token_ciphertext: str
+    Not yet a tenant: on a shared account every tenant normally holds the same
+    token. The status webhook resolves the tenant (the message SID's owner) and
+    checks that its token is one of these in a single statement
+    (``tracking.services.callback_apply_signed``).
+    """
+
+    account_sid: str
+    token_ciphertexts: tuple[str, ...]
     cached: bool
 
 
-# AccountSid → [(tenant id, token ciphertext)], per process. Only safe for writes
-# that re-check the ciphertext in the same statement (see tracking.services
-# ``callback_apply(token_ciphertext=…)``), and retried uncached when it changed.
-_SIGNERS: dict[str, list[tuple[int, str]]] = {}
+# AccountSid → the token ciphertexts its tenants held when last read, per process.
+# Only safe for writes that check the tenant's current ciphertext against them in
+# the same statement, and retry uncached when it is not among them.
+_SIGNERS: dict[str, tuple[str, ...]] = {}
 _SIGNERS_LOCK = threading.Lock()
 _SIGNERS_MAX = 10_000
 
 
-def twilio_request_signer(request, *, cached: bool = False) -> Signer:
-    """The signer of a Twilio webhook; ``PermissionDenied`` when unsigned or badly signed.
+def twilio_request_signers(request, *, cached: bool = False) -> Signers:
+    """The account's stored tokens that signed a Twilio webhook; ``PermissionDenied`` when none did.
 
     ``cached=True`` saves the tenant query on the hot path: the tokens an account
-    had when last read are tried first. The caller MUST then write only while the
-    tenant still holds ``token_ciphertext`` and call again with ``cached=False``
-    when it does not (a rotated token thus takes effect at once). A signature that
-    no cached token matches is always checked against fresh rows.
+    had when last read are tried first. The caller MUST then write only for a
+    tenant that still holds one of ``token_ciphertexts`` and call again with
+    ``cached=False`` when it does not (a rotated token thus takes effect at once).
+    A signature that no cached token matches is always checked against fresh rows.
     """
     account_sid, signature = _credentials(request)
     if cached:
-        for tenant_id, ciphertext in _SIGNERS.get(account_sid, ()):
-            if _valid(request, _token(ciphertext), signature):
-                return Signer(tenant_id, ciphertext, cached=True)
+        signed = _signed(request, _SIGNERS.get(account_sid, ()), signature)
+        if signed:
+            return Signers(account_sid, signed, cached=True)
     table = connection.ops.quote_name(Tenant._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, twilio_auth_token FROM {table} WHERE twilio_account_sid = %s",  # noqa: S608 - name from model meta
+            f"SELECT twilio_auth_token FROM {table} WHERE twilio_account_sid = %s AND twilio_auth_token <> ''",  # noqa: S608 - name from model meta
             [account_sid],
         )
-        rows = [(tenant_id, ciphertext) for tenant_id, ciphertext in cursor.fetchall() if ciphertext]
+        ciphertexts = tuple(row[0] for row in cursor.fetchall())
     with _SIGNERS_LOCK:
         if len(_SIGNERS) >= _SIGNERS_MAX:
             _SIGNERS.clear()
-        if rows:
-            _SIGNERS[account_sid] = rows
+        if ciphertexts:
+            _SIGNERS[account_sid] = ciphertexts
         else:
             _SIGNERS.pop(account_sid, None)
-    for tenant_id, ciphertext in rows:
-        if _valid(request, _token(ciphertext), signature):
-            return Signer(tenant_id, ciphertext, cached=False)
+    signed = _signed(request, ciphertexts, signature)
+    if signed:
+        return Signers(account_sid, signed, cached=False)
     raise PermissionDenied("Invalid Twilio signature")
+
+
+def _signed(request, ciphertexts, signature: str) -> tuple[str, ...]:
+    """The ciphertexts whose token made ``signature``: one HMAC per distinct token (tenants share one)."""
+    verdicts: dict[str, bool] = {}
+    signed = []
+    for ciphertext in ciphertexts:
+        token = _token(ciphertext)
+        if token not in verdicts:
+            verdicts[token] = _valid(request, token, signature)
+        if verdicts[token]:
+            signed.append(ciphertext)
+    return tuple(signed)
 
 
 def webhook_params(request) -> dict[str, str]:

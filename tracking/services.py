@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -145,7 +146,11 @@ def status_callback_receive(*, tenant: Tenant, params: dict[str, str]) -> bool:
 
 
 class TokenChanged(Exception):
-    """The token a webhook's signature was checked with is no longer the tenant's: nothing was written."""
+    """The token a webhook's signature was checked with is not (or no longer) the tenant's: nothing was written."""
+
+    def __init__(self, *, tenant_id: int | None = None) -> None:
+        super().__init__(tenant_id)
+        self.tenant_id = tenant_id
 
 
 def callback_apply(
@@ -165,6 +170,70 @@ def callback_apply(
     message_id, inserted, moved = _callback_apply_one_statement(
         tenant_id=tenant_id, callback=callback, at=received_at or timezone.now(), token_ciphertext=token_ciphertext
     )
+    return _applied(tenant_id=tenant_id, callback=callback, message_id=message_id, inserted=inserted, moved=moved)
+
+
+class CallbackUnroutable(Exception):
+    """A callback for a shared Twilio account that no single tenant can be told to own: nothing was written."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    tenant_id: int
+    moved: bool
+
+
+def callback_apply_signed(
+    *,
+    account_sid: str,
+    token_ciphertexts: Sequence[str],
+    callback: Callback,
+    received_at: dt.datetime | None = None,
+) -> Applied:
+    """``callback_apply`` for a webhook signed for ``account_sid``, its tenant found in the same statement.
+
+    The tenant is the one of the account's tenants that owns the message SID; for
+    a SID no message carries yet (an orphan), the account's only tenant, else the
+    one whose sender the callback names (``MessagingServiceSid`` or ``From``). The
+    write happens only while that tenant holds one of ``token_ciphertexts`` (the
+    stored tokens the signature matched). Raises ``TokenChanged`` (its
+    ``tenant_id`` set) when it does not, ``CallbackUnroutable`` when no single
+    tenant is found; nothing is written then.
+    """
+    at = received_at or timezone.now()
+    fields = _move_fields(callback, at)
+    move = message_move_ctes(to=callback.status, fields=fields, source="src") if callback.status else None
+    params = [
+        account_sid,
+        callback.sid,
+        list(token_ciphertexts),
+        callback.fields.get("MessagingServiceSid") or "",
+        callback.fields.get("From") or "",
+        callback.sid,
+        callback.raw_status,
+        callback.error_code,
+        json.dumps(callback.fields),
+        at,
+        *(move[1] if move else ()),
+    ]
+    tenant_id, token_ok, message_id, current, inserted, old = _fetchone(
+        _account_callback_sql(move[0] if move else None), params
+    )
+    if tenant_id is None:
+        raise CallbackUnroutable
+    if not token_ok:
+        raise TokenChanged(tenant_id=tenant_id)
+    moved = old is not None
+    if message_id is not None and move and not moved and can_move(current, callback.status):
+        moved = message_move(message_id=message_id, to=callback.status, **fields) is not None
+    return Applied(
+        tenant_id,
+        _applied(tenant_id=tenant_id, callback=callback, message_id=message_id, inserted=inserted, moved=moved),
+    )
+
+
+def _applied(*, tenant_id: int, callback: Callback, message_id: int | None, inserted: bool, moved: bool) -> bool:
+    """After the statement: settle orphans, tell the endpoints. Returns whether the message moved."""
     if message_id is None:
         if inserted:
             # An orphan. The sender may have recorded this SID since we looked: it
@@ -233,6 +302,34 @@ def _callback_sql(guarded: bool, move_sql: str | None) -> str:
         "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
         + (f", {move_sql} " if move_sql else " ")
         + "SELECT EXISTS (SELECT 1 FROM ok), (SELECT id FROM cur), (SELECT status FROM cur), "
+        + "EXISTS (SELECT 1 FROM ev), "
+        + ("(SELECT old FROM upd)" if move_sql else "NULL")
+    )
+
+
+@lru_cache(maxsize=64)
+def _account_callback_sql(move_sql: str | None) -> str:
+    """The webhook's statement: the tenant among the account's (``acct``) is the SID's owner (``cur``, the
+    message locked), else the account's only tenant, else the one whose sender the callback names (``who``);
+    ``ok`` when it holds a token the signature matched; ``src`` is the message to move only then."""
+    qn = connection.ops.quote_name
+    return (
+        f"WITH acct AS (SELECT id, twilio_auth_token, sender FROM {qn(Tenant._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
+        "WHERE twilio_account_sid = %s), "
+        f"cur AS (SELECT id, status, campaign_id, tenant_id FROM {qn(Message._meta.db_table)} "
+        "WHERE sid = %s AND tenant_id IN (SELECT id FROM acct) FOR NO KEY UPDATE), "
+        "who AS (SELECT id, twilio_auth_token = ANY(%s::text[]) AS signed FROM acct WHERE id = COALESCE("
+        "(SELECT tenant_id FROM cur), "
+        "(SELECT min(id) FROM acct HAVING count(*) = 1), "
+        "(SELECT min(id) FROM acct WHERE sender <> '' AND sender IN (%s, %s) HAVING count(*) = 1))), "
+        "ok AS (SELECT id FROM who WHERE signed), "
+        "src AS (SELECT id, status, campaign_id FROM cur WHERE EXISTS (SELECT 1 FROM ok)), "
+        f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
+        "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
+        "SELECT (SELECT id FROM ok), %s, %s, %s, %s::jsonb, %s, (SELECT id FROM src) WHERE EXISTS (SELECT 1 FROM ok) "
+        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
+        + (f", {move_sql} " if move_sql else " ")
+        + "SELECT (SELECT id FROM who), EXISTS (SELECT 1 FROM ok), (SELECT id FROM src), (SELECT status FROM src), "
         + "EXISTS (SELECT 1 FROM ev), "
         + ("(SELECT old FROM upd)" if move_sql else "NULL")
     )
