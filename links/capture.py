@@ -1,13 +1,14 @@
 """The redirect's hot path: resolve a code, record the click, answer.
 
 With Redis (``LINKS_CLICK_CAPTURE = "redis"``, the default when ``REDIS_URL`` is
-set) a cached code costs ONE Redis round trip: a Lua script checks the probe
-counter, reads the cached ``expiry|target``, and appends the raw click to a Redis
-stream, all at once. The click writer (``manage.py links_click_writer`` or the
-Celery beat task ``links.tasks.clicks_write``) reads the stream through a
-consumer group, parses and counts the clicks in batches, commits them, and only
-then acknowledges them: a stopped or crashed writer loses nothing, its unread or
-unacknowledged clicks wait in Redis.
+set) a cached code costs ONE Redis round trip: a Lua script reads the cached
+``expiry|target`` and appends the raw click to a Redis stream, or, for an
+unknown code, counts it against the address's probe counter, all at once.
+The click writer (``manage.py links_click_writer`` or the Celery beat task
+``links.tasks.clicks_write``) reads the stream through a consumer group, parses
+and counts the clicks in batches, commits them, and only then acknowledges
+them: a stopped or crashed writer loses nothing, its unread or unacknowledged
+clicks wait in Redis.
 
 Without Redis (``make run``), or if Redis stops answering, the click is written
 directly in the request (slower, never lost).
@@ -39,23 +40,27 @@ UNKNOWN = "!"  # cached marker of a code that does not exist
 
 OK, MISS, UNKNOWN_CODE, EXPIRED, BLOCKED = "ok", "miss", "unknown", "expired", "blocked"
 
+# A known, live code with a web target is served whatever the address's probe count (a prober
+# behind a shared proxy must not block its other users); only misses are counted, and only
+# a miss past the limit is refused. A cached target that is not http(s) is a miss.
 _RESOLVE_AND_RECORD = """
-local limit = tonumber(ARGV[1])
-local n = tonumber(redis.call('GET', KEYS[2]) or '0')
-if n >= limit then return {'blocked', ''} end
 local v = redis.call('GET', KEYS[1])
 if not v then return {'miss', ''} end
-if v == '!' then
-  n = redis.call('INCR', KEYS[2])
-  if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-  if n > limit then return {'blocked', ''} end
-  return {'unknown', ''}
+if v ~= '!' then
+  local sep = string.find(v, '|', 1, true)
+  local exp = tonumber(string.sub(v, 1, sep - 1))
+  if exp > 0 and exp <= tonumber(ARGV[2]) then return {'expired', ''} end
+  local target = string.sub(v, sep + 1)
+  local head = string.lower(string.sub(target, 1, 8))
+  if head == 'https://' or string.sub(head, 1, 7) == 'http://' then
+    redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
+    return {'ok', target}
+  end
 end
-local sep = string.find(v, '|', 1, true)
-local exp = tonumber(string.sub(v, 1, sep - 1))
-if exp > 0 and exp <= tonumber(ARGV[2]) then return {'expired', ''} end
-redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
-return {'ok', string.sub(v, sep + 1)}
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+if n > tonumber(ARGV[1]) then return {'blocked', ''} end
+return {'unknown', ''}
 """
 
 _PROBE_INCR = """
@@ -135,6 +140,16 @@ def redirect_target(target_url: str, *, campaign_id: int | None, campaign_name: 
     return parts._replace(query=query).geturl()
 
 
+def is_web_url(url: str) -> bool:
+    """True for an ``http://`` or ``https://`` URL (any case): the only targets a link redirects to.
+
+    Checked when a campaign is written and again on every redirect (here and in the Lua script), so a
+    stored ``ftp:``, ``javascript:`` or ``data:`` target is answered like an unknown code.
+    """
+    head = url[:8].lower()
+    return head.startswith("https://") or head.startswith("http://")
+
+
 def cache_value(*, target: str, expires_at) -> str:
     return f"{int(expires_at.timestamp()) if expires_at else 0}|{target}"
 
@@ -156,7 +171,7 @@ def _load(code: str) -> str:
     if row is None:
         return UNKNOWN
     target_url, expires_at, campaign_id, campaign_name = row
-    if urlsplit(target_url).scheme not in ("http", "https"):
+    if not is_web_url(target_url):
         return UNKNOWN
     target = redirect_target(target_url, campaign_id=campaign_id, campaign_name=campaign_name or "")
     return cache_value(target=target, expires_at=expires_at)
@@ -301,8 +316,6 @@ def _cache_call(fn, *args, default=None, **kwargs):
 
 
 def _direct_resolve_and_record(*, code: str, ip: str, event: dict, record: Callable[..., object]) -> Outcome:
-    if (_cache_call(cache.get, probe_key(ip)) or 0) >= settings.LINKS_PROBE_LIMIT:
-        return Outcome(BLOCKED)
     value = _cache_call(cache.get, link_key(code))
     if value is None:
         value = _load(code)
@@ -317,5 +330,7 @@ def _direct_resolve_and_record(*, code: str, ip: str, event: dict, record: Calla
     exp, target = _parse_cache_value(value)
     if exp and exp <= event["ts"]:
         return Outcome(EXPIRED)
+    if not is_web_url(target):
+        return _unknown(ip)
     record(events=[event])
     return Outcome(OK, target)

@@ -7,6 +7,7 @@ except ``client_ip``/``ip_truncate`` which are cheap).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ LINK_SCANNERS: tuple[tuple[str, str], ...] = (
 _TABLET_RE = re.compile(r"ipad|tablet|kindle|silk/|playbook|(android(?!.*mobile))", re.IGNORECASE)
 _MOBILE_RE = re.compile(r"mobile|iphone|ipod|android|blackberry|opera mini|iemobile|windows phone", re.IGNORECASE)
 _DESKTOP_OS = ("windows", "mac os x", "linux", "ubuntu", "chrome os", "fedora", "freebsd", "debian", "macos")
+
+logger = logging.getLogger(__name__)
 
 _crawler_detect = CrawlerDetect()
 _crawler_lock = threading.Lock()
@@ -148,15 +151,36 @@ def _is_trusted(ip: str, networks) -> bool:
     return any(addr in net for net in networks)
 
 
+_forwarded_warned = False
+
+
+def _warn_forwarded_untrusted() -> None:
+    """Once per process: X-Forwarded-For arrived but no proxy is trusted, so every client looks like the proxy."""
+    global _forwarded_warned
+    if _forwarded_warned:
+        return
+    _forwarded_warned = True
+    logger.warning(
+        "links: a request carried X-Forwarded-For but LINKS_TRUSTED_PROXIES is empty, so the proxy's own "
+        "address is taken as every client's (one country for all clicks, one probe counter for everyone "
+        "behind it); set LINKS_TRUSTED_PROXIES to the proxy's addresses or networks (e.g. 10.0.0.0/8). "
+        "Logged once per process."
+    )
+
+
 def client_ip(meta: dict) -> str:
     """The client's address: ``REMOTE_ADDR``, or ``X-Forwarded-For`` only when the peer is a trusted proxy.
 
     Walks the forwarded chain from the right, skipping trusted proxies; the first
     untrusted address is the client. A forged left part of the header is ignored.
+    With no trusted proxies the header is ignored, and its first sighting is logged
+    once (a proxy nobody told us about).
     """
     remote = meta.get("REMOTE_ADDR", "") or ""
     trusted = tuple(getattr(settings, "LINKS_TRUSTED_PROXIES", ()) or ())
     if not trusted:
+        if not _forwarded_warned and "HTTP_X_FORWARDED_FOR" in meta:
+            _warn_forwarded_untrusted()
         return remote
     networks = _trusted_networks(trusted)
     if not _is_trusted(remote, networks):

@@ -157,10 +157,77 @@ def test_probing_unknown_codes_gets_429(mode, tenant_a, settings):
     _c, _m, codes = campaign_links(tenant_a, 1)
     statuses = [get(f"Unkn0wn{i}").status_code for i in range(7)]
     assert statuses == [404] * 5 + [429] * 2
-    blocked = get(codes[0])
+    blocked = get("Unkn0wnX")
     assert blocked.status_code == 429 and blocked["Retry-After"] == str(settings.LINKS_PROBE_WINDOW)
     # Another address is not affected.
-    assert get(codes[0], REMOTE_ADDR="198.51.100.7").status_code == 302
+    assert get("Unkn0wnY", REMOTE_ADDR="198.51.100.7").status_code == 404
+
+
+def test_a_blocked_address_still_gets_its_valid_codes(mode, tenant_a, settings):
+    """#15 item 6: the limiter refuses misses only. Behind an untrusted proxy every recipient shares
+    the proxy's address, so one prober must not take their links away."""
+    settings.LINKS_PROBE_LIMIT = 5
+    campaign, messages, codes = campaign_links(tenant_a, 2)
+    proxy = {"HTTP_X_FORWARDED_FOR": "203.0.113.66"}  # no LINKS_TRUSTED_PROXIES: everyone is 127.0.0.1
+    assert [get(f"Pr0be{i:03d}", **proxy).status_code for i in range(7)] == [404] * 5 + [429] * 2
+    # A recipient behind the same proxy: the code's first tap (not cached yet) and later ones (cached).
+    first = get(codes[0], HTTP_X_FORWARDED_FOR="198.51.100.20")
+    assert first.status_code == 302 and first["Location"].startswith("https://shop.example.com/sale?")
+    assert get(codes[0]).status_code == 302
+    assert get(codes[1], ua=ANDROID).status_code == 302
+    # Misses stay refused for the window.
+    assert get("Pr0be999", **proxy).status_code == 429
+    flush(mode)
+    assert Click.objects.count() == 3
+    assert campaign_click_counts(campaign.pk)["unique_clicks"] == 2
+
+
+def test_a_non_web_target_is_never_redirected_to(mode, tenant_a, django_capture_on_commit_callbacks):
+    """#15 item 7: a stored ftp:// target (written before authoring refused it) is answered 404,
+    even from the warm cache the fan-out fills, and no click is recorded."""
+    with django_capture_on_commit_callbacks(execute=True):  # the cache warm runs, as after a real fan-out
+        _c, _m, codes = campaign_links(tenant_a, 1, link_url="ftp://files.example/price-list.pdf")
+    for _ in range(2):  # a cache fill in between must not change the answer
+        resp = get(codes[0])
+        assert resp.status_code == 404 and "Location" not in resp
+        assert b"This link does not exist" in resp.content
+    one_off = ShortLink.objects.create(tenant=tenant_a, code="JsTarget1", target_url="javascript:alert(1)")
+    assert get(one_off.code).status_code == 404
+    flush(mode)
+    assert Click.objects.count() == 0
+    # The check is on the scheme, in any case.
+    upper = short_link_create(tenant=tenant_a, target_url="HTTPS://x.example/p")
+    assert get(upper.code).status_code == 302
+
+
+def test_forwarded_header_without_trusted_proxies_is_warned_about_once(db, tenant_a, caplog, monkeypatch, settings):
+    from links import clickinfo
+
+    monkeypatch.setattr(clickinfo, "_forwarded_warned", False, raising=False)
+    settings.LINKS_TRUSTED_PROXIES = []
+    link = short_link_create(tenant=tenant_a, target_url="https://x.example/")
+    with caplog.at_level("WARNING", logger="links.clickinfo"):
+        assert get(link.code).status_code == 302  # no header: nothing to say
+        assert not caplog.records
+        for hop in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+            assert get(link.code, HTTP_X_FORWARDED_FOR=hop).status_code == 302
+            assert get("Unkn0wnZ", HTTP_X_FORWARDED_FOR=hop).status_code == 404
+    warnings = [r for r in caplog.records if r.name == "links.clickinfo"]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    message = warnings[0].getMessage()
+    assert "X-Forwarded-For" in message and "LINKS_TRUSTED_PROXIES" in message
+    assert "198.51.100" not in message  # no client address in the log
+
+
+def test_forwarded_header_from_a_trusted_proxy_is_not_warned_about(db, tenant_a, caplog, monkeypatch, settings):
+    from links import clickinfo
+
+    monkeypatch.setattr(clickinfo, "_forwarded_warned", False, raising=False)
+    settings.LINKS_TRUSTED_PROXIES = ["127.0.0.1"]
+    link = short_link_create(tenant=tenant_a, target_url="https://x.example/")
+    with caplog.at_level("WARNING", logger="links.clickinfo"):
+        assert get(link.code, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 302
+    assert not [r for r in caplog.records if r.name == "links.clickinfo"]
 
 
 def test_only_get_and_head(db):
