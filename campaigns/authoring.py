@@ -17,7 +17,7 @@ from django.db.models import Count
 from contacts.audience import AudienceError, audience_validate
 from contacts.models import Contact
 from contacts.selectors import contacts_for_audience
-from links.services import CODE_LENGTH, short_url
+from links.services import CODE_LENGTH, is_web_url, short_url
 from tenants.models import Tenant
 
 from .models import Campaign, CampaignStatus
@@ -114,6 +114,9 @@ def campaign_check(*, tenant: Tenant, data: dict) -> dict:
     bodies = [data.get("body") or ""] + [v["body"] for v in data.get("variants") or []]
     if any(uses_field(b, "link") for b in bodies) and "link_url" in data and not data["link_url"]:
         errors["link_url"] = ["The body uses {{link}}: give the link's target URL."]
+    elif data.get("link_url") and not is_web_url(data["link_url"]):
+        # URLField alone lets ftp:// through; a recipient's link only ever opens a web page.
+        errors["link_url"] = ["The link's target must be a web address starting with http:// or https://."]
     if errors:
         raise CampaignError(errors)
     return data

@@ -24,7 +24,7 @@ from common.enqueue import task_enqueue
 from integrations.events import clicks_events_emit
 from tenants.models import Tenant
 
-from .capture import cache_ttl, cache_value, link_cache_forget, links_cache_warm, redirect_target
+from .capture import cache_ttl, cache_value, is_web_url, link_cache_forget, links_cache_warm, redirect_target
 from .clickinfo import country_for, user_agent_info
 from .models import CampaignClickCount, Click, ShortLink
 
@@ -175,7 +175,12 @@ def _links_copy(*, tenant_id: int, campaign_id: int, target_url: str, codes: dic
 def short_link_create(
     *, tenant: Tenant, target_url: str, campaign_id: int | None = None, expires_at: dt.datetime | None = None
 ) -> ShortLink:
-    """One link outside a campaign fan-out (a test, a one-off), with a fresh code."""
+    """One link outside a campaign fan-out (a test, a one-off), with a fresh code.
+
+    Raises ``ValueError`` for a target that is not http(s): the redirect would never follow it.
+    """
+    if not is_web_url(target_url):
+        raise ValueError("A short link's target must start with http:// or https://.")
     for _attempt in range(MAX_ATTEMPTS):
         code = code_generate()
         if not ShortLink.objects.filter(code=code).exists():

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from campaigns.tests.factories import MessageFactory
 from links.models import ShortLink
-from links.services import short_links_create_for_messages, short_url
+from links.services import short_link_create, short_links_create_for_messages, short_url
 
 
 def test_bulk_links_one_per_message_and_rerun_safe(tenant_a):
@@ -142,3 +144,11 @@ def test_fanout_links_are_warmed_by_a_task(tenant_a, links_redis, django_capture
     assert not any(links_redis.exists(link_key(c)) for c in codes.values())  # not warmed in the caller
     assert tasks.short_links_warm(**queued[0]) == 3  # what the worker runs
     assert all(links_redis.exists(link_key(c)) for c in codes.values())
+
+
+def test_a_one_off_link_must_point_at_a_web_address(tenant_a):
+    for target in ("ftp://files.example/x", "javascript:alert(1)", "files.example/x"):
+        with pytest.raises(ValueError, match="http"):
+            short_link_create(tenant=tenant_a, target_url=target)
+    assert not ShortLink.objects.exists()
+    assert short_link_create(tenant=tenant_a, target_url="Https://x.example/").pk
