@@ -5,7 +5,7 @@ stack has its own PostgreSQL, so everything that needs Django against it runs
 here, with the stack's environment, and answers one JSON line on stdout.
 
     seed --contacts N --first-number K   a tenant (Twilio credentials of the fake, quiet hours always open,
-                                         a high sending rate), N contacts, a draft campaign
+                                         a high sending rate), N contacts who consented, a draft campaign
     send --campaign ID                   campaigns.sending.campaign_send; never crashes (broker down)
     state --campaign ID                  campaign status, message counts by status, recipients
     stop-others --keep ID                cancel every other campaign still sending (a failed case's leftovers)
@@ -30,11 +30,11 @@ def _setup() -> None:
 
 def seed(*, contacts: int, first_number: int, rate: float, label: str) -> dict:
     import datetime as dt
-    import io
 
-    from django.db import connection
+    from django.utils import timezone
 
     from campaigns.models import Campaign
+    from contacts.models import ConsentStatus, Contact
     from tenants.services import tenant_create
 
     account_sid = "AC" + secrets.token_hex(16)
@@ -57,17 +57,21 @@ def seed(*, contacts: int, first_number: int, rate: float, label: str) -> dict:
     tenant.save(update_fields=["quiet_hours_start", "quiet_hours_end", "legal_quiet_hours"])
 
     numbers = [f"+1415{2_000_000 + first_number + i:07d}" for i in range(contacts)]
-    buf = io.StringIO()
-    for i, phone in enumerate(numbers):
-        names = f"First{i % 97}\tLast{i % 61}"
-        buf.write(f"{tenant.pk}\t{phone}\t{names}\t\tAmerica/Los_Angeles\t{{}}\tunknown\t\t\\N\t\tnow\tnow\n")
-    buf.seek(0)
-    with connection.cursor() as cur:
-        cur.copy_expert(
-            "COPY contacts_contact (tenant_id, phone_number, first_name, last_name, email, timezone, custom_fields, "
-            "consent_status, consent_source, consent_at, consent_text, created_at, updated_at) FROM STDIN",
-            buf,
+    now = timezone.now()
+    Contact.objects.bulk_create(
+        Contact(
+            tenant=tenant,
+            phone_number=phone,
+            first_name=f"First{i % 97}",
+            last_name=f"Last{i % 61}",
+            timezone="America/Los_Angeles",
+            consent_status=ConsentStatus.GRANTED,  # marketing goes to those who said yes
+            consent_source="faults seed",
+            consent_at=now,
+            consent_text="Yes to texts",
         )
+        for i, phone in enumerate(numbers)
+    )
     campaign = Campaign.objects.create(
         tenant=tenant,
         name=f"Faults {label}",
