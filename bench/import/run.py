@@ -1,6 +1,6 @@
 """Import benchmark: 100,000 generated CSV rows through the real import service on PostgreSQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/smscampaigns python bench/import/run.py [--rows 100000]
+    DATABASE_URL=postgres://…/smscampaigns REDIS_URL=redis://… python bench/import/run.py [--rows 100000]
 
 It creates (and drops first) the database ``<database>_import`` beside the one
 ``DATABASE_URL`` names (``BENCH_DATABASE_URL`` names it outright), migrates
@@ -135,7 +135,9 @@ def main() -> int:
     os.environ["DATABASE_URL"] = db_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
     os.environ.setdefault("DEBUG", "1")
-    os.environ.pop("REDIS_URL", None)
+    if not os.environ.get("REDIS_URL"):
+        print("Set REDIS_URL (the settings require Redis).", file=sys.stderr)
+        return 2
 
     import django
 

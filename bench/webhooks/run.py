@@ -1,6 +1,7 @@
 """Benchmark: signed Twilio status callbacks against gunicorn on loopback.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/smsc_bench .venv/bin/python bench/webhooks/run.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/smsc_bench REDIS_URL=redis://127.0.0.1:6379/0 \
+        .venv/bin/python bench/webhooks/run.py
 
 Makes a tenant and messages in the database named by DATABASE_URL (PostgreSQL;
 migrated first), starts gunicorn on a free loopback port, and posts callbacks
@@ -60,7 +61,7 @@ def _env() -> dict[str, str]:
         PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]),
         LOG_LEVEL="WARNING",
     )
-    env.pop("REDIS_URL", None)  # the webhook needs no cache or broker
+    # REDIS_URL is kept: the settings require it (the cache and the broker, as in production).
     env.pop("CELERY_BROKER_URL", None)
     env.pop("PYTEST_VERSION", None)
     return env
@@ -364,6 +365,8 @@ def main() -> int:
     env = _env()
     if "postgres" not in env.get("DATABASE_URL", ""):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database (it is migrated, and bench rows are added)")
+    if not env.get("REDIS_URL"):
+        raise SystemExit("Set REDIS_URL (the settings require Redis: cache and broker)")
     ensure_database(env["DATABASE_URL"])
     os.environ.update({k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"})
     os.environ["DJANGO_SETTINGS_MODULE"] = "smscampaigns.settings"
