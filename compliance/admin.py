@@ -113,7 +113,7 @@ class InboundMessageAdmin(TenantScopedAdmin):
     def body_preview(self, obj):
         return obj.body[:80]
 
-    @admin.action(description="Mark reviewed")
+    @admin.action(description="Mark reviewed", permissions=["change"])
     def mark_reviewed(self, request, queryset):
         n = queryset.filter(needs_review=True).update(needs_review=False, reviewed_at=timezone.now())
         self.message_user(request, f"{n} replies marked reviewed.", messages.SUCCESS)
@@ -140,7 +140,7 @@ class ConsentEventAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Export selected as CSV")
+    @admin.action(description="Export selected as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
         return consent_csv_response(queryset.order_by("created_at", "id"), filename="consent.csv")
 

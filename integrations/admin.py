@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from tenants.admin_scoping import TenantScopedAdmin, scope_queryset
+from tenants.admin_scoping import TenantScopedAdmin, TenantScopedInline
 
 from . import outbound, services
 from .models import Conversion, DeliveryAttempt, Event, EventDelivery, EventSubscription, EventType
@@ -71,15 +71,12 @@ class EventSubscriptionAdmin(TenantScopedAdmin):
             self.message_user(request, f"New secret for {subscription.url}: {secret}")
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(TenantScopedInline, admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
     fields = ("number", "started_at", "succeeded", "status_code", "latency_ms", "error", "response_excerpt")
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        return scope_queryset(super().get_queryset(request), request)
 
     def has_view_permission(self, request, obj=None):
         # Shown inside a delivery the user may already see (the parent admin is scoped).

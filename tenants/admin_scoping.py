@@ -1,13 +1,19 @@
 """The admin's tenant boundary, in one place.
 
-Every admin of a tenant-owned model inherits ``TenantScopedAdmin``: a tenant user
-sees, edits and picks (foreign keys, many-to-many, actions) only their own
-tenant's rows; superusers see everything. Viewers read, they never write.
+Every admin of a tenant-owned model inherits ``TenantScopedAdmin`` (its inlines
+``TenantScopedInline``): a tenant user sees, edits and picks only their own
+tenant's rows; superusers see everything. "Picks" covers every widget that names
+another row: select and autocomplete choices, raw-id labels, initial values from
+the querystring, related-field list filters, inline forms. Viewers read, they never
+write: an admin action is a write unless it declares ``permissions=["view"]``.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 
 from .models import Role, Tenant, TenantOwned
@@ -30,13 +36,77 @@ def scope_queryset(qs: models.QuerySet, request) -> models.QuerySet:
     return qs
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
-    """ModelAdmin for tenant-owned models: scoped rows, choices and permissions."""
+def may_write(user) -> bool:
+    """The roles that change things (in the admin as in the API): admins and marketers; viewers only read."""
+    return user.is_superuser or (
+        user.is_active and user.tenant_id is not None and user.role in (Role.ADMIN, Role.MARKETER)
+    )
 
-    def get_queryset(self, request):
-        return scope_queryset(super().get_queryset(request), request)
+
+def action_is_read_only(func) -> bool:
+    """An action that only reads says so: ``@admin.action(permissions=["view"])``. Any other is a write."""
+    return tuple(getattr(func, "allowed_permissions", ())) == ("view",)
+
+
+class TenantRawIdWidget(ForeignKeyRawIdWidget):
+    """The raw-id input whose label (the row's ``str`` and link) is looked up in the tenant's rows only.
+
+    Django's looks the value up in the whole table: any id typed in the querystring
+    or a posted form came back with another tenant's phone number or campaign name.
+    """
+
+    def __init__(self, rel, admin_site, *, queryset: models.QuerySet, attrs=None, using=None):
+        super().__init__(rel, admin_site, attrs=attrs, using=using)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            self.queryset.using(self.db).get(**{key: value})
+        except (ValueError, TypeError, ValidationError, self.queryset.model.DoesNotExist):
+            return "", ""
+        return super().label_and_url_for_value(value)
+
+
+class TenantRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A related-field list filter offering only the tenant's rows (Django's offers the whole table)."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        related = field.related_model
+        qs = related._default_manager.all()
+        limit = getattr(field, "get_limit_choices_to", None)
+        if limit is not None:
+            qs = qs.complex_filter(limit())
+        qs = scope_queryset(qs, request)
+        if ordering:
+            qs = qs.order_by(*ordering)
+        remote = getattr(field, "remote_field", None)
+        attname = remote.get_related_field().attname if getattr(field, "concrete", False) and remote else "pk"
+        return [(getattr(obj, attname), str(obj)) for obj in qs]
+
+
+class _ScopedChoices:
+    """Foreign-key and many-to-many choices from the tenant's rows, for model admins and inlines alike."""
+
+    def get_field_queryset(self, db, db_field, request):
+        qs = super().get_field_queryset(db, db_field, request)
+        if qs is None:
+            qs = db_field.remote_field.model._default_manager.using(db).all()
+        return scope_queryset(qs, request)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        db = kwargs.get("using")
+        if "queryset" not in kwargs:
+            kwargs["queryset"] = self.get_field_queryset(db, db_field, request)
+        if (
+            "widget" not in kwargs
+            and db_field.name in self.raw_id_fields
+            and db_field.name not in self.get_autocomplete_fields(request)
+        ):
+            kwargs["widget"] = TenantRawIdWidget(
+                db_field.remote_field, self.admin_site, queryset=kwargs["queryset"], using=db
+            )
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and hasattr(field, "queryset"):
             field.queryset = scope_queryset(field.queryset, request)
@@ -48,6 +118,43 @@ class TenantScopedAdmin(admin.ModelAdmin):
             field.queryset = scope_queryset(field.queryset, request)
         return field
 
+
+class TenantScopedInline(_ScopedChoices):
+    """Mix into every inline of a tenant-scoped admin: its rows and its choices are the tenant's."""
+
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request)
+
+
+class TenantScopedAdmin(_ScopedChoices, admin.ModelAdmin):
+    """ModelAdmin for tenant-owned models: scoped rows, choices and permissions."""
+
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request)
+
+    def get_changeform_initial_data(self, request):
+        """Initial values from the querystring (``?campaign=<id>``), less any row that is not the tenant's."""
+        initial = super().get_changeform_initial_data(request)
+        if request.user.is_superuser:
+            return initial
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if not (field.is_relation and field.concrete and field.related_model is not None):
+                continue
+            values = {str(v) for v in (value if isinstance(value, list | tuple) else [value]) if str(v)}
+            key = "pk" if field.many_to_many else field.remote_field.get_related_field().name
+            rows = scope_queryset(field.related_model._default_manager.all(), request)
+            try:
+                found = rows.filter(**{f"{key}__in": values}).count()
+            except (ValueError, TypeError, ValidationError):
+                found = -1
+            if found != len(values):
+                del initial[name]
+        return initial
+
     def get_exclude(self, request, obj=None):
         exclude = list(super().get_exclude(request, obj) or [])
         if not request.user.is_superuser:
@@ -56,9 +163,29 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
-        if request.user.is_superuser and "tenant" not in filters:
-            filters.insert(0, "tenant")
-        return filters
+        if request.user.is_superuser:
+            if "tenant" not in filters:
+                filters.insert(0, "tenant")
+            return filters
+        return [self._scoped_filter(spec) for spec in filters]
+
+    def _scoped_filter(self, spec):
+        """A filter on a relation, as Django builds it by default, lists the whole related table: not here."""
+        if isinstance(spec, str):
+            path, kind = spec, None
+        elif isinstance(spec, list | tuple) and len(spec) == 2 and isinstance(spec[0], str):
+            path, kind = spec
+        else:
+            return spec  # a SimpleListFilter: it builds its own choices (from the scoped queryset)
+        if kind not in (None, admin.RelatedFieldListFilter):
+            return spec  # RelatedOnlyFieldListFilter (choices from the scoped rows) or a custom class
+        try:
+            field = get_fields_from_path(self.model, path)[-1]
+        except (FieldDoesNotExist, NotRelationField):
+            return spec
+        if field.is_relation and field.related_model is not None:
+            return (path, TenantRelatedFieldListFilter)
+        return spec
 
     def save_model(self, request, obj, form, change):
         if not request.user.is_superuser:
@@ -100,3 +227,20 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
+
+    # Actions by role: a viewer runs only the actions that declare themselves reads.
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if may_write(request.user):
+            return actions
+        return {name: spec for name, spec in actions.items() if action_is_read_only(spec[0])}
+
+    def response_action(self, request, queryset):
+        # Mixins may add actions after ``get_actions`` above: the chosen one is checked again here.
+        if not may_write(request.user):
+            actions = self.get_actions(request)
+            for name in request.POST.getlist("action"):
+                func = actions.get(name, (None,))[0]
+                if func is not None and not action_is_read_only(func):
+                    raise PermissionDenied
+        return super().response_action(request, queryset)

@@ -16,7 +16,7 @@ from campaigns.authoring import CampaignError, campaign_check, campaign_preview
 from campaigns.models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
 from campaigns.sending import resolution
 from contacts.models import Tag
-from tenants.admin_scoping import TenantScopedAdmin, request_tenant
+from tenants.admin_scoping import TenantScopedAdmin, TenantScopedInline, request_tenant
 from tenants.models import Tenant
 
 from .dashboard import CampaignDashboardAdminMixin
@@ -262,7 +262,7 @@ class CampaignAdmin(CampaignDashboardAdminMixin, CampaignSendingAdminMixin, Tena
         return JsonResponse({"errors": errors, **json.loads(json.dumps(preview.as_dict()))})
 
 
-class MessageCheckInline(admin.TabularInline):
+class MessageCheckInline(TenantScopedInline, admin.TabularInline):
     """The questions asked to Twilio about a message whose outcome was unknown, and their answers: a record."""
 
     model = MessageCheck
