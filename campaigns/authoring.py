@@ -12,16 +12,16 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from contacts.audience import AudienceError, audience_validate
-from contacts.models import Contact
+from contacts.models import ConsentStatus, Contact
 from contacts.selectors import contacts_for_audience
 from links.services import CODE_LENGTH, is_web_url, short_url
 from tenants.models import Tenant
 
-from .models import Campaign, CampaignStatus
-from .rendering import MERGE_FIELDS, PLACEHOLDER, render, unknown_fields
+from .models import Campaign, CampaignPurpose, CampaignStatus, Message
+from .rendering import MERGE_FIELDS, PLACEHOLDER, render, unknown_fields, with_first_contact_footer
 from .segments import count_segments, gsm_replace, gsm_replacements
 
 MAX_BODY_CHARS = 1600  # Twilio refuses longer bodies
@@ -207,6 +207,9 @@ class BodyPreview:
     segments_max: int = 0
     recipients: int = 0
     total_segments: int = 0
+    # A first contact (never texted by the tenant) gets the tenant's opt-out line too: what they see.
+    sample_first_contact: str = ""
+    segments_first_contact: int = 0
 
 
 @dataclass
@@ -214,6 +217,9 @@ class CampaignPreview:
     recipients: int
     suppressed: int
     billable_recipients: int
+    no_consent: int = 0  # audience contacts left out: consent revoked, or unknown where the purpose needs it
+    first_contacts: int = 0  # billable recipients never texted by the tenant: they get the opt-out line
+    opt_out_footer: str = ""
     bodies: list[BodyPreview] = field(default_factory=list)
     total_segments: int = 0
     price_per_segment: str = "0"
@@ -259,12 +265,17 @@ def _by_shape(groups: Iterable[tuple[str, str, int]], used: list[str]) -> list[t
     return [(first, last, n) for first, last, n in folded.values()]
 
 
-def _segments_by_group(body: str, groups: list[tuple[str, str, int]], link: str) -> tuple[int, int, int]:
-    """(total segments, min, max) over ``(first_name, last_name, count)`` groups."""
+def _segments_by_group(
+    body: str, groups: list[tuple[str, str, int]], link: str, footer: str = ""
+) -> tuple[int, int, int]:
+    """(total segments, min, max) over ``(first_name, last_name, count)`` groups; ``footer``: as first contacts
+    get it (with the tenant's opt-out line)."""
     total, low, high = 0, None, 0
     cache: dict[str, int] = {}
     for first, last, n in groups:
         text = render(body, first_name=first or "", last_name=last or "", link=link)
+        if footer:
+            text = with_first_contact_footer(text, footer)
         segs = cache.get(text)
         if segs is None:
             segs = cache[text] = count_segments(text).segments
@@ -282,6 +293,7 @@ def campaign_preview(
     audience: dict | None = None,
     variants: list[dict] | None = None,
     sample_contact_id: int | None = None,
+    purpose: str = CampaignPurpose.MARKETING,
 ) -> CampaignPreview:
     """What the campaign will look like and cost: per body, a sample rendering for a real recipient,
     encoding, segments, the characters forcing UCS-2 with GSM stand-ins; for the audience, the
@@ -290,13 +302,28 @@ def campaign_preview(
     Bodies are rendered per distinct shape (encoding and length) of the names among the recipients,
     so names that lengthen a message or force UCS-2 count; past ``MAX_ESTIMATE_GROUPS`` distinct
     names the rest is extrapolated (``extrapolated`` says so). Inputs are assumed checked (``campaign_check``).
+
+    As the fan-out does: only contacts whose consent the ``purpose`` allows (``no_consent`` counts the rest),
+    and first contacts (never texted by the tenant) get the tenant's opt-out line, so each body shows both
+    renderings and the cost counts each recipient's own.
     """
     from compliance.models import Suppression
+    from compliance.selectors import consent_statuses_allowed, opt_out_footer
 
-    qs = contacts_for_audience(tenant_id=tenant.pk, audience=audience or {})
+    everyone = contacts_for_audience(tenant_id=tenant.pk, audience=audience or {})
+    consent = (*consent_statuses_allowed(tenant=tenant, purpose=purpose), ConsentStatus.REVOKED)
+    qs = contacts_for_audience(tenant_id=tenant.pk, audience=audience or {}, consent_statuses=consent)
     recipients = qs.count()
-    suppressed = qs.filter(phone_number__in=Suppression.objects.filter(tenant=tenant).values("phone_number")).count()
+    no_consent = everyone.count() - recipients
+    opted_out = Q(phone_number__in=Suppression.objects.filter(tenant=tenant).values("phone_number")) | Q(
+        consent_status=ConsentStatus.REVOKED
+    )
+    suppressed = qs.filter(opted_out).count()
     billable = recipients - suppressed
+    texted = Message.objects.filter(tenant=tenant, sent_at__isnull=False).values("contact_id")
+    first_contacts = qs.exclude(opted_out).exclude(id__in=texted).count() if billable else 0
+    footer = opt_out_footer(tenant=tenant)
+    first_share = Decimal(first_contacts) / billable if billable else Decimal(0)
     link = sample_link() if link_url else ""
 
     sample = None
@@ -310,7 +337,7 @@ def campaign_preview(
     extrapolated = False
     if used and billable:
         grouped = (
-            qs.exclude(phone_number__in=Suppression.objects.filter(tenant=tenant).values("phone_number"))
+            qs.exclude(opted_out)
             .values(*used)
             .annotate(n=Count("id"))
             .order_by("-n")[:MAX_ESTIMATE_GROUPS]
@@ -325,6 +352,9 @@ def campaign_preview(
         recipients=recipients,
         suppressed=suppressed,
         billable_recipients=billable,
+        no_consent=no_consent,
+        first_contacts=first_contacts,
+        opt_out_footer=footer,
         price_per_segment=str(segment_price()),
         currency=getattr(settings, "SMS_PRICE_CURRENCY", "USD"),
         extrapolated=extrapolated,
@@ -340,9 +370,14 @@ def campaign_preview(
         own = count_segments(render(text, link=link))
         replaced = gsm_replace(text)
         seg_total, low, high = _segments_by_group(text, groups, link) if covered else (0, 0, 0)
+        seg_first, low_first, high_first = _segments_by_group(text, groups, link, footer) if covered else (0, 0, 0)
         share = Decimal(percent) / 100
-        # Scale the rendered groups up to every billable recipient of this variant.
-        body_segments = Decimal(seg_total) * (Decimal(billable) / covered if covered else 0) * share
+        # Scale the rendered groups up to every billable recipient of this variant, first contacts with the footer.
+        per_group = Decimal(seg_total) * (1 - first_share) + Decimal(seg_first) * first_share
+        body_segments = per_group * (Decimal(billable) / covered if covered else 0) * share
+        first_rendered = with_first_contact_footer(rendered, footer)
+        lows = [x for x, used in ((low, billable > first_contacts), (low_first, first_contacts > 0)) if used]
+        highs = [x for x, used in ((high, billable > first_contacts), (high_first, first_contacts > 0)) if used]
         total += body_segments
         result.bodies.append(
             BodyPreview(
@@ -356,8 +391,10 @@ def campaign_preview(
                 replacements=gsm_replacements(text),
                 replaced_body=replaced,
                 replaced_segments=count_segments(render(replaced, link=link, **names)).segments,
-                segments_min=low,
-                segments_max=high,
+                segments_min=min(lows, default=0),
+                segments_max=max(highs, default=0),
+                sample_first_contact=first_rendered,
+                segments_first_contact=count_segments(first_rendered).segments,
                 recipients=int((Decimal(billable) * share).to_integral_value(ROUND_HALF_UP)),
                 total_segments=int(body_segments.to_integral_value(ROUND_HALF_UP)),
             )
@@ -375,6 +412,7 @@ def campaign_preview_for(*, campaign: Campaign, sample_contact_id: int | None = 
         audience=campaign.audience,
         variants=campaign.variants,
         sample_contact_id=sample_contact_id,
+        purpose=campaign.purpose,
     )
 
 

@@ -122,6 +122,7 @@ def _contacts(tenant: Tenant, *, start: int, count: int) -> list[Contact]:
             tenant=tenant,
             phone_number=f"+1415{7000000 + start + i:07d}",
             first_name=first_names[(start + i) % len(first_names)],
+            consent_status="granted",
         )
         for i in range(count)
     ]

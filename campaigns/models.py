@@ -17,6 +17,20 @@ class CampaignStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
 
 
+class CampaignPurpose(models.TextChoices):
+    """What a campaign is for, which decides whether contacts with unknown consent may get it.
+
+    Marketing: offers, sales, news, anything that promotes (US law wants express
+    consent: by default only contacts who granted it). Transactional: a notice the
+    contact expects about their own account, order or appointment (by default also
+    contacts whose consent is unknown). Revoked consent is never texted either way;
+    the tenant changes the defaults in its compliance settings.
+    """
+
+    MARKETING = "marketing", "Marketing (offers, sales, news)"
+    TRANSACTIONAL = "transactional", "Transactional (orders, appointments, account notices)"
+
+
 class Campaign(TenantOwned):
     """A message to an audience.
 
@@ -36,6 +50,13 @@ class Campaign(TenantOwned):
     )
     status = models.CharField(
         max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT, db_index=True
+    )
+    purpose = models.CharField(
+        max_length=13,
+        choices=CampaignPurpose.choices,
+        default=CampaignPurpose.MARKETING,
+        help_text="Marketing goes to contacts who granted consent; transactional also to those whose consent is "
+        "unknown (the tenant's compliance settings say). Revoked consent is never texted.",
     )
     send_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

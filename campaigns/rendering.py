@@ -30,3 +30,18 @@ def render(template: str, *, first_name: str = "", last_name: str = "", link: st
         return value if value else (fallback.strip() if fallback is not None else "")
 
     return PLACEHOLDER.sub(sub, template)
+
+
+_STOP_WORD = re.compile(r"\bstop\b", re.IGNORECASE)
+
+
+def has_opt_out_line(body: str) -> bool:
+    """Whether the body already tells how to opt out (the word STOP, as in "Reply STOP")."""
+    return bool(_STOP_WORD.search(body))
+
+
+def with_first_contact_footer(body: str, footer: str) -> str:
+    """``body`` as a first contact gets it: with the tenant's opt-out line, unless it already says STOP."""
+    if not footer or has_opt_out_line(body):
+        return body
+    return f"{body}\n{footer}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .models import Campaign
+from .models import Campaign, CampaignPurpose
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -21,6 +21,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
+            "purpose",
             "body",
             "link_url",
             "audience",
@@ -44,3 +45,6 @@ class PreviewRequestSerializer(serializers.Serializer):
     audience = serializers.JSONField(required=False, default=dict)
     variants = serializers.JSONField(required=False, default=list)
     sample_contact = serializers.IntegerField(required=False, allow_null=True, default=None)
+    purpose = serializers.ChoiceField(
+        choices=CampaignPurpose.choices, required=False, default=CampaignPurpose.MARKETING
+    )

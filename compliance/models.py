@@ -93,7 +93,21 @@ class ComplianceSettings(TenantOwned):
     frequency_cap = models.PositiveIntegerField(
         default=3, help_text="At most this many marketing messages per contact per 24 hours; 0 = no cap."
     )
-    opt_out_footer = models.CharField(max_length=100, default=DEFAULT_OPT_OUT_FOOTER)
+    opt_out_footer = models.CharField(
+        max_length=100,
+        default=DEFAULT_OPT_OUT_FOOTER,
+        help_text="Added to the first message a contact gets from this tenant, unless the body already says STOP.",
+    )
+    unknown_consent_marketing = models.BooleanField(
+        default=False,
+        verbose_name="Text unknown consent in marketing campaigns",
+        help_text="Off: marketing campaigns go only to contacts who granted consent.",
+    )
+    unknown_consent_transactional = models.BooleanField(
+        default=True,
+        verbose_name="Text unknown consent in transactional campaigns",
+        help_text="On: order, appointment and account notices also reach contacts whose consent is unknown.",
+    )
 
     class Meta:
         verbose_name = "compliance settings"

@@ -139,6 +139,19 @@ def campaign_opt_out_counts(*, campaign_ids) -> dict[int, int]:
     return dict(rows)
 
 
+def consent_statuses_allowed(*, tenant, purpose: str) -> tuple[str, ...]:
+    """The contacts' consent statuses a campaign of ``purpose`` may text: granted always, revoked never, unknown as
+    the tenant's compliance settings say for that purpose (default: transactional yes, marketing no).
+
+    A campaign's audience also takes the revoked contacts, recorded ``suppressed`` (counted, never sent), as the
+    fan-out does with the suppression list; contacts of unknown consent the purpose does not allow are left out."""
+    from contacts.models import ConsentStatus
+
+    rules = compliance_settings_get(tenant=tenant)
+    unknown_ok = rules.unknown_consent_transactional if purpose == "transactional" else rules.unknown_consent_marketing
+    return (ConsentStatus.GRANTED, ConsentStatus.UNKNOWN) if unknown_ok else (ConsentStatus.GRANTED,)
+
+
 def opt_out_footer(*, tenant) -> str:
     """The tenant's opt-out line ("Reply STOP to opt out"), for the first message of a program."""
     return compliance_settings_get(tenant=tenant).opt_out_footer

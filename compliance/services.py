@@ -137,10 +137,12 @@ def consent_record(
     inbound: InboundMessage | None = None,
     note: str = "",
     contact=LOOKUP,
+    update_contact: bool = True,
 ) -> ConsentEvent:
     """Append one event to the consent ledger and keep the contact's consent fields in step.
 
-    ``contact``: the number's contact when the caller already has it (``None``: none).
+    ``contact``: the number's contact when the caller already has it (``None``: none). ``update_contact=False``:
+    the caller already wrote the contact's consent fields (the API, the admin, an import).
     """
     from contacts.models import ConsentStatus, Contact
 
@@ -160,7 +162,7 @@ def consent_record(
         inbound=inbound,
         note=note[:300],
     )
-    if contact is not None and kind in (ConsentKind.GRANTED, ConsentKind.REVOKED):
+    if update_contact and contact is not None and kind in (ConsentKind.GRANTED, ConsentKind.REVOKED):
         fields: dict[str, Any] = {
             "consent_status": ConsentStatus.GRANTED if kind == ConsentKind.GRANTED else ConsentStatus.REVOKED,
             "consent_source": (source_url or source)[:200],
@@ -170,6 +172,41 @@ def consent_record(
             fields["consent_text"] = disclosure_text
         Contact.objects.filter(pk=contact.pk).update(**fields, updated_at=timezone.now())
     return event
+
+
+def consent_status_changed(*, tenant: Tenant, contact, before: str, after: str, source: str, note: str = "") -> None:
+    """A contact's consent status changed through a door other than a keyword (``source``: api, admin, import).
+
+    The ledger records it (a grant as a grant; a revocation through ``suppression_add``, which also suppresses the
+    number, so the sending side never texts it again even if the contact row changes later). A change back to
+    ``unknown`` is not a consent event and is not recorded. A grant does not lift a suppression: only the
+    recipient's own opt-in (START, or a confirmed sign-up) does.
+    """
+    from contacts.models import ConsentStatus
+
+    if before == after:
+        return
+    if after not in (ConsentStatus.REVOKED, ConsentStatus.GRANTED):
+        return
+    revoked = after == ConsentStatus.REVOKED
+    if revoked:
+        suppression_ensure(
+            tenant=tenant,
+            phone_number=contact.phone_number,
+            source=source,
+            note=note or f"Consent revoked ({source})",
+            contact=contact,
+            record_consent=False,
+        )
+    consent_record(
+        tenant=tenant,
+        phone_number=contact.phone_number,
+        kind=ConsentKind.REVOKED if revoked else ConsentKind.GRANTED,
+        source=source,
+        note=note,
+        contact=contact,
+        update_contact=False,
+    )
 
 
 def audit_record(

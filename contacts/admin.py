@@ -7,11 +7,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from compliance.services import consent_status_changed
 from tenants.admin_scoping import TenantScopedAdmin, request_tenant
 from tenants.models import Tenant
 
 from .importing import ImportFileError
-from .models import Contact, ContactImport, ImportStatus, Tag
+from .models import ConsentStatus, Contact, ContactImport, ImportStatus, Tag
 from .phone import InvalidPhoneNumber, phone_normalize, timezone_for_number, timezone_is_valid
 from .services import contact_import_start, sync_import_max_rows
 
@@ -125,7 +126,16 @@ class ContactAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         if not obj.timezone:
             obj.timezone = timezone_for_number(obj.phone_number)
+        before = Contact.objects.filter(pk=obj.pk).values_list("consent_status", flat=True).first() if change else None
         super().save_model(request, obj, form, change)
+        # The consent ledger, and a revocation's suppression, as through every other door.
+        consent_status_changed(
+            tenant=obj.tenant,
+            contact=obj,
+            before=before or ConsentStatus.UNKNOWN,
+            after=obj.consent_status,
+            source="admin",
+        )
 
 
 class ImportUploadForm(forms.Form):

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from psycopg2.extras import execute_values
 
+from compliance.services import consent_status_changed
 from tenants.models import Tenant
 
 from .models import ConsentStatus, Contact, Tag
@@ -332,12 +333,25 @@ class _Importer:
             "phone_number", *WRITABLE
         )
         existing = {row[0]: dict(zip(WRITABLE, row[1:], strict=True)) for row in rows}
+        before = {phone: record["consent_status"] for phone, record in existing.items()}
         records = [
             (phone, self._merge(existing.get(phone) or dict(NEW_CONTACT, custom_fields={}), values))
             for phone, (_row, values, _tags) in batch.items()
         ]
-        self._write_tags(batch, self._upsert(records))
+        ids = self._upsert(records)
+        self._write_tags(batch, ids)
+        self._consent_changes(records, before, ids)
         self.result.created += len(batch) - len(existing)
+
+    def _consent_changes(self, records: list[tuple[str, dict]], before: dict[str, str], ids: dict[str, int]) -> None:
+        """Consent the file changed goes in the consent ledger, as from any door; a revocation also suppresses
+        the number (in the batch's transaction: all of the batch or none)."""
+        for phone, record in records:
+            after = record["consent_status"]
+            was = before.get(phone, ConsentStatus.UNKNOWN)
+            if after != was and phone in ids:
+                contact = Contact(pk=ids[phone], tenant=self.tenant, phone_number=phone, consent_status=after)
+                consent_status_changed(tenant=self.tenant, contact=contact, before=was, after=after, source="import")
 
     def _upsert(self, records: list[tuple[str, dict]]) -> dict[str, int]:
         """Create or update the batch's contacts; returns ``{phone_number: id}``. The batch is COPied into a

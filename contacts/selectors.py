@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from .audience import apply_audience
 from .models import Contact
 
 
-def contacts_for_audience(*, tenant_id: int, audience: dict | None) -> QuerySet[Contact]:
+def contacts_for_audience(
+    *, tenant_id: int, audience: dict | None, consent_statuses: Iterable[str] | None = None
+) -> QuerySet[Contact]:
     """The contacts a campaign's ``audience`` selects, by id. Empty audience = every contact.
+
+    ``consent_statuses``: only contacts whose consent is one of these (a campaign passes what its purpose
+    allows, ``compliance.selectors.consent_statuses_allowed``); ``None``: any.
 
     ``{"tags": ["vip", "nyc"]}`` selects contacts with any of those tags; ``rules``
     narrow it (all must hold) and ``exclude_tags`` take contacts out: see
@@ -17,6 +24,8 @@ def contacts_for_audience(*, tenant_id: int, audience: dict | None) -> QuerySet[
     streams well through a server-side cursor.
     """
     qs = Contact.objects.filter(tenant_id=tenant_id)
+    if consent_statuses is not None:
+        qs = qs.filter(consent_status__in=list(consent_statuses))
     qs = apply_audience(qs, tenant_id=tenant_id, audience=audience or {})
     return qs.order_by("id")
 

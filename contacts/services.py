@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.enqueue import task_enqueue
+from compliance.services import consent_status_changed
 from tenants.models import Tenant
 
 from .importing import ImportResult, contacts_import, import_file_check
@@ -51,8 +52,13 @@ def _consent_defaults(contact: Contact, fields: dict) -> None:
         contact.consent_at = timezone.now()
 
 
-def contact_create(*, tenant: Tenant, phone_number: str, tags: Iterable[str] = (), **fields) -> Contact:
-    """A new contact; ``phone_number`` is already E.164. An empty timezone is derived from the number."""
+def contact_create(
+    *, tenant: Tenant, phone_number: str, tags: Iterable[str] = (), door: str = "api", **fields
+) -> Contact:
+    """A new contact; ``phone_number`` is already E.164. An empty timezone is derived from the number.
+
+    A consent given with it goes in the consent ledger (``door``: api, admin, import); a revoked one also
+    suppresses the number."""
     contact = Contact(tenant=tenant, phone_number=phone_number, **fields)
     if not contact.timezone:
         contact.timezone = timezone_for_number(phone_number)
@@ -63,11 +69,16 @@ def contact_create(*, tenant: Tenant, phone_number: str, tags: Iterable[str] = (
             contact.tags.set(tags_get_or_create(tenant=tenant, names=tags))
     except IntegrityError as exc:
         raise DuplicateContact("A contact with this phone number already exists.") from exc
+    consent_status_changed(
+        tenant=tenant, contact=contact, before=ConsentStatus.UNKNOWN, after=contact.consent_status, source=door
+    )
     return contact
 
 
-def contact_update(*, contact: Contact, tags: Iterable[str] | None = None, **fields) -> Contact:
-    """Change ``fields`` of ``contact``; ``tags`` (when given) replaces its tags."""
+def contact_update(*, contact: Contact, tags: Iterable[str] | None = None, door: str = "api", **fields) -> Contact:
+    """Change ``fields`` of ``contact``; ``tags`` (when given) replaces its tags. A change of consent goes in
+    the consent ledger (``door``: api, admin, import); a revocation also suppresses the number."""
+    before = Contact.objects.filter(pk=contact.pk).values_list("consent_status", flat=True).first()
     for name, value in fields.items():
         setattr(contact, name, value)
     if "phone_number" in fields and "timezone" not in fields and not contact.timezone:
@@ -81,6 +92,10 @@ def contact_update(*, contact: Contact, tags: Iterable[str] | None = None, **fie
                 contact.tags.set(tags_get_or_create(tenant=contact.tenant, names=tags))
     except IntegrityError as exc:
         raise DuplicateContact("A contact with this phone number already exists.") from exc
+    if before is not None:
+        consent_status_changed(
+            tenant=contact.tenant, contact=contact, before=before, after=contact.consent_status, source=door
+        )
     return contact
 
 

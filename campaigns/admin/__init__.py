@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.authoring import CampaignError, campaign_check, campaign_preview
-from campaigns.models import Campaign, CampaignStatus, Message, MessageCheck, MessageStatus
+from campaigns.models import Campaign, CampaignPurpose, CampaignStatus, Message, MessageCheck, MessageStatus
 from campaigns.sending import resolution
 from contacts.models import Tag
 from tenants.admin_scoping import TenantScopedAdmin, TenantScopedInline, request_tenant
@@ -48,6 +48,13 @@ class CampaignForm(forms.ModelForm):
         strip=False,
         help_text="Merge fields: {{first_name}}, {{last_name}}, {{link}}; a fallback: {{first_name|there}}.",
     )
+    purpose = forms.ChoiceField(
+        choices=CampaignPurpose.choices,
+        initial=CampaignPurpose.MARKETING,
+        required=False,
+        help_text="Marketing goes to contacts who granted consent; transactional (orders, appointments, account "
+        "notices) also to those whose consent is unknown, as the compliance settings say. Revoked: never.",
+    )
     variants = VariantsField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
@@ -74,7 +81,10 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ["tenant", "name", "body", "link_url", "variants", "send_at"]
+        fields = ["tenant", "name", "purpose", "body", "link_url", "variants", "send_at"]
+
+    def clean_purpose(self) -> str:
+        return self.cleaned_data.get("purpose") or CampaignPurpose.MARKETING
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -165,8 +175,8 @@ class CampaignAdmin(CampaignDashboardAdminMixin, CampaignSendingAdminMixin, Tena
             {"fields": status_fields, "classes": () if status_fields[0] in SENDING_READONLY_FIELDS else ("collapse",)},
         )
         if not self._editable(request, obj):
-            return ((None, {"fields": ["name", "body", "link_url", "variants", "audience_summary"]}), status)
-        main = ["name", "body", "link_url", "variants", "send_at"]
+            return ((None, {"fields": ["name", "purpose", "body", "link_url", "variants", "audience_summary"]}), status)
+        main = ["name", "purpose", "body", "link_url", "variants", "send_at"]
         if request.user.is_superuser:
             main.insert(0, "tenant")
         return ((None, {"fields": main}), ("Audience", {"fields": list(AUDIENCE_FIELDS)}), status)
@@ -251,6 +261,7 @@ class CampaignAdmin(CampaignDashboardAdminMixin, CampaignSendingAdminMixin, Tena
         else:
             variants = []
         sample = request.POST.get("sample_contact", "")
+        purpose = request.POST.get("purpose", "")
         preview = campaign_preview(
             tenant=tenant,
             body=raw_body,
@@ -258,6 +269,7 @@ class CampaignAdmin(CampaignDashboardAdminMixin, CampaignSendingAdminMixin, Tena
             audience=audience,
             variants=variants or None,
             sample_contact_id=int(sample) if sample.isdigit() else None,
+            purpose=purpose if purpose in CampaignPurpose.values else CampaignPurpose.MARKETING,
         )
         return JsonResponse({"errors": errors, **json.loads(json.dumps(preview.as_dict()))})
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import logging
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,11 +35,12 @@ from django.utils import timezone
 from campaigns.authoring import campaign_variant_pick
 from campaigns.counters import counts_add
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
-from campaigns.rendering import PLACEHOLDER
+from campaigns.rendering import PLACEHOLDER, with_first_contact_footer
 from campaigns.segments import GSM7_BASIC, count_segments
 from common.db import copy_escape, copy_value
 from compliance.rules import contacts_over_cap
-from compliance.selectors import suppressed_among
+from compliance.selectors import consent_statuses_allowed, opt_out_footer, suppressed_among
+from contacts.models import ConsentStatus, Contact
 from contacts.selectors import contacts_for_audience
 from links.services import short_links_create_for_messages
 
@@ -67,14 +67,6 @@ def segments_of(text: str) -> int:
         n = len(text)
         return (1 if n else 0) if n <= 160 else math.ceil(n / 153)
     return count_segments(text).segments
-
-
-_STOP_WORD = re.compile(r"\bstop\b", re.IGNORECASE)
-
-
-def has_opt_out_line(body: str) -> bool:
-    """Whether the body already tells how to opt out (the word STOP, as in "Reply STOP")."""
-    return bool(_STOP_WORD.search(body))
 
 
 def uses_link(template: str) -> bool:
@@ -115,8 +107,10 @@ def messages_materialise(
     result = FanoutResult()
     if campaign.status != CampaignStatus.SENDING or campaign.fanned_out_at:
         return result
+    # Revoked contacts come too, to be recorded suppressed (never sent); unknown ones only when the purpose allows.
+    consent = (*consent_statuses_allowed(tenant=campaign.tenant, purpose=campaign.purpose), ConsentStatus.REVOKED)
     recipients = (
-        contacts_for_audience(tenant_id=campaign.tenant_id, audience=campaign.audience)
+        contacts_for_audience(tenant_id=campaign.tenant_id, audience=campaign.audience, consent_statuses=consent)
         .values_list("id", "phone_number", "first_name", "last_name")
         .iterator(chunk_size=chunk_size)
     )
@@ -155,6 +149,12 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
             return []
         numbers = [r[1] for r in rows]
         suppressed = suppressed_among(tenant_id=tenant.pk, phone_numbers=numbers)
+        # Consent revoked (through any door) is never texted, on the suppression list or not.
+        suppressed |= set(
+            Contact.objects.filter(
+                tenant_id=tenant.pk, id__gte=first_id, id__lte=last_id, consent_status=ConsentStatus.REVOKED
+            ).values_list("phone_number", flat=True)
+        )
         # The frequency cap: recipients who already had the tenant's cap of texts in
         # the last 24 hours are recorded as ``capped`` (kept, visible, never sent).
         capped = contacts_over_cap(
@@ -174,7 +174,8 @@ def _materialise_chunk(campaign: Campaign, chunk: list[Row], result: FanoutResul
         ]
         ids = _ids_allocate(len(rows))
         codes = _links(campaign, ids, statuses) if needs_link else {}
-        messages = _messages(campaign, rows, ids, statuses, codes, texted, picks)
+        footer = opt_out_footer(tenant=tenant)
+        messages = _messages(campaign, rows, ids, statuses, codes, texted, picks, footer)
         _copy_messages(campaign, messages)
         # Counted per A/B variant, so each variant's figures start from its recipients.
         by_variant: dict[int | None, Counter] = defaultdict(Counter)
@@ -230,13 +231,15 @@ def _compile(template: str) -> tuple[str, tuple[tuple[int, str], ...]]:
     return "".join(parts), tuple(slots)
 
 
-def _messages(campaign, rows, ids, statuses, codes, texted, picks) -> list[tuple]:
-    """``VARYING`` tuples, bodies rendered with each recipient's own link; each template is compiled once."""
+def _messages(campaign, rows, ids, statuses, codes, texted, picks, footer_text: str) -> list[tuple]:
+    """``VARYING`` tuples, bodies rendered with each recipient's own link; each template is compiled once.
+
+    A recipient the tenant never texted before gets the tenant's opt-out line (``footer_text``) unless the body
+    already says STOP (``with_first_contact_footer``, which the preview uses too)."""
     out = []
     append = out.append
     pending = MessageStatus.PENDING.value
     base = f"{settings.SHORT_LINK_BASE_URL}/"  # short_url(code), without a settings lookup per row
-    footer = f"\n{settings.SMS_OPT_OUT_FOOTER}"  # the first-contact opt-out line
     compiled: dict[str, tuple] = {}
     for (contact_id, phone, first, last), mid, status in zip(rows, ids, statuses, strict=True):
         variant, template = picks[contact_id]
@@ -246,8 +249,8 @@ def _messages(campaign, rows, ids, statuses, codes, texted, picks) -> list[tuple
         code = codes.get(mid)
         values = (first, last, base + code if code else "", "")
         body = fmt[0].format(*[values[i] or fallback for i, fallback in fmt[1]])
-        if contact_id not in texted and not has_opt_out_line(body):
-            body += footer
+        if contact_id not in texted:
+            body = with_first_contact_footer(body, footer_text)
         append((mid, contact_id, phone, body, segments_of(body), status or pending, variant))
     return out
 

@@ -182,9 +182,11 @@ def test_preview_rejects_bad_body(api_alice):
 
 
 def test_estimate_matches_rendering_every_recipient(tenant_a):
+    """The estimate is what each recipient gets: never texted before, every one of them gets the opt-out line."""
     from campaigns.authoring import campaign_preview
-    from campaigns.rendering import render
+    from campaigns.rendering import render, with_first_contact_footer
     from campaigns.segments import count_segments
+    from compliance.selectors import opt_out_footer
     from contacts.models import Contact
 
     names = ["Al", "Bea", "Łukasz", "Zoë", "", "Maximilian-Alexander", "李", "Chloé", "Bo"]
@@ -198,10 +200,14 @@ def test_estimate_matches_rendering_every_recipient(tenant_a):
     body = "Hi {{first_name|friend}} {{last_name}}! " + "Sale on: everything must go today. " * 3 + "{{link}}"
     preview = campaign_preview(tenant=tenant_a, body=body, link_url="https://shop.example")
     link = sample_link()
+    footer = opt_out_footer(tenant=tenant_a)
     exact = sum(
-        count_segments(render(body, first_name=c.first_name, last_name=c.last_name, link=link)).segments
+        count_segments(
+            with_first_contact_footer(render(body, first_name=c.first_name, last_name=c.last_name, link=link), footer)
+        ).segments
         for c in Contact.objects.filter(tenant=tenant_a)
     )
+    assert preview.first_contacts == 60
     assert preview.total_segments == exact
     assert not preview.extrapolated
 

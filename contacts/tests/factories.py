@@ -22,6 +22,8 @@ class ContactFactory(factory.django.DjangoModelFactory):
     phone_number = factory.Sequence(lambda n: f"+1415555{n % 10000:04d}")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
+    # Consent granted, so a marketing campaign texts them (tests of consent gating set it otherwise).
+    consent_status = "granted"
 
 
 class ContactImportFactory(factory.django.DjangoModelFactory):

@@ -55,6 +55,13 @@
         meta.textContent += " (" + v.segments_min + "–" + v.segments_max + " across the audience)";
       }
       box.appendChild(meta);
+      if (v.sample_first_contact && v.sample_first_contact !== v.sample) {
+        // What a recipient the tenant never texted before gets: the tenant's opt-out line too.
+        box.appendChild(el("p", { "class": "cp-meta" }, "A first contact gets:"));
+        box.appendChild(el("div", { "class": "cp-phone cp-first" }, v.sample_first_contact));
+        box.appendChild(el("p", { "class": "cp-meta" },
+          v.segments_first_contact + (v.segments_first_contact === 1 ? " segment" : " segments") + " for a first contact"));
+      }
       if (v.non_gsm && v.non_gsm.length) {
         var warn = el("p", { "class": "cp-warn" });
         warn.textContent = "These characters make every message UCS-2 (70 characters a segment): " +
@@ -102,6 +109,8 @@
         : "No contact matches this audience yet; shown with the fallbacks.";
       q(".cp-recipients").textContent = data.recipients;
       q(".cp-suppressed").textContent = data.suppressed;
+      q(".cp-no-consent").textContent = data.no_consent;
+      q(".cp-first-contacts").textContent = data.first_contacts;
       q(".cp-segments").textContent = data.total_segments + (data.extrapolated ? " (estimated)" : "");
       q(".cp-cost").textContent = data.estimated_cost + " " + data.currency + " at " + data.price_per_segment +
         " a segment";

@@ -49,7 +49,9 @@ class Command(BaseCommand):
             password_set = False
         for phone, first, last, tags in DEMO_CONTACTS:
             contact, _ = Contact.objects.get_or_create(
-                tenant=tenant, phone_number=phone, defaults={"first_name": first, "last_name": last}
+                tenant=tenant,
+                phone_number=phone,
+                defaults={"first_name": first, "last_name": last, "consent_status": "granted", "consent_source": "demo"},
             )
             for name in tags:
                 tag, _ = Tag.objects.get_or_create(tenant=tenant, name=name)
