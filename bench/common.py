@@ -42,7 +42,7 @@ def contacts_copy(tenant_id: int, n: int) -> None:
     buf = io.StringIO()
     for i in range(n):
         phone = f"+1{415 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}"
-        buf.write(f"{tenant_id}\t{phone}\tFirst{i % 977}\tLast{i % 613}\t\t\t{{}}\tunknown\t\t\\N\t\tnow\tnow\n")
+        buf.write(f"{tenant_id}\t{phone}\tFirst{i % 977}\tLast{i % 613}\t\t\t{{}}\tgranted\t\t\\N\t\tnow\tnow\n")
     buf.seek(0)
     with connection.cursor() as cur:
         cur.copy_expert(
