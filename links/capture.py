@@ -10,8 +10,8 @@ and counts the clicks in batches, commits them, and only then acknowledges
 them: a stopped or crashed writer loses nothing, its unread or unacknowledged
 clicks wait in Redis.
 
-Without Redis (``make run``), or if Redis stops answering, the click is written
-directly in the request (slower, never lost).
+If Redis stops answering (or ``LINKS_CLICK_CAPTURE=direct``), the click is
+written directly in the request (slower, never lost).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ router.register("webhook-deliveries", EventDeliveryViewSet, basename="webhook-de
 router.register("conversions", ConversionViewSet, basename="conversion")
 
 urlpatterns = [
-    # Sending actions (campaigns/views_sending.py): explicit paths, before the router's.
+    # Sending actions (campaigns/views/sending.py): explicit paths, before the router's.
     path("campaigns/<int:pk>/send/", views_sending.CampaignSendView.as_view(), name="campaign-send"),
     path("campaigns/<int:pk>/pause/", views_sending.CampaignPauseView.as_view(), name="campaign-pause"),
     path("campaigns/<int:pk>/resume/", views_sending.CampaignResumeView.as_view(), name="campaign-resume"),

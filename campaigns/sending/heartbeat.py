@@ -1,7 +1,7 @@
 """A sending campaign's heartbeat: proof, kept in Redis for ``SENDING_STALL_SECONDS``, that its work moves.
 
 The fan-out beats once per chunk and every sender at most once a second while it
-claims; the beat tick's stall sweep (``sending._rekick_stalled``) kicks a sending
+claims; the beat tick's stall sweep (``control._rekick_stalled``) kicks a sending
 campaign with no heartbeat. Losing the keys (Redis restarted) only costs a kick,
 which the claims' compare-and-set makes harmless.
 """

@@ -6,8 +6,8 @@ before failing it (30001). So every worker process that sends for a sender
 takes its turn from one Redis key with GCRA (the generic cell rate algorithm):
 the key holds the "theoretical arrival time" of the next segment, one atomic
 Lua call asks for ``cost`` segments and is told either "go" or "wait this
-long". Without Redis (``make run``) a process-local bucket does the same for
-the one worker there is.
+long". If Redis stops answering mid-send, a process-local bucket does the same
+for this process until it is back.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _burst(rate: float, cost: int) -> float:
 
 
 class LocalThrottle:
-    """GCRA in process memory: correct for one worker process, used without Redis."""
+    """GCRA in process memory: correct for one worker process, used while Redis does not answer."""
 
     def __init__(self) -> None:
         self._tat: dict[str, float] = {}
