@@ -51,7 +51,12 @@ class Command(BaseCommand):
             contact, _ = Contact.objects.get_or_create(
                 tenant=tenant,
                 phone_number=phone,
-                defaults={"first_name": first, "last_name": last, "consent_status": "granted", "consent_source": "demo"},
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "consent_status": "granted",
+                    "consent_source": "demo",
+                },
             )
             for name in tags:
                 tag, _ = Tag.objects.get_or_create(tenant=tenant, name=name)
