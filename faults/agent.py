@@ -5,7 +5,8 @@ stack has its own PostgreSQL, so everything that needs Django against it runs
 here, with the stack's environment, and answers one JSON line on stdout.
 
     seed --contacts N --first-number K   a tenant (Twilio credentials of the fake, quiet hours always open,
-                                         a high sending rate), N contacts who consented, a draft campaign
+         [--cancel-others]               a high sending rate), N contacts who consented, a draft campaign;
+                                         first cancels every campaign still sending (an earlier case's)
     send --campaign ID                   campaigns.sending.campaign_send; never crashes (broker down)
     state --campaign ID                  campaign status, message counts by status, recipients
     stop-others --keep ID                cancel every other campaign still sending (a failed case's leftovers)
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-number", type=int, default=0)
     p.add_argument("--rate", type=float, default=100.0)
     p.add_argument("--label", default="case")
+    p.add_argument("--cancel-others", action="store_true", help="first cancel every campaign still sending")
     p = sub.add_parser("send")
     p.add_argument("--campaign", type=int, required=True)
     p = sub.add_parser("state")
@@ -148,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
 
     _setup()
     if args.cmd == "seed":
-        out = seed(contacts=args.contacts, first_number=args.first_number, rate=args.rate, label=args.label)
+        canceled = stop_others(keep=None)["canceled"] if args.cancel_others else []
+        seeded = seed(contacts=args.contacts, first_number=args.first_number, rate=args.rate, label=args.label)
+        out = {"canceled": canceled, **seeded}
     elif args.cmd == "send":
         out = send(campaign_id=args.campaign)
     elif args.cmd == "state":

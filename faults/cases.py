@@ -78,7 +78,7 @@ class Run:
         self.name = name
         seeded = stack.agent(
             "seed", "--contacts", str(recipients), "--first-number", str(next(_numbers)), "--rate", str(rate),
-            "--label", name.replace("_", "-"),
+            "--label", name.replace("_", "-"), "--cancel-others",
         )  # fmt: skip
         self.campaign_id: int = seeded["campaign"]
         self.account_sid: str = seeded["account_sid"]

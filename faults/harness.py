@@ -258,12 +258,11 @@ class Stack:
             self.start_beat()
 
     def reset(self) -> None:
-        """Between cases: faults off, every piece up, no earlier campaign still competing for the workers,
-        no periodic job's lock left by a worker an earlier case killed (its failure is that case's, not the next's).
-        """
+        """Between cases: faults off, every piece up, no periodic job's lock left by a worker an earlier case
+        killed (its failure is that case's, not the next's). Seeding the next case cancels any campaign an
+        earlier one left sending (``seed --cancel-others``: one Django start instead of two)."""
         self.clear_faults()
         self.ensure_up()
-        self.agent("stop-others")
         self.drop_locks()
 
     # --- the gateway ------------------------------------------------------------------
