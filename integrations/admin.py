@@ -58,13 +58,13 @@ class EventSubscriptionAdmin(TenantScopedAdmin):
             # The only time the whole secret is shown.
             self.message_user(request, f"Signing secret (copy it now, it is not shown again): {obj.secret}")
 
-    @admin.action(description="Enable the selected endpoints")
+    @admin.action(description="Enable the selected endpoints", permissions=["change"])
     def enable_endpoints(self, request, queryset):
         for subscription in queryset:
             services.subscription_enable(subscription=subscription)
         self.message_user(request, f"{queryset.count()} endpoint(s) enabled.")
 
-    @admin.action(description="Rotate the signing secret")
+    @admin.action(description="Rotate the signing secret", permissions=["change"])
     def rotate_secrets(self, request, queryset):
         for subscription in queryset:
             secret = services.subscription_rotate_secret(subscription=subscription)
