@@ -185,7 +185,7 @@ def seed(*, n_messages: int, n_clicks: int, live: int, live_clicks: int, extra_c
     msg_cols = (
         "tenant_id", "campaign_id", "contact_id", '"to"', "body", "variant", "segments", "status", "sid",
         "error_code", "error_message", "created_at", "claimed_at", "sent_at", "delivered_at", "updated_at",
-        "attempts", "hold_until",
+        "attempts", "hold_until", "checks", "resends", "unresolved_reason",
     )  # fmt: skip
     created = (start - dt.timedelta(minutes=5)).isoformat()
 
@@ -196,7 +196,7 @@ def seed(*, n_messages: int, n_clicks: int, live: int, live_clicks: int, extra_c
             yield (
                 tenant.pk, campaign.pk, None, f"+1555{i:07d}", body, variant, 1, status, sid, code, "",
                 created, claimed and claimed.isoformat(), sent and sent.isoformat(),
-                delivered and delivered.isoformat(), created, 0, None,
+                delivered and delivered.isoformat(), created, 0, None, 0, 0, "",
             )  # fmt: skip
 
     with transaction.atomic(), connection.cursor() as cursor:
