@@ -84,10 +84,19 @@ class SuppressionAdmin(TenantScopedAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(TenantScopedAdmin):
-    """The replies inbox: messages that need a person first."""
+    """The replies inbox: messages that need a person first (to review an opt-out, then to answer a question)."""
 
-    list_display = ("received_at", "from_number", "body_preview", "kind", "needs_review", "campaign", "contact")
-    list_filter = ("needs_review", "kind")
+    list_display = (
+        "received_at",
+        "from_number",
+        "body_preview",
+        "kind",
+        "needs_review",
+        "needs_reply",
+        "campaign",
+        "contact",
+    )
+    list_filter = ("needs_review", "needs_reply", "kind")
     search_fields = ("from_number", "body")
     readonly_fields = (
         "sid",
@@ -102,9 +111,9 @@ class InboundMessageAdmin(TenantScopedAdmin):
         "received_at",
         "reviewed_at",
     )
-    fields = (*readonly_fields[:5], "needs_review", *readonly_fields[5:])
+    fields = (*readonly_fields[:5], "needs_review", "needs_reply", *readonly_fields[5:])
     actions = ["mark_reviewed"]
-    ordering = ("-needs_review", "-received_at", "-id")  # the ones a person must read, first
+    ordering = ("-needs_review", "-needs_reply", "-received_at", "-id")  # the ones a person must read, first
 
     def has_add_permission(self, request):
         return False

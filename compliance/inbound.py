@@ -22,6 +22,7 @@ from .hashing import phone_hash
 from .keywords import Intent, parse
 from .models import ComplianceSettings, ConsentKind, ConsentSource, InboundKind, InboundMessage, SuppressionSource
 from .phone import sender_number
+from .questions import is_question
 from .selectors import compliance_settings_get, consent_events_for, suppression_get
 from .services import consent_record, suppression_ensure, suppression_remove
 
@@ -106,6 +107,8 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
                 kind=_KIND_OF_INTENT[parsed.intent],
                 needs_review=parsed.needs_review,
                 review_reason=parsed.review_reason[:200],
+                # A question for a person: plain replies only (keywords are answered here). Text work, no query.
+                needs_reply=parsed.intent == Intent.REPLY and is_question(body),
                 contact=contact,
                 message=message,
                 campaign=message.campaign if message else None,

@@ -139,6 +139,11 @@ class InboundMessage(TenantOwned):
         default=False, help_text="Mentions opting out inside a longer message: a person must decide."
     )
     review_reason = models.CharField(max_length=200, blank=True)
+    needs_reply = models.BooleanField(
+        "needs a reply",
+        default=False,
+        help_text="A plain reply that asks something (compliance.questions): a person should answer it.",
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     campaign = models.ForeignKey(
