@@ -20,10 +20,12 @@ from django.db.models import Count, F, Max, Min, Sum
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
+from campaigns.counters import campaign_status_counts
 from campaigns.models import Campaign, CampaignStatus, MessageStatusCount
 from campaigns.models import MessageStatus as S
-from campaigns.stats import QUEUED, delivery_rate, rate
-from compliance.selectors import campaign_first_opt_outs, campaign_opt_out_counts
+from campaigns.stats import QUEUED, delivery_rate, rate, reached_count, reached_statuses
+from compliance.models import InboundKind, InboundMessage
+from compliance.selectors import campaign_first_opt_outs
 from links.models import CampaignClickCount
 from tracking.error_codes import error_code_description
 
@@ -76,14 +78,16 @@ def campaign_timeseries(
     until: dt.datetime | None = None,
 ) -> dict:
     """``{"interval", "buckets": [{"t", "sent", "delivered", "failed", "undelivered", "clicks", "unique_clicks",
-    "bot_hits", "opt_outs"}, …]}``: arrivals, clicks and opt-outs (each recipient's first STOP) per minute or
-    hour (UTC), ascending, gaps filled with zeros, at most ``MAX_BUCKETS`` (the latest; ``truncated`` says
-    so). ``since``/``until`` bound the minutes counted (both inclusive)."""
+    "bot_hits", "opt_outs"}, …]}``: arrivals, clicks and opt-outs (each reached recipient's first STOP, as in
+    the stats) per minute or hour (UTC), ascending, gaps filled with zeros, at most ``MAX_BUCKETS`` (the
+    latest; ``truncated`` says so). ``since``/``until`` bound the minutes counted (both inclusive)."""
     arrivals = MessageStatusCount.objects.filter(
         campaign_id=campaign_id, minute__isnull=False, count__gt=0, status__in=SERIES_STATUSES
     )
     clicks = ClickBucket.objects.filter(campaign_id=campaign_id)
-    opt_outs = campaign_first_opt_outs(campaign_id=campaign_id)
+    opt_outs = campaign_first_opt_outs(campaign_id=campaign_id).filter(
+        message__status__in=reached_statuses(campaign_status_counts(campaign_id))
+    )
     if since is not None:
         arrivals, clicks = arrivals.filter(minute__gte=since), clicks.filter(minute__gte=since)
         opt_outs = opt_outs.filter(received_at__gte=_floor(since, "minute"))
@@ -212,8 +216,12 @@ def _label(index: int | None) -> str:
     return "" if index is None else chr(ord("A") + index)
 
 
-def _variant_row(counts: dict[str, int], clicks: tuple[int, int, int], opt_outs: int) -> dict:
-    """One row of figures from a variant's status totals, clicks and opt-outs.
+def _variant_row(
+    counts: dict[str, int], clicks: tuple[int, int, int], opt_outs: int, reached_as: tuple[str, ...]
+) -> dict:
+    """One row of figures from a variant's status totals, clicks and opt-outs (of recipients reached).
+
+    ``reached_as``: the statuses that count as reached, decided for the whole campaign (``reached_statuses``).
 
     A fan-out that records its pending messages without their variant leaves a
     variant's ``pending`` total negative (each claim takes one away): those
@@ -222,6 +230,7 @@ def _variant_row(counts: dict[str, int], clicks: tuple[int, int, int], opt_outs:
     pending = counts.get(S.PENDING, 0)
     recipients = sum(counts.values()) + max(0, -pending)
     delivered = counts.get(S.DELIVERED, 0) + counts.get(S.READ, 0)
+    reached = reached_count(counts, reached_as)
     row = {
         "recipients": recipients,
         "queued": max(0, pending) + sum(counts.get(s, 0) for s in QUEUED if s != S.PENDING),
@@ -234,17 +243,19 @@ def _variant_row(counts: dict[str, int], clicks: tuple[int, int, int], opt_outs:
         "unique_clicks": clicks[1],
         "bot_hits": clicks[2],
         "opt_outs": opt_outs,
+        "reached": reached,
     }
-    row["click_rate"] = rate(row["unique_clicks"], delivered)
+    row["click_rate"] = rate(row["unique_clicks"], reached)
     row["delivery_rate"] = delivery_rate(row)
-    row["opt_out_rate"] = rate(opt_outs, delivered)
+    row["opt_out_rate"] = rate(opt_outs, reached)
     return row
 
 
-def _opt_outs_by_variant(campaign_id: int) -> dict[int | None, int]:
-    """Recipients who replied STOP to this campaign, by the variant of the message they answered."""
+def _opt_outs_by_variant(campaign_id: int, reached_as: tuple[str, ...]) -> dict[int | None, int]:
+    """Recipients reached who replied STOP to this campaign, by the variant of the message they answered."""
     rows = (
         campaign_first_opt_outs(campaign_id=campaign_id)
+        .filter(message__status__in=reached_as)
         .order_by()
         .values("message__variant")
         .annotate(n=Count("pk"))
@@ -265,18 +276,19 @@ def campaign_variants(*, campaign: Campaign) -> dict:
     )
     for variant, status, n in rows:
         counts[variant][status] += n or 0
-    opt_outs = _opt_outs_by_variant(campaign.pk)
+    total: dict[str, int] = defaultdict(int)
+    for per_status in counts.values():
+        for status, n in per_status.items():
+            total[status] += n
+    reached_as = reached_statuses(total)  # one rule for the whole campaign: did any delivery report come?
+    opt_outs = _opt_outs_by_variant(campaign.pk, reached_as)
     definitions = campaign.variants or []
     if not definitions:
-        total: dict[str, int] = defaultdict(int)
-        for per_status in counts.values():
-            for status, n in per_status.items():
-                total[status] += n
         click_row = CampaignClickCount.objects.filter(campaign_id=campaign.pk).values_list(
             "clicks", "unique_clicks", "bot_hits"
         )
         clicks = click_row.first() or (0, 0, 0)
-        figures = _variant_row(total, clicks, sum(opt_outs.values()))
+        figures = _variant_row(total, clicks, sum(opt_outs.values()), reached_as)
         whole = {"variant": None, "label": "", "body": campaign.body, "percent": 100, **figures}
         return {"variants": [whole], "test": None}
 
@@ -292,7 +304,9 @@ def campaign_variants(*, campaign: Campaign) -> dict:
                 "label": _label(index),
                 "body": definition.get("body", ""),
                 "percent": definition.get("percent"),
-                **_variant_row(counts.get(index, {}), clicks_of.get(str(index), (0, 0, 0)), opt_outs.get(index, 0)),
+                **_variant_row(
+                    counts.get(index, {}), clicks_of.get(str(index), (0, 0, 0)), opt_outs.get(index, 0), reached_as
+                ),
             }
         )
     result = {"variants": out, "test": ab_test(out)}
@@ -305,7 +319,7 @@ def campaign_variants(*, campaign: Campaign) -> dict:
 # --- tenant overview -------------------------------------------------------------------------------------------
 
 
-def _figures(status_counts: dict[str, int], clicks: tuple[int, int], opt_outs: int) -> dict:
+def _figures(status_counts: dict[str, int], clicks: tuple[int, int], *, opt_outs: int, reached: int) -> dict:
     delivered = status_counts.get(S.DELIVERED, 0) + status_counts.get(S.READ, 0)
     row = {
         "recipients": sum(status_counts.values()),
@@ -317,18 +331,36 @@ def _figures(status_counts: dict[str, int], clicks: tuple[int, int], opt_outs: i
         "clicks": clicks[0],
         "unique_clicks": clicks[1],
         "opt_outs": opt_outs,
+        "reached": reached,
     }
     row["delivery_rate"] = delivery_rate(row)
-    row["click_rate"] = rate(row["unique_clicks"], delivered)
-    row["opt_out_rate"] = rate(opt_outs, delivered)
+    row["click_rate"] = rate(row["unique_clicks"], reached)
+    row["opt_out_rate"] = rate(opt_outs, reached)
     return row
+
+
+def _opt_outs_by_status(campaign_ids) -> dict[int, dict[str, int]]:
+    """Recipients who opted out by keyword in answer to each campaign, by the status of the message they
+    answered (so a reader keeps the ones that campaign reached), in one query."""
+    per_campaign: dict[int, dict[str, int]] = defaultdict(dict)
+    for cid, status, n in (
+        InboundMessage.objects.filter(campaign_id__in=campaign_ids, kind=InboundKind.OPT_OUT)
+        .exclude(phone_hash="")
+        .order_by()
+        .values("campaign_id", "message__status")
+        .annotate(n=Count("phone_hash", distinct=True))
+        .values_list("campaign_id", "message__status", "n")
+    ):
+        per_campaign[cid][status] = n
+    return per_campaign
 
 
 def tenant_overview(*, tenant, days: int = 30, recent: int = 20, now: dt.datetime | None = None) -> dict:
     """Totals of the campaigns that went out in the last ``days`` days and the ``recent`` latest compared.
 
     A campaign is in the window when it started (or was scheduled, or created) since then; drafts are not.
-    A constant number of queries (eight), whatever the number of campaigns.
+    Rates are over each campaign's recipients reached (``reached_statuses``), the totals' over their sum.
+    A constant number of queries (six), whatever the number of campaigns.
     """
     since = (now or timezone.now()) - dt.timedelta(days=days)
     window = (
@@ -345,39 +377,44 @@ def tenant_overview(*, tenant, days: int = 30, recent: int = 20, now: dt.datetim
     )
     ids = [c["id"] for c in latest]
 
+    # Per campaign of the window (the latest are among them): whether a campaign had delivery reports decides
+    # what "reached" means for it, so the totals add up campaign by campaign.
     per_campaign: dict[int, dict[str, int]] = defaultdict(dict)
     for cid, status, n in (
-        MessageStatusCount.objects.filter(campaign_id__in=ids)
+        MessageStatusCount.objects.filter(campaign_id__in=window_ids)
         .order_by()
         .values("campaign_id", "status")
         .annotate(n=Sum("count"))
         .values_list("campaign_id", "status", "n")
     ):
         per_campaign[cid][status] = n or 0
+    opted = _opt_outs_by_status(window_ids)
+    reached: dict[int, tuple[int, int]] = {}  # campaign → (recipients reached, opt-outs among them)
+    for cid, counts in per_campaign.items():
+        statuses = reached_statuses(counts)
+        opt_outs = sum(n for status, n in opted.get(cid, {}).items() if status in statuses)
+        reached[cid] = (reached_count(counts, statuses), opt_outs)
     clicks = {
         cid: (c, u)
         for cid, c, u in CampaignClickCount.objects.filter(campaign_id__in=ids).values_list(
             "campaign_id", "clicks", "unique_clicks"
         )
     }
-    opt_outs = campaign_opt_out_counts(campaign_ids=ids)
 
-    totals_status = dict(
-        MessageStatusCount.objects.filter(campaign_id__in=window_ids)
-        .order_by()
-        .values("status")
-        .annotate(n=Sum("count"))
-        .values_list("status", "n")
-    )
+    totals_status: dict[str, int] = defaultdict(int)
+    for counts in per_campaign.values():
+        for status, n in counts.items():
+            totals_status[status] += n
     click_totals = CampaignClickCount.objects.filter(campaign_id__in=window_ids).aggregate(
         c=Coalesce(Sum("clicks"), 0), u=Coalesce(Sum("unique_clicks"), 0)
     )
     totals = {
         "campaigns": window.count(),
         **_figures(
-            {k: v or 0 for k, v in totals_status.items()},
+            dict(totals_status),
             (click_totals["c"], click_totals["u"]),
-            sum(campaign_opt_out_counts(campaign_ids=window_ids).values()),
+            opt_outs=sum(o for _r, o in reached.values()),
+            reached=sum(r for r, _o in reached.values()),
         ),
     }
     campaigns = []
@@ -391,7 +428,12 @@ def tenant_overview(*, tenant, days: int = 30, recent: int = 20, now: dt.datetim
                 "send_at": c["send_at"],
                 "started_at": c["started_at"],
                 "finished_at": c["finished_at"],
-                **_figures(per_campaign.get(c["id"], {}), clicks.get(c["id"], (0, 0)), opt_outs.get(c["id"], 0)),
+                **_figures(
+                    per_campaign.get(c["id"], {}),
+                    clicks.get(c["id"], (0, 0)),
+                    reached=reached.get(c["id"], (0, 0))[0],
+                    opt_outs=reached.get(c["id"], (0, 0))[1],
+                ),
             }
         )
     return {"since": since, "days": days, "totals": totals, "campaigns": campaigns}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compliance.selectors import campaign_opt_out_count
+from compliance.selectors import campaign_first_opt_outs
 from integrations.selectors import campaign_conversions
 from links.selectors import campaign_click_counts
 
@@ -23,13 +23,37 @@ def delivery_rate(counts: dict) -> float:
     return rate(counts["delivered"], attempted)
 
 
+#: A delivery report says the message reached the handset (``read`` implies delivered).
+REACHED = (S.DELIVERED, S.READ)
+#: What a delivery report can say. A campaign with none of these (a sender without status callbacks) never
+#: learns who was reached, so the messages handed over and not refused (``sent``) stand in for it.
+REPORTED = (S.DELIVERED, S.READ, S.UNDELIVERED)
+
+
+def reached_statuses(counts: dict) -> tuple[str, ...]:
+    """The statuses that count as "reached" for a campaign (or a variant) with these status counts: delivered
+    and read; ``sent`` as well when no delivery report came at all (docs/analytics.md, "recipients reached")."""
+    if any(counts.get(s, 0) > 0 for s in REPORTED):
+        return REACHED
+    return (*REACHED, S.SENT)
+
+
+def reached_count(counts: dict, statuses: tuple[str, ...]) -> int:
+    return sum(max(0, counts.get(s, 0)) for s in statuses)
+
+
 def campaign_stats(*, campaign_id: int) -> dict:
     """``GET /api/v1/campaigns/{id}/stats/`` (CONTRACT.md), plus a few extra keys.
 
-    delivery_rate = delivered / (sent + delivered + undelivered + failed);
-    click_rate = unique clickers / delivered. ``read`` counts as delivered.
+    delivery_rate = delivered / (sent + delivered + undelivered + failed); ``read`` counts as delivered.
+    Over the recipients reached (``reached``: delivered, or sent when the campaign has no delivery report at
+    all): click_rate = unique clickers / reached; opt_outs = recipients reached whose first opt-out answered
+    this campaign, opt_out_rate = opt_outs / reached.
     """
     counts = campaign_status_counts(campaign_id)
+    statuses = reached_statuses(counts)
+    reached = reached_count(counts, statuses)
+    opt_outs = campaign_first_opt_outs(campaign_id=campaign_id).filter(message__status__in=statuses).count()
     clicks = campaign_click_counts(campaign_id)
     delivered = counts[S.DELIVERED] + counts[S.READ]
     sent, undelivered, failed = counts[S.SENT], counts[S.UNDELIVERED], counts[S.FAILED]
@@ -44,12 +68,14 @@ def campaign_stats(*, campaign_id: int) -> dict:
         "failed": failed,
         "clicks": clicks["clicks"],
         "unique_clicks": clicks["unique_clicks"],
-        "opt_outs": campaign_opt_out_count(campaign_id=campaign_id),
+        "opt_outs": opt_outs,
         "delivery_rate": delivery_rate(
             {"sent": sent, "delivered": delivered, "undelivered": undelivered, "failed": failed}
         ),
-        "click_rate": rate(clicks["unique_clicks"], delivered),
+        "click_rate": rate(clicks["unique_clicks"], reached),
         # Beyond the contract:
+        "reached": reached,
+        "opt_out_rate": rate(opt_outs, reached),
         "capped": counts[S.CAPPED],
         "unknown": counts[S.UNKNOWN],
         "canceled": counts[S.CANCELED],

@@ -144,7 +144,7 @@ def _expected_kpis(stats: dict) -> dict:
         "clicked": stats["unique_clicks"],
         "delivery_rate": stats["delivery_rate"],
         "click_rate": stats["click_rate"],
-        "opt_out_rate": round(stats["opt_outs"] / delivered, 4) if delivered else 0,
+        "opt_out_rate": stats["opt_out_rate"],  # over recipients reached (docs/analytics.md)
     }
 
 

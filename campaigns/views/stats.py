@@ -29,6 +29,7 @@ _INT_FIELDS = (
     "canceled",
     "bot_hits",
     "conversions",
+    "reached",
 )
 
 StatsSerializer = inline_serializer(
@@ -37,6 +38,7 @@ StatsSerializer = inline_serializer(
         **{name: serializers.IntegerField() for name in _INT_FIELDS},
         "delivery_rate": serializers.FloatField(),
         "click_rate": serializers.FloatField(),
+        "opt_out_rate": serializers.FloatField(),
         "revenue": serializers.CharField(),
     },
 )
@@ -45,8 +47,9 @@ StatsSerializer = inline_serializer(
 class CampaignStatsView(TenantScopedMixin, generics.GenericAPIView):
     """A campaign's figures: recipients, suppressed (opted out, skipped), queued, sent, delivered, undelivered,
     failed; human clicks and unique clicks (link-preview bots are counted apart in ``bot_hits``); opt-outs; the
-    delivery and click rates; conversions and their revenue. Delivery statuses come from the carrier's callbacks,
-    so the figures move for a while after the campaign is ``sent``."""
+    delivery rate, and the click and opt-out rates over the recipients reached (``reached``); conversions and
+    their revenue. Delivery statuses come from the carrier's callbacks, so the figures move for a while after the
+    campaign is ``sent``."""
 
     queryset = Campaign.objects.all()
 
@@ -70,6 +73,8 @@ class CampaignStatsView(TenantScopedMixin, generics.GenericAPIView):
                     "opt_outs": 4,
                     "delivery_rate": 0.9312,
                     "click_rate": 0.2185,
+                    "reached": 920,
+                    "opt_out_rate": 0.0043,
                     "capped": 0,
                     "unknown": 0,
                     "canceled": 0,

@@ -36,13 +36,13 @@
 
   function renderStats(s) {
     const attempted = A.handedOver(s);
-    const optOutRate = A.ratio(s.opt_outs, s.delivered);
+    const optOutRate = s.opt_out_rate; // over recipients reached (docs/analytics.md)
     setKpi("recipients", s.recipients, A.num(s.recipients), s.suppressed ? `${A.num(s.suppressed)} suppressed` : "");
     setKpi("sent", attempted, A.num(attempted), s.queued ? `${A.num(s.queued)} in flight` : "handed to the gateway");
     setKpi("delivered", s.delivered, A.num(s.delivered), `${A.num(s.failed + s.undelivered)} failed or undelivered`);
     setKpi("clicked", s.unique_clicks, A.num(s.unique_clicks), `${A.num(s.clicks)} clicks · ${A.num(s.bot_hits)} bot hits`);
     setKpi("delivery_rate", s.delivery_rate, A.pct(s.delivery_rate), `delivered of ${A.num(attempted)} sent`);
-    setKpi("click_rate", s.click_rate, A.pct(s.click_rate), "clickers of delivered");
+    setKpi("click_rate", s.click_rate, A.pct(s.click_rate), `clickers of ${A.num(s.reached)} reached`);
     setKpi("opt_out_rate", optOutRate, A.pct(optOutRate), `${A.num(s.opt_outs)} opted out after`);
 
     const steps = [

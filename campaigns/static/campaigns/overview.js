@@ -34,7 +34,7 @@
     setKpi("delivered", t.delivered, A.num(t.delivered), `${A.num((t.failed || 0) + (t.undelivered || 0))} failed or undelivered`);
     setKpi("unique_clicks", t.unique_clicks, A.num(t.unique_clicks), `${A.num(t.clicks)} clicks`);
     setKpi("delivery_rate", t.delivery_rate, A.pct(t.delivery_rate), "delivered of sent");
-    setKpi("click_rate", t.click_rate, A.pct(t.click_rate), "clickers of delivered");
+    setKpi("click_rate", t.click_rate, A.pct(t.click_rate), `clickers of ${A.num(t.reached)} reached`);
     setKpi("opt_out_rate", t.opt_out_rate, A.pct(t.opt_out_rate), `${A.num(t.opt_outs)} opted out`);
 
     const rows = data.campaigns || [];
