@@ -10,10 +10,9 @@ import logging
 from dataclasses import asdict
 
 from celery import shared_task
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from common.locks import periodic_lock
+from common.locks import lock_lease, periodic_lock
 
 from . import counters
 from .sending import control, dispatch, resolution
@@ -65,7 +64,7 @@ def campaign_kick(*, campaign_id: int) -> int:
 
 
 @shared_task(ignore_result=True)
-@periodic_lock("campaigns.sending_tick", timeout=lambda: settings.SENDING_TICK_LOCK_SECONDS)
+@periodic_lock("campaigns.sending_tick", lease=lock_lease)
 def sending_tick() -> dict:
     """Beat: start scheduled campaigns, release quiet-hours holds, reap lost claims, finish campaigns."""
     result = asdict(control.tick_run())
@@ -75,7 +74,7 @@ def sending_tick() -> dict:
 
 
 @shared_task(ignore_result=True)
-@periodic_lock("campaigns.unknown_resolve", timeout=lambda: settings.SENDING_RESOLVE_LOCK_SECONDS)
+@periodic_lock("campaigns.unknown_resolve", lease=lock_lease)
 def unknown_resolve() -> dict:
     """Beat: ask the gateway about unknown outcomes that are due, and act on each answer once."""
     result = asdict(resolution.unknown_outcomes_resolve())
@@ -85,7 +84,7 @@ def unknown_resolve() -> dict:
 
 
 @shared_task(ignore_result=True)
-@periodic_lock("campaigns.squash_counts", timeout=300)
+@periodic_lock("campaigns.squash_counts", lease=lock_lease)
 def status_counts_squash() -> dict:
     """Beat: fold the status counters' deltas (``counters.squash_status_counts``)."""
     return {"squashed": counters.squash_status_counts()}

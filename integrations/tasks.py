@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from common.locks import periodic_lock
+from common.locks import lock_lease, periodic_lock
 
 from . import services
 
@@ -19,7 +19,7 @@ def webhook_delivery_attempt(delivery_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
-@periodic_lock("integrations.webhooks_dispatch", timeout=60)
+@periodic_lock("integrations.webhooks_dispatch", lease=lock_lease)
 def webhook_deliveries_dispatch() -> dict:
     """Periodic: enqueue due retries and anything whose enqueue was lost. Never two at once."""
     return {"enqueued": services.deliveries_dispatch()}

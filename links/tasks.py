@@ -5,13 +5,13 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from common.locks import periodic_lock
+from common.locks import lock_lease, periodic_lock
 
 from .capture import capture_mode
 
 
 @shared_task(ignore_result=True)
-@periodic_lock("links.clicks_write", timeout=120)
+@periodic_lock("links.clicks_write", lease=lock_lease)
 def clicks_write() -> dict:
     """Write queued clicks; one run at a time. Returns how many were written."""
     if capture_mode() != "redis":

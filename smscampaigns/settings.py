@@ -346,10 +346,11 @@ SENDING_PARKED_STALE_SECONDS = env.int("SENDING_PARKED_STALE_SECONDS", default=6
 SENDING_MAX_ATTEMPTS = env.int("SENDING_MAX_ATTEMPTS", default=8)
 SENDING_RELEASE_LIMIT = env.int("SENDING_RELEASE_LIMIT", default=50000)
 SENDING_TICK_SECONDS = env.float("SENDING_TICK_SECONDS", default=15.0)
-# A periodic job's lock lapses after this long, so a worker killed while holding it delays the next run by
-# at most this much; the resolver stops waiting for answers at half its own (its lookups can be slow).
-SENDING_TICK_LOCK_SECONDS = env.int("SENDING_TICK_LOCK_SECONDS", default=60)
-SENDING_RESOLVE_LOCK_SECONDS = env.int("SENDING_RESOLVE_LOCK_SECONDS", default=120)
+# Every periodic job's lock is a lease renewed while the job runs (common.locks): a worker killed mid-run
+# holds up the next run by at most this long. A resolver run stops waiting for answers after RUN seconds
+# (the rest are asked at the next run).
+PERIODIC_LOCK_LEASE_SECONDS = env.int("PERIODIC_LOCK_LEASE_SECONDS", default=15)
+SENDING_RESOLVE_RUN_SECONDS = env.int("SENDING_RESOLVE_RUN_SECONDS", default=60)
 # Unknown outcomes (campaigns.sending.resolution): asked of the gateway FIRST_CHECK seconds after they arose; a
 # message the gateway does not have is resent once no request for it can still be in flight: GRACE seconds
 # after its claim (past two HTTP timeouts). Lookups run RESOLVE_CONCURRENCY at a time, RESOLVE_BATCH a run;

@@ -7,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from common.locks import periodic_lock
+from common.locks import lock_lease, periodic_lock
 
 from . import services
 
@@ -15,12 +15,12 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
-@periodic_lock("tracking.reconcile", timeout=900)
+@periodic_lock("tracking.reconcile", lease=lock_lease)
 def messages_reconcile() -> dict:
     return services.messages_reconcile()
 
 
 @shared_task(ignore_result=True)
-@periodic_lock("tracking.orphans_sweep", timeout=300)
+@periodic_lock("tracking.orphans_sweep", lease=lock_lease)
 def status_orphans_sweep() -> dict:
     return services.status_orphans_sweep()

@@ -158,8 +158,8 @@ def unknown_outcomes_resolve(*, now: dt.datetime | None = None, limit: int | Non
     """Ask the gateway about every unknown outcome that is due, and act on each answer once."""
     result = ResolveResult()
     now = now or timezone.now()
-    # Its task's lock lapses after SENDING_RESOLVE_LOCK_SECONDS: stop waiting for answers well before.
-    deadline = time.monotonic() + settings.SENDING_RESOLVE_LOCK_SECONDS / 2
+    # A slow gateway must not keep one run going for ever: what is not answered by then waits for the next run.
+    deadline = time.monotonic() + settings.SENDING_RESOLVE_RUN_SECONDS
     due = _due(now=now, limit=limit or settings.SENDING_RESOLVE_BATCH)
     if due:
         _resolve(due, now=now, result=result, deadline=deadline)

@@ -260,11 +260,11 @@ def test_answers_not_in_by_the_deadline_are_left_for_the_next_run(fake_twilio, t
     fake_twilio.inject("cut_after", times=2)
     assert _send(campaign).unknown == 2
     fake_twilio.latency = 0.5
-    settings.SENDING_RESOLVE_LOCK_SECONDS = 0  # the run stops waiting at once
+    settings.SENDING_RESOLVE_RUN_SECONDS = 0  # the run stops waiting at once
     out = _resolve(timezone.now() + dt.timedelta(seconds=5))
     assert (out.asked, out.unanswered, out.found) == (0, 2, 0)
     assert not MessageCheck.objects.exists()
     assert set(Message.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"unknown"}
     fake_twilio.latency = 0.0
-    settings.SENDING_RESOLVE_LOCK_SECONDS = 120
+    settings.SENDING_RESOLVE_RUN_SECONDS = 60
     assert _resolve(timezone.now() + dt.timedelta(seconds=5)).found == 2
