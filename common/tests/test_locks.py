@@ -1,4 +1,4 @@
-"""The periodic jobs' lock: one run at a time, a lease renewed while the run goes on, lapsing soon after a killed run."""
+"""The periodic jobs' lock: one run at a time, a lease renewed while a run goes on, lapsing after a killed run."""
 
 from __future__ import annotations
 
