@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from tenants.admin_scoping import TenantScopedAdmin, TenantScopedInline
+from tenants.admin_scoping import TenantReadOnlyInline, TenantScopedAdmin
 
 from . import outbound, services
 from .models import Conversion, DeliveryAttempt, Event, EventDelivery, EventSubscription, EventType
@@ -71,25 +71,10 @@ class EventSubscriptionAdmin(TenantScopedAdmin):
             self.message_user(request, f"New secret for {subscription.url}: {secret}")
 
 
-class DeliveryAttemptInline(TenantScopedInline, admin.TabularInline):
+class DeliveryAttemptInline(TenantReadOnlyInline, admin.TabularInline):
     model = DeliveryAttempt
-    extra = 0
-    can_delete = False
     fields = ("number", "started_at", "succeeded", "status_code", "latency_ms", "error", "response_excerpt")
     readonly_fields = fields
-
-    def has_view_permission(self, request, obj=None):
-        # Shown inside a delivery the user may already see (the parent admin is scoped).
-        return request.user.is_superuser or (request.user.is_staff and request.user.tenant_id is not None)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReadOnlyMixin:

@@ -126,6 +126,26 @@ class TenantScopedInline(_ScopedChoices):
         return scope_queryset(super().get_queryset(request), request)
 
 
+class TenantReadOnlyInline(TenantScopedInline):
+    """A record shown inside its parent's page (a message's checks, a delivery's attempts): seen by whoever may see
+    the parent (whose admin is scoped), never added, changed or deleted here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site._registry[self.parent_model].has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class TenantScopedAdmin(_ScopedChoices, admin.ModelAdmin):
     """ModelAdmin for tenant-owned models: scoped rows, choices and permissions."""
 

@@ -16,7 +16,7 @@ from campaigns.authoring import CampaignError, campaign_check, campaign_preview
 from campaigns.models import Campaign, CampaignPurpose, CampaignStatus, Message, MessageCheck, MessageStatus
 from campaigns.sending import resolution
 from contacts.models import Tag
-from tenants.admin_scoping import TenantScopedAdmin, TenantScopedInline, request_tenant
+from tenants.admin_scoping import TenantReadOnlyInline, TenantScopedAdmin, request_tenant
 from tenants.models import Tenant
 
 from .dashboard import CampaignDashboardAdminMixin
@@ -274,14 +274,12 @@ class CampaignAdmin(CampaignDashboardAdminMixin, CampaignSendingAdminMixin, Tena
         return JsonResponse({"errors": errors, **json.loads(json.dumps(preview.as_dict()))})
 
 
-class MessageCheckInline(TenantScopedInline, admin.TabularInline):
+class MessageCheckInline(TenantReadOnlyInline, admin.TabularInline):
     """The questions asked to Twilio about a message whose outcome was unknown, and their answers: a record."""
 
     model = MessageCheck
     fields = ("asked", "method", "outcome", "sid", "status", "action", "note")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     classes = ("message-checks",)  # campaigns/message_checks.css: one line per question
     verbose_name = "check with Twilio"
     verbose_name_plural = "Checks with Twilio"
@@ -290,19 +288,6 @@ class MessageCheckInline(TenantScopedInline, admin.TabularInline):
     def asked(self, obj: MessageCheck) -> str:
         # To the second: the questions of a grace period or a backoff are seconds apart.
         return timezone.localtime(obj.asked_at).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-    # The message's own page decides who sees it (tenant-scoped); tenant users hold no Django permissions.
-    def has_view_permission(self, request, obj=None):
-        return self.admin_site._registry[self.parent_model].has_view_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OutcomeFilter(admin.SimpleListFilter):

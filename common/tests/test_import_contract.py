@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import sys
 from pathlib import Path
@@ -9,19 +10,10 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = (
-    "common",
-    "tenants",
-    "contacts",
-    "campaigns",
-    "links",
-    "tracking",
-    "compliance",
-    "gateways",
-    "integrations",
-    "analytics",
-    "smscampaigns",
-)
+#: The project's packages: the import contract's root packages (``.importlinter``), read from it.
+_CONFIG = configparser.ConfigParser()
+_CONFIG.read(ROOT / ".importlinter")
+APPS = tuple(_CONFIG["importlinter"]["root_packages"].split())
 
 
 def _cycles(adjacency: dict[str, list[str]]) -> list[list[str]]:
