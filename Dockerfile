@@ -13,7 +13,9 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 COPY --from=static /app/node_modules/chart.js/dist node_modules/chart.js/dist
 # collectstatic reads no data: the URLs only satisfy the settings, nothing is contacted at build time.
-RUN SECRET_KEY=build FIELD_ENCRYPTION_KEY=ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE= \
+# Throwaway keys (production refuses the published dev ones), not kept in the image.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    FIELD_ENCRYPTION_KEY="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
     DATABASE_URL=postgres://build@127.0.0.1:1/unused REDIS_URL=redis://127.0.0.1:1/0 \
     python manage.py collectstatic --noinput
 RUN useradd --create-home app && chown -R app /app

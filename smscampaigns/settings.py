@@ -26,10 +26,23 @@ CODE_ONLY_COMMAND = sys.argv[0].endswith("manage.py") and sys.argv[1:2] in (["ma
 DEV_DEFAULTS = DEBUG or TESTING or CODE_ONLY_COMMAND
 
 
+# Values that are public (the dev defaults below, the .env.example placeholder): never a real secret.
+_PUBLIC_SECRETS = {
+    "SECRET_KEY": {"dev-only-insecure-secret-key-do-not-use-in-production", "change-me-to-50-random-characters"},
+    "FIELD_ENCRYPTION_KEY": {"ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="},
+}
+
+
 def _required(name: str, dev_default: str) -> str:
-    """A secret with no production default: missing outside dev/test is fatal."""
+    """A secret with no production default: missing outside dev/test is fatal, and so is a public value."""
     value = env.str(name, default="")
     if value:
+        public = _PUBLIC_SECRETS.get(name, set()) & {v.strip() for v in value.split(",")}
+        if public and not (DEBUG or TESTING):
+            raise ImproperlyConfigured(
+                f"{name} is set to a published placeholder or development default; "
+                "set a real secret (see .env.example)."
+            )
         return value
     if DEV_DEFAULTS:
         return dev_default
@@ -329,9 +342,21 @@ LOGGING = {
 }
 
 if not DEBUG and not TESTING:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PUBLIC_BASE_URL.startswith("https"))
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The container's health check calls plain http://localhost:8000/healthz, past the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading is near-irreversible (browsers ship the list): opt in deliberately.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"
 
 # Sending (campaigns.sending / dispatch / throttle).
 SENDING_THROTTLE_ENABLED = env.bool("SENDING_THROTTLE_ENABLED", default=True)
