@@ -183,9 +183,14 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "common.throttles.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        # Last: only a caller no class above recognised reaches it (the anonymous rate, common/throttles.py).
+        "common.throttles.AnonymousAddressThrottling",
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["common.throttles.KeyRateThrottle"],
+    # Proxies in front that append to X-Forwarded-For (0: the address is REMOTE_ADDR; the header is ignored).
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.IsTenantUser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -198,6 +203,13 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",
 }
+# API rates (common/throttles.py), counted in the cache (Redis). "N/s|min|hour|day". The test suite's
+# defaults never throttle (its requests all come from one address); tests of the limits set their own.
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1000000/min" if TESTING else "1000/min")  # per token
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="1000000/min" if TESTING else "100/min")  # per address
+# Failed authentications (bad tokens) per address in a window of seconds; past it a 429, not a 401.
+API_BAD_AUTH_LIMIT = env.int("API_BAD_AUTH_LIMIT", default=1000000 if TESTING else 20)
+API_BAD_AUTH_WINDOW = env.int("API_BAD_AUTH_WINDOW", default=600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "smscampaigns API",
     "DESCRIPTION": "Multi-tenant SMS campaigns: contacts, campaigns, stats, opt-outs.",

@@ -1,0 +1,41 @@
+"""A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 naming the limit, never a 500 with a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.conf import settings
+
+from contacts.models import Contact
+
+SIX_MIB = 6 * 1024 * 1024
+
+
+def _assert_413(resp):
+    assert resp.status_code == 413
+    assert resp["Content-Type"] == "application/json"
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert resp.json() == {"detail": f"Request body too large: the limit is {limit} bytes.", "limit_bytes": limit}
+
+
+@pytest.mark.django_db
+def test_json_body_over_the_limit_is_413(api_alice, caplog):
+    body = json.dumps({"phone_number": "+14155550100", "custom_fields": {"note": "a" * SIX_MIB}})
+    resp = api_alice.post("/api/v1/contacts/", body, content_type="application/json")
+    _assert_413(resp)
+    assert not Contact.objects.exists()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.django_db
+def test_form_body_over_the_limit_is_413(api_alice):
+    resp = api_alice.post("/api/v1/contacts/", {"phone_number": "+14155550100", "first_name": "a" * SIX_MIB})
+    _assert_413(resp)
+
+
+@pytest.mark.django_db
+def test_normal_body_still_created(api_alice):
+    resp = api_alice.post("/api/v1/contacts/", {"phone_number": "+14155550100", "first_name": "Ada"}, format="json")
+    assert resp.status_code == 201, resp.content
+    assert Contact.objects.get().first_name == "Ada"
