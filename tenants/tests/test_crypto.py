@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from django.db import connection
 
 from tenants.crypto import mask
@@ -32,7 +33,8 @@ def test_mask_shows_only_the_tail():
 
 def _run_without(*missing: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DEBUG", *missing}}
-    env.update({"SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEY": "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="})
+    # Real-looking keys: production refuses the published development defaults.
+    env.update({"SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode()})
     for name in missing:
         env.pop(name, None)
     return subprocess.run(
