@@ -153,22 +153,12 @@ class TokenChanged(Exception):
         self.tenant_id = tenant_id
 
 
-def callback_apply(
-    *,
-    tenant_id: int,
-    callback: Callback,
-    received_at: dt.datetime | None = None,
-    token_ciphertext: str | None = None,
-) -> bool:
-    """Record ``callback`` in the history and move its message. Returns whether the message moved.
-
-    ``token_ciphertext``: the stored (encrypted) token the signature was checked
-    against, when it came from a cache. The write then happens only while the
-    tenant still holds exactly that token (checked in the same statement), else
-    ``TokenChanged`` is raised and nothing is written.
-    """
+def callback_apply(*, tenant_id: int, callback: Callback, received_at: dt.datetime | None = None) -> bool:
+    """Record ``callback`` for a tenant already known (reconciliation, resolution) and move its message.
+    Returns whether the message moved. Signed webhooks go through ``callback_apply_signed``, which also
+    finds the tenant and checks its token in the same statement."""
     message_id, inserted, moved = _callback_apply_one_statement(
-        tenant_id=tenant_id, callback=callback, at=received_at or timezone.now(), token_ciphertext=token_ciphertext
+        tenant_id=tenant_id, callback=callback, at=received_at or timezone.now()
     )
     return _applied(tenant_id=tenant_id, callback=callback, message_id=message_id, inserted=inserted, moved=moved)
 
@@ -250,19 +240,17 @@ def _applied(*, tenant_id: int, callback: Callback, message_id: int | None, inse
 
 
 def _callback_apply_one_statement(
-    *, tenant_id: int, callback: Callback, at: dt.datetime, token_ciphertext: str | None
+    *, tenant_id: int, callback: Callback, at: dt.datetime
 ) -> tuple[int | None, bool, bool]:
-    """The hot path: history INSERT and forward-only move in one statement (one commit).
+    """History INSERT and forward-only move in one statement (one commit).
 
-    ``ok`` is the token guard (always true without a cached token); ``cur`` locks
-    the message; ``ev`` records the callback; ``upd``/``cnt`` move and count.
+    ``cur`` locks the message; ``ev`` records the callback; ``upd``/``cnt`` move and count.
     Returns (message id or None, whether the history row is new, whether the message moved).
     """
     fields = _move_fields(callback, at)
     move = message_move_ctes(to=callback.status, fields=fields) if callback.status else None
-    sql = _callback_sql(token_ciphertext is not None, move[0] if move else None)
+    sql = _callback_sql(move[0] if move else None)
     params = [
-        *((tenant_id, token_ciphertext) if token_ciphertext is not None else ()),
         tenant_id,
         callback.sid,
         tenant_id,
@@ -273,9 +261,7 @@ def _callback_apply_one_statement(
         at,
         *(move[1] if move else ()),
     ]
-    token_ok, message_id, current, inserted, old = _fetchone(sql, params)
-    if not token_ok:
-        raise TokenChanged
+    message_id, current, inserted, old = _fetchone(sql, params)
     moved = old is not None
     if message_id is not None and move and not moved and can_move(current, callback.status):
         # Not expected (``cur`` holds the row lock), but a lost race is never a lost callback.
@@ -284,24 +270,18 @@ def _callback_apply_one_statement(
 
 
 @lru_cache(maxsize=64)
-def _callback_sql(guarded: bool, move_sql: str | None) -> str:
-    """The hot-path statement for one shape (built once: the hot path only fills in values)."""
+def _callback_sql(move_sql: str | None) -> str:
+    """The statement for one shape (built once: a call only fills in values)."""
     qn = connection.ops.quote_name
-    guard = (
-        f"SELECT 1 FROM {qn(Tenant._meta.db_table)} WHERE id = %s AND twilio_auth_token = %s"  # noqa: S608
-        if guarded
-        else "SELECT 1"
-    )
     return (
-        f"WITH ok AS ({guard}), "  # noqa: S608 - names from model meta, values bound
-        f"cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "
-        "WHERE tenant_id = %s AND sid = %s AND EXISTS (SELECT 1 FROM ok) FOR NO KEY UPDATE), "
+        f"WITH cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
+        "WHERE tenant_id = %s AND sid = %s FOR NO KEY UPDATE), "
         f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
         "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
-        "SELECT %s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur) WHERE EXISTS (SELECT 1 FROM ok) "
+        "SELECT %s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur) "
         "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
         + (f", {move_sql} " if move_sql else " ")
-        + "SELECT EXISTS (SELECT 1 FROM ok), (SELECT id FROM cur), (SELECT status FROM cur), "
+        + "SELECT (SELECT id FROM cur), (SELECT status FROM cur), "
         + "EXISTS (SELECT 1 FROM ev), "
         + ("(SELECT old FROM upd)" if move_sql else "NULL")
     )

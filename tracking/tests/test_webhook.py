@@ -217,22 +217,24 @@ def test_the_hot_path_is_a_few_queries(tenant_a, post, django_assert_max_num_que
 
 
 def test_a_write_guarded_by_a_stale_token_writes_nothing(tenant_a):
-    from tracking.services import TokenChanged, callback_apply, callback_parse
+    from tracking.services import TokenChanged, callback_apply_signed, callback_parse
 
     msg = sent_message(tenant_a)
     stale = _ciphertext(tenant_a.pk)
     tenant_a.twilio_auth_token = "rotated-token-0002"
     tenant_a.save()
     with pytest.raises(TokenChanged):
-        callback_apply(
-            tenant_id=tenant_a.pk, callback=callback_parse(callback(msg, "delivered", tenant_a)), token_ciphertext=stale
+        callback_apply_signed(
+            account_sid=tenant_a.twilio_account_sid,
+            token_ciphertexts=[stale],
+            callback=callback_parse(callback(msg, "delivered", tenant_a)),
         )
     assert _status(msg) == "queued" and not StatusEvent.objects.exists()
-    assert callback_apply(
-        tenant_id=tenant_a.pk,
+    assert callback_apply_signed(
+        account_sid=tenant_a.twilio_account_sid,
+        token_ciphertexts=[_ciphertext(tenant_a.pk)],
         callback=callback_parse(callback(msg, "delivered", tenant_a)),
-        token_ciphertext=_ciphertext(tenant_a.pk),
-    )
+    ).moved
     assert _status(msg) == "delivered"
 
 
