@@ -287,7 +287,7 @@ def _on_not_found(
     grace_end = m.since + dt.timedelta(seconds=settings.SENDING_UNKNOWN_GRACE_SECONDS)
     if now < grace_end:  # a request could still be in flight: the gateway may yet create it
         Message.objects.filter(pk=m.id, status=MessageStatus.UNKNOWN).update(
-            check_after=grace_end + dt.timedelta(seconds=1), checks=_plus_one(m.id)
+            check_after=grace_end + dt.timedelta(seconds=1), checks=F("checks") + 1
         )
         result.waiting += 1
         check.action = "ask_again"
@@ -338,7 +338,7 @@ def _on_error(m: Unknown, answer: Answer, *, now: dt.datetime, result: ResolveRe
         hours = (now - streak_start).total_seconds() / 3600
         reason = f"Twilio could not be asked for {hours:.1f} h ({answer.error}); check again when it answers."[:300]
         Message.objects.filter(pk=m.id, status=MessageStatus.UNKNOWN).update(
-            unresolved_reason=reason, checks=_plus_one(m.id)
+            unresolved_reason=reason, checks=F("checks") + 1
         )
         result.gave_up += 1
         check.action = "gave_up"
@@ -348,7 +348,7 @@ def _on_error(m: Unknown, answer: Answer, *, now: dt.datetime, result: ResolveRe
     ).count()
     backoff = min(5 * 2**errors, 300)
     Message.objects.filter(pk=m.id, status=MessageStatus.UNKNOWN).update(
-        check_after=now + dt.timedelta(seconds=backoff), checks=_plus_one(m.id)
+        check_after=now + dt.timedelta(seconds=backoff), checks=F("checks") + 1
     )
     check.action = "ask_again"
     return check
@@ -369,10 +369,6 @@ def _error_streak_start(m: Unknown, *, now: dt.datetime) -> dt.datetime:
         .first()
     )
     return first_error or now
-
-
-def _plus_one(message_id: int) -> F:
-    return F("checks") + 1
 
 
 def _orphans_apply(recorded: dict[int, list[str]]) -> None:
