@@ -49,7 +49,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, ensure_database  # noqa: E402
+from bench.common import bench_database_url, django_setup, ensure_database  # noqa: E402
 
 BOUND_MS = 200.0
 TENANT_SLUG = "bench-dashboard"
@@ -66,21 +66,6 @@ UAS = [  # (user agent, method, weight)
 ]
 BOT_UAS = ["WhatsApp/2.23.20.0", "facebookexternalhit/1.1", "Slackbot-LinkExpanding 1.0", "Twitterbot/1.0"]
 IPS = ["8.8.8.8", "81.2.69.1", "193.51.224.1", "2.16.0.1", "5.39.0.1", "10.1.2.3", "24.0.0.1", "1.0.16.1"]
-
-
-def django_setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
-    os.environ.setdefault("DEBUG", "1")
-    if not os.environ.get("REDIS_URL"):  # the settings require it (clicks are written directly here)
-        sys.exit("Set REDIS_URL (the settings require Redis).")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.DEBUG = False  # no query log, production-like templates and errors
-    settings.ALLOWED_HOSTS = ["*"]
 
 
 def peak_rss_mb() -> float:

@@ -27,21 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, contacts_copy, ensure_database  # noqa: E402
-
-
-def django_setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smscampaigns.settings")
-    os.environ.setdefault("DEBUG", "1")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # DEBUG only for the dev defaults: with it on, Django keeps the last 9,000 SQL statements
-    # (a 5,000-row INSERT each), which is memory the fan-out itself does not use.
-    settings.DEBUG = False
+from bench.common import bench_database_url, contacts_copy, django_setup, ensure_database  # noqa: E402
 
 
 def peak_rss_mb() -> float:

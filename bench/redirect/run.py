@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_database  # noqa: E402
+from bench.common import bench_secrets, ensure_database  # noqa: E402
 
 PY = sys.executable
 HOST = "127.0.0.1"
@@ -86,8 +86,8 @@ def bench_env(port: int, prefix: str) -> dict[str, str]:
         PYTHONPATH=f"{ROOT}{os.pathsep}{HERE}",
         DEBUG="0",
         LOG_LEVEL="WARNING",
-        SECRET_KEY=env.get("SECRET_KEY") or "bench-only-secret-key-not-for-production",
-        FIELD_ENCRYPTION_KEY=env.get("FIELD_ENCRYPTION_KEY") or "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE=",
+        SECRET_KEY=env["SECRET_KEY"],
+        FIELD_ENCRYPTION_KEY=env["FIELD_ENCRYPTION_KEY"],
         PUBLIC_BASE_URL=f"http://{HOST}:{port}",
         SHORT_LINK_BASE_URL=f"http://{HOST}:{port}/l",
         LINKS_REDIS_PREFIX=prefix,
@@ -152,6 +152,7 @@ class Server:
 
 
 def main() -> int:
+    bench_secrets()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--links", type=int, default=20_000)
     parser.add_argument("--duration", type=int, default=5, help="seconds per measured run")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import signal
@@ -43,11 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location("fanout_bench", ROOT / "bench" / "fanout" / "run.py")
-fanout_bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fanout_bench)
 
-from bench.common import bench_campaign, bench_database_url, ensure_database  # noqa: E402
+from bench.common import bench_campaign, bench_database_url, django_setup, ensure_database  # noqa: E402
 
 ACCOUNT_SID = "AC" + "6" * 32
 AUTH_TOKEN = "bench-auth-token"  # noqa: S105 - the fake server's made-up account
@@ -251,7 +247,7 @@ def main() -> None:
         "LOG_LEVEL": "ERROR",  # the seeding's cut connections are expected
     }
     os.environ.update(settings_env)
-    fanout_bench.django_setup(url)
+    django_setup(url)
     import redis
     from django.conf import settings
     from django.core.management import call_command
@@ -267,7 +263,7 @@ def main() -> None:
         "DATABASE_URL": url,
         "LOG_LEVEL": "WARNING",
         "DEBUG": "0",
-        "SECRET_KEY": "bench-resolve-secret-key-not-for-production",  # noqa: S105 - a throw-away bench key
+        "SECRET_KEY": os.environ["SECRET_KEY"],
         "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
     }
     threads = settings.SENDING_RESOLVE_CONCURRENCY

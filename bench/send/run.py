@@ -19,7 +19,6 @@ given.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
 import subprocess
@@ -30,11 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location("fanout_bench", ROOT / "bench" / "fanout" / "run.py")
-fanout_bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fanout_bench)
 
-from bench.common import bench_campaign, bench_database_url, ensure_database  # noqa: E402
+from bench.common import bench_campaign, bench_database_url, django_setup, ensure_database  # noqa: E402
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "bench-auth-token"  # noqa: S105 - the fake server's made-up account
@@ -147,7 +143,7 @@ def main() -> None:
         sys.exit("Set REDIS_URL (the Celery broker; this db is flushed).")
     url = bench_database_url("bench")
     ensure_database(url)
-    fanout_bench.django_setup(url)
+    django_setup(url)
     import redis
     from django.conf import settings
     from django.core.management import call_command
@@ -165,7 +161,7 @@ def main() -> None:
         # The worker as in production: DEBUG off (Django would keep every SQL statement), so the
         # secrets it then requires are given; the tenant's token is encrypted with this process's key.
         "DEBUG": "0",
-        "SECRET_KEY": "bench-send-secret-key-not-for-production",  # noqa: S105 - a throw-away bench key
+        "SECRET_KEY": os.environ["SECRET_KEY"],
         "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
     }
     results = {}
