@@ -7,12 +7,14 @@ PORT ?= 8000
 # Extra pytest arguments, e.g. `make test ARGS="-k links -x"`
 ARGS ?=
 
-.PHONY: run test venv static browser lint bench clean services-stop manage
+.PHONY: run test venv static browser lint bench clean services-stop manage lock
 
-$(VENV)/.installed: requirements.txt
+# requirements-dev.txt: the runtime lock (requirements.txt) plus test and development tools, every package pinned
+# with its hashes (pip checks them). Edit requirements.in / requirements-dev.in, then `make lock`.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 # Chart.js and friends from npm (package-lock.json), served as the project's own static files.
@@ -84,3 +86,13 @@ lint: venv
 # Everything local, the embedded servers' data included (stopped first): the next `make run` starts afresh.
 clean: services-stop
 	rm -rf var staticfiles node_modules
+
+# Recompile the locks after editing requirements.in or requirements-dev.in (pip-tools in a venv of its own, so the
+# project's venv holds only what the locks list). Then `make venv` installs them.
+PIP_COMPILE = var/pip-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-find-links --no-emit-index-url
+lock:
+	test -x var/pip-tools/bin/pip-compile || { $(PYTHON) -m venv var/pip-tools && \
+	  var/pip-tools/bin/pip install --quiet pip-tools==7.7.0; }
+	$(PIP_COMPILE) --output-file=requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in

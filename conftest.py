@@ -19,6 +19,26 @@ from tenants.tests.factories import TenantFactory, UserFactory, token_for
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _media_root(tmp_path_factory):
+    """Uploaded media (the media app) go to a folder of the test run, never var/media."""
+    from django.conf import settings
+
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _guard_keys_of_this_run():
+    """The fraud guard's Redis counters are per tenant id, and ids repeat between test databases: each run (and
+    the workers it starts, through the environment) counts under its own prefix."""
+    import uuid
+
+    from django.conf import settings
+
+    prefix = f"smsc:guard:test-{uuid.uuid4().hex[:8]}:"
+    os.environ["GUARD_REDIS_PREFIX"] = settings.GUARD_REDIS_PREFIX = prefix
+
+
 @pytest.fixture
 def tenant_a(db):
     return TenantFactory(slug="acme", name="Acme")

@@ -1,5 +1,6 @@
 """A campaign's messages and clicks as CSV, streamed: rows come from a server-side cursor 2,000 at a time,
-so a million rows never sit in memory. Cells that a spreadsheet would run as a formula are neutralised."""
+so a million rows never sit in memory. Cells that a spreadsheet would run as a formula are neutralised.
+Read from the read replica when one is configured (``common.replica``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils.text import slugify
 
 from campaigns.models import Campaign, Message
 from common.csv_stream import csv_lines, csv_response
+from common.replica import replica
 from links.models import Click
 from links.services import short_url
 from tracking.error_codes import error_code_description
@@ -23,6 +25,8 @@ MESSAGE_COLUMNS = (
     "error",
     "sent_at",
     "delivered_at",
+    "read_at",
+    "channel",
     "clicks",
     "first_click_at",
     "device",
@@ -48,10 +52,12 @@ def _filename(campaign: Campaign, kind: str) -> str:
 
 def message_export_rows(*, campaign_id: int) -> Iterator[tuple]:
     """``MESSAGE_COLUMNS`` per message, in id order. Device and country are those of the recipient's first
-    human click (the click marked unique); ``clicks`` are the human clicks of its short link."""
+    human click (the click marked unique); ``clicks`` are the human clicks of its short link. ``read_at``: when
+    a read receipt came (RCS, WhatsApp only); ``channel``: what Twilio reported (sms until a callback says)."""
     first_click = FilteredRelation("clicks", condition=Q(clicks__is_unique=True))
     rows = (
-        Message.objects.filter(campaign_id=campaign_id)
+        Message.objects.using(replica())
+        .filter(campaign_id=campaign_id)
         .annotate(first_click=first_click)
         .order_by("id")
         .values_list(
@@ -61,15 +67,28 @@ def message_export_rows(*, campaign_id: int) -> Iterator[tuple]:
             "error_message",
             "sent_at",
             "delivered_at",
+            "read_at",
+            "channel",
             "short_link__human_clicks",
             "short_link__first_clicked_at",
             "first_click__device_type",
             "first_click__country",
         )
     )
-    for to, status, code, error, sent_at, delivered_at, clicks, first_at, device, country in rows.iterator(
-        chunk_size=CHUNK
-    ):
+    for (
+        to,
+        status,
+        code,
+        error,
+        sent_at,
+        delivered_at,
+        read_at,
+        channel,
+        clicks,
+        first_at,
+        device,
+        country,
+    ) in rows.iterator(chunk_size=CHUNK):
         yield (
             to,
             status,
@@ -77,6 +96,8 @@ def message_export_rows(*, campaign_id: int) -> Iterator[tuple]:
             error or (error_code_description(code) if code is not None else ""),
             sent_at,
             delivered_at,
+            read_at,
+            channel,
             clicks or 0,
             first_at,
             device,
@@ -87,7 +108,8 @@ def message_export_rows(*, campaign_id: int) -> Iterator[tuple]:
 def click_export_rows(*, campaign_id: int) -> Iterator[tuple]:
     """``CLICK_COLUMNS`` per click (human and bot), oldest first."""
     rows = (
-        Click.objects.filter(campaign_id=campaign_id)
+        Click.objects.using(replica())
+        .filter(campaign_id=campaign_id)
         .order_by("clicked_at", "id")
         .values_list(
             "clicked_at",

@@ -2,6 +2,8 @@
 
 Sources (docs/analytics.md):
 
+- ``campaigns.MessageChannelCount``: messages by the channel Twilio reported
+  (the read rate's denominator: RCS and WhatsApp report reads).
 - ``campaigns.MessageStatusCount``: a -1/+1 row pair per status move. The +1 row
   carries the minute of the arrival, the status it came from and the message's
   error code; both rows carry the A/B variant. Totals are SUM(count); arrivals
@@ -21,9 +23,16 @@ from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
 from campaigns.counters import campaign_status_counts
-from campaigns.models import Campaign, CampaignStatus, MessageStatusCount
+from campaigns.models import (
+    READ_RECEIPT_CHANNELS,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    MessageChannelCount,
+    MessageStatusCount,
+)
 from campaigns.models import MessageStatus as S
-from campaigns.stats import QUEUED, delivery_rate, rate, reached_count, reached_statuses
+from campaigns.stats import QUEUED, delivery_rate, rate, reached_count, reached_statuses, read_rate
 from compliance.models import InboundKind, InboundMessage
 from compliance.selectors import campaign_first_opt_outs
 from links.models import CampaignClickCount
@@ -319,7 +328,9 @@ def campaign_variants(*, campaign: Campaign) -> dict:
 # --- tenant overview -------------------------------------------------------------------------------------------
 
 
-def _figures(status_counts: dict[str, int], clicks: tuple[int, int], *, opt_outs: int, reached: int) -> dict:
+def _figures(
+    status_counts: dict[str, int], clicks: tuple[int, int], *, opt_outs: int, reached: int, on_read_channels: int
+) -> dict:
     delivered = status_counts.get(S.DELIVERED, 0) + status_counts.get(S.READ, 0)
     row = {
         "recipients": sum(status_counts.values()),
@@ -332,11 +343,25 @@ def _figures(status_counts: dict[str, int], clicks: tuple[int, int], *, opt_outs
         "unique_clicks": clicks[1],
         "opt_outs": opt_outs,
         "reached": reached,
+        "read": status_counts.get(S.READ, 0),
     }
     row["delivery_rate"] = delivery_rate(row)
     row["click_rate"] = rate(row["unique_clicks"], reached)
     row["opt_out_rate"] = rate(opt_outs, reached)
+    row["read_rate"] = read_rate(row["read"], on_read_channels)  # None: no message on a channel with reads
     return row
+
+
+def _read_channel_messages(campaign_ids) -> dict[int, int]:
+    """Messages sent on channels that report reads (RCS, WhatsApp), per campaign, from the channel counters."""
+    rows = (
+        MessageChannelCount.objects.filter(campaign_id__in=campaign_ids, channel__in=READ_RECEIPT_CHANNELS)
+        .order_by()
+        .values("campaign_id")
+        .annotate(n=Sum("count"))
+        .values_list("campaign_id", "n")
+    )
+    return {cid: max(0, n or 0) for cid, n in rows}
 
 
 def _opt_outs_by_status(campaign_ids) -> dict[int, dict[str, int]]:
@@ -359,12 +384,13 @@ def tenant_overview(*, tenant, days: int = 30, recent: int = 20, now: dt.datetim
     """Totals of the campaigns that went out in the last ``days`` days and the ``recent`` latest compared.
 
     A campaign is in the window when it started (or was scheduled, or created) since then; drafts are not.
-    Rates are over each campaign's recipients reached (``reached_statuses``), the totals' over their sum.
-    A constant number of queries (six), whatever the number of campaigns.
+    Rates are over each campaign's recipients reached (``reached_statuses``), the totals' over their sum;
+    the read rate over the messages sent on channels that report reads (null when none was).
+    A constant number of queries (seven), whatever the number of campaigns.
     """
     since = (now or timezone.now()) - dt.timedelta(days=days)
     window = (
-        Campaign.objects.filter(tenant=tenant)
+        Campaign.objects.filter(tenant=tenant, kind=CampaignKind.CAMPAIGN)
         .exclude(status=CampaignStatus.DRAFT)
         .annotate(at=Coalesce("started_at", "send_at", "created_at"))
         .filter(at__gte=since)
@@ -389,6 +415,7 @@ def tenant_overview(*, tenant, days: int = 30, recent: int = 20, now: dt.datetim
     ):
         per_campaign[cid][status] = n or 0
     opted = _opt_outs_by_status(window_ids)
+    on_read_channels = _read_channel_messages(window_ids)
     reached: dict[int, tuple[int, int]] = {}  # campaign → (recipients reached, opt-outs among them)
     for cid, counts in per_campaign.items():
         statuses = reached_statuses(counts)
@@ -415,6 +442,10 @@ def tenant_overview(*, tenant, days: int = 30, recent: int = 20, now: dt.datetim
             (click_totals["c"], click_totals["u"]),
             opt_outs=sum(o for _r, o in reached.values()),
             reached=sum(r for r, _o in reached.values()),
+            # Each campaign's own floor (its reads are on such channels), as ``read_rate`` does per campaign.
+            on_read_channels=sum(
+                max(on_read_channels.get(cid, 0), counts.get(S.READ, 0)) for cid, counts in per_campaign.items()
+            ),
         ),
     }
     campaigns = []
@@ -433,6 +464,7 @@ def tenant_overview(*, tenant, days: int = 30, recent: int = 20, now: dt.datetim
                     clicks.get(c["id"], (0, 0)),
                     reached=reached.get(c["id"], (0, 0))[0],
                     opt_outs=reached.get(c["id"], (0, 0))[1],
+                    on_read_channels=on_read_channels.get(c["id"], 0),
                 ),
             }
         )

@@ -1,4 +1,7 @@
-"""The dashboard's JSON and CSV endpoints: they check the query, scope by tenant, and call a selector."""
+"""The dashboard's JSON and CSV endpoints: they check the query, scope by tenant, and call a selector.
+
+The selectors' reads go to the read replica when one is configured (``common.replica``): the campaign is
+looked up (tenant scoping) on the primary, its figures read from the replica, whose lag the overview says."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.models import Campaign
+from common.replica import replica_lag_seconds, replica_reads
 from tenants.api import TenantScopedMixin
 
 from . import exports, selectors
@@ -129,12 +133,19 @@ _OVERVIEW_FIGURES = {
     "delivery_rate": serializers.FloatField(),
     "click_rate": serializers.FloatField(),
     "opt_out_rate": serializers.FloatField(),
+    "read": serializers.IntegerField(),
+    "read_rate": serializers.FloatField(
+        allow_null=True, help_text="read / messages sent on channels that report reads (RCS, WhatsApp); null: none"
+    ),
 }
 OverviewSerializer = inline_serializer(
     "TenantOverview",
     {
         "since": serializers.DateTimeField(),
         "days": serializers.IntegerField(),
+        "replica_lag_seconds": serializers.FloatField(
+            help_text="How far behind the figures may be: the read replica's lag in seconds (0 without a replica)"
+        ),
         "totals": inline_serializer("OverviewTotals", {"campaigns": serializers.IntegerField(), **_OVERVIEW_FIGURES}),
         "campaigns": inline_serializer(
             "OverviewCampaign",
@@ -216,7 +227,8 @@ class CampaignTimeseriesView(_CampaignView):
         campaign = self.get_object()
         query = TimeseriesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.campaign_timeseries(campaign_id=campaign.pk, **query.validated_data))
+        with replica_reads():
+            return Response(selectors.campaign_timeseries(campaign_id=campaign.pk, **query.validated_data))
 
 
 class CampaignBreakdownView(_CampaignView):
@@ -227,7 +239,9 @@ class CampaignBreakdownView(_CampaignView):
         summary="A campaign's clicks and errors broken down", tags=["Stats"], responses={200: BreakdownSerializer}
     )
     def get(self, request, pk: int):
-        return Response(selectors.campaign_breakdown(campaign_id=self.get_object().pk))
+        campaign = self.get_object()
+        with replica_reads():
+            return Response(selectors.campaign_breakdown(campaign_id=campaign.pk))
 
 
 class CampaignVariantsView(_CampaignView):
@@ -236,7 +250,9 @@ class CampaignVariantsView(_CampaignView):
 
     @extend_schema(summary="A campaign's A/B variants compared", tags=["Stats"], responses={200: VariantsSerializer})
     def get(self, request, pk: int):
-        return Response(selectors.campaign_variants(campaign=self.get_object()))
+        campaign = self.get_object()
+        with replica_reads():
+            return Response(selectors.campaign_variants(campaign=campaign))
 
 
 class TenantOverviewView(TenantScopedMixin, APIView):
@@ -251,7 +267,10 @@ class TenantOverviewView(TenantScopedMixin, APIView):
     def get(self, request):
         query = OverviewQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.tenant_overview(tenant=self.tenant, days=query.validated_data["days"]))
+        with replica_reads():
+            overview = selectors.tenant_overview(tenant=self.tenant, days=query.validated_data["days"])
+            overview["replica_lag_seconds"] = replica_lag_seconds()
+        return Response(overview)
 
 
 class _AnyAccept(BaseContentNegotiation):

@@ -5,6 +5,8 @@ status move inserts -1 on the old status and +1 on the new one in the move's own
 statement (``transitions``), a bulk change inserts its deltas with
 ``counts_add``, ``squash_status_counts`` (a beat job) folds them, and readers SUM
 them (``campaign_status_counts``, the admin's progress annotations).
+``MessageChannelCount`` rows are the same kind of deltas for the channel Twilio
+reported (``campaign_channel_counts``), squashed by the same job.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import MessageStatus, MessageStatusCount
+from .models import READ_RECEIPT_CHANNELS, MessageChannelCount, MessageStatus, MessageStatusCount
 
 
 def campaign_status_counts(campaign_id: int) -> dict[str, int]:
@@ -33,13 +35,31 @@ def campaign_status_counts(campaign_id: int) -> dict[str, int]:
     return counts
 
 
+def campaign_channel_counts(campaign_id: int) -> dict[str, int]:
+    """A campaign's messages by the channel Twilio reported, for channels other than ``sms`` (which every
+    message has until a callback names another, and which is not counted)."""
+    rows = (
+        MessageChannelCount.objects.filter(campaign_id=campaign_id)
+        .values("channel")
+        .annotate(total=Sum("count"))
+        .values_list("channel", "total")
+    )
+    return {channel: total for channel, total in rows if total}
+
+
+def read_receipt_messages(channel_counts: dict[str, int]) -> int:
+    """Messages sent on channels that report reads (RCS, WhatsApp), from ``campaign_channel_counts``."""
+    return sum(max(0, channel_counts.get(c, 0)) for c in READ_RECEIPT_CHANNELS)
+
+
 #: The columns a squash keeps apart (with the sign of ``count``): totals, arrivals per minute, failures by error
 #: code and per-variant counts all read the same after a squash as before it.
 SQUASH_KEYS = ("campaign_id", "status", "minute", "from_status", "error_code", "variant")
 
 
 def squash_status_counts(*, limit: int = 5000) -> int:
-    """Fold counter rows into one row per ``SQUASH_KEYS`` and sign. Returns the rows written.
+    """Fold counter rows into one row per ``SQUASH_KEYS`` and sign, and the channel counters into one row per
+    campaign and channel. Returns the rows written.
 
     Only the rows a squash has read are deleted and summed: a delta inserted by a
     concurrent transition meanwhile is left for the next squash, never lost. Rows
@@ -57,11 +77,21 @@ def squash_status_counts(*, limit: int = 5000) -> int:
             f"SELECT {keys}, SUM(count), true FROM gone GROUP BY {keys}, count > 0",
             [limit],
         )
-        return cursor.rowcount
+        written = cursor.rowcount
+        channels = connection.ops.quote_name(MessageChannelCount._meta.db_table)
+        cursor.execute(
+            f"WITH pairs AS (SELECT DISTINCT campaign_id, channel FROM {channels} WHERE NOT is_squashed LIMIT %s), "  # noqa: S608 - names from model meta, values bound
+            f"gone AS (DELETE FROM {channels} c USING pairs p WHERE c.campaign_id = p.campaign_id "
+            "AND c.channel = p.channel RETURNING c.campaign_id, c.channel, c.count) "
+            f"INSERT INTO {channels} (campaign_id, channel, count, is_squashed) "
+            "SELECT campaign_id, channel, SUM(count), true FROM gone GROUP BY campaign_id, channel",
+            [limit],
+        )
+        return written + cursor.rowcount
 
 
 #: Statuses not (yet) handed to the gateway: waiting, or skipped for good.
-NOT_HANDED_OVER = ("pending", "sending", "suppressed", "capped", "canceled")
+NOT_HANDED_OVER = ("pending", "sending", "suppressed", "capped", "blocked", "canceled")
 
 
 def _counter_sum(statuses: tuple[str, ...] | None = None):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Case, Max, Value, When
 from django.utils import timezone
+from iptocc import country_code
 
 from compliance.inbound import inbound_receive
 from compliance.models import InboundMessage
@@ -111,6 +112,18 @@ DEMO_CAMPAIGNS = [
 ]
 
 
+def _address(rng: random.Random, ip: str) -> str:
+    """Another /24 of the same country as ``ip``: people come from many networks, not one. (All the demo's
+    clicks land in one stretch of minutes; from a single network the fraud guard would rightly call that a
+    surge, guard/abuse.py.)"""
+    a, b, _, d = ip.split(".")
+    for _ in range(8):
+        other = f"{a}.{b}.{rng.randrange(256)}.{d}"
+        if country_code(other) == country_code(ip):
+            return other
+    return ip
+
+
 def _pick(rng: random.Random, weighted: list[tuple]) -> object:
     return rng.choices([w[0] for w in weighted], weights=[w[1] for w in weighted], k=1)[0]
 
@@ -133,6 +146,7 @@ def _contacts(tenant: Tenant, *, start: int, count: int) -> list[Contact]:
 
 def _seed_one(tenant: Tenant, spec: DemoCampaign, *, start: int, rng: random.Random, now: dt.datetime) -> Campaign:
     started = now - dt.timedelta(days=spec.days_ago)
+    networks = random.Random(start)
     send_minutes = max(6, spec.recipients // 35)  # the sender's pace: about 35 messages a minute
     campaign = Campaign.objects.create(
         tenant=tenant,
@@ -183,7 +197,8 @@ def _seed_one(tenant: Tenant, spec: DemoCampaign, *, start: int, rng: random.Ran
             events.append(_event(code, _pick(rng, BOTS), _pick(rng, COUNTRIES), when, method=method))
         rate = spec.click_rates[message.variant or 0]
         if rng.random() < rate:
-            agent, ip = _pick(rng, PEOPLE), _pick(rng, COUNTRIES)
+            # The networks from their own generator: the main one's draws (who clicks, when) stay as they were.
+            agent, ip = _pick(rng, PEOPLE), _address(networks, _pick(rng, COUNTRIES))
             when = delivered_at + dt.timedelta(minutes=min(rng.expovariate(1 / 18), 170))
             events.append(_event(code, agent, ip, when))
             while rng.random() < 0.3:  # came back

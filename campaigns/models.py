@@ -31,6 +31,33 @@ class CampaignPurpose(models.TextChoices):
     TRANSACTIONAL = "transactional", "Transactional (orders, appointments, account notices)"
 
 
+class MmsFallback(models.TextChoices):
+    """What an MMS campaign does for a recipient who cannot take MMS (media/destinations.py says who)."""
+
+    SKIP = "skip", "Skip them (recorded as suppressed, never sent)"
+    LINK = "link", "Send the text with their own short link to the image"
+
+
+class CampaignKind(models.TextChoices):
+    """What owns a campaign. Only ``campaign`` is a marketer's blast, listed and fanned out to an audience; the
+    others are carriers that put single messages through the same pipeline (claims, consent, suppression, quiet
+    hours, frequency cap, throttle, fraud guard): one per journey send step (``journeys``), and one per tenant for
+    direct sends (``campaigns.sending.direct``: inbox replies, form confirmations). A carrier stays ``sending``
+    while it may send (``paused`` with its journey), is never fanned out and never finishes."""
+
+    CAMPAIGN = "campaign", "Campaign"
+    JOURNEY = "journey", "Journey step"
+    DIRECT = "direct", "Direct messages"
+
+
+class AbMetric(models.TextChoices):
+    """What an A/B test that picks its winner compares (``campaigns.winners``)."""
+
+    CLICKS = "clicks", "Click rate (people who clicked, of those delivered)"
+    DELIVERED = "delivered", "Delivery rate"
+    REPLIES = "replies", "Reply rate (people who replied, of those delivered)"
+
+
 class Campaign(TenantOwned):
     """A message to an audience.
 
@@ -40,6 +67,9 @@ class Campaign(TenantOwned):
     """
 
     name = models.CharField(max_length=200)
+    kind = models.CharField(
+        max_length=8, choices=CampaignKind.choices, default=CampaignKind.CAMPAIGN, db_default=CampaignKind.CAMPAIGN
+    )
     body = models.TextField(help_text="Merge fields: {{first_name}}, {{last_name}}, {{link}}, {{first_name|there}}")
     link_url = models.URLField(max_length=2000, blank=True)
     audience = models.JSONField(default=dict, blank=True, help_text='{"tags": ["vip"]}; empty = all contacts')
@@ -58,6 +88,40 @@ class Campaign(TenantOwned):
         help_text="Marketing goes to contacts who granted consent; transactional also to those whose consent is "
         "unknown (the tenant's compliance settings say). Revoked consent is never texted.",
     )
+    mms_fallback = models.CharField(
+        "recipients who cannot take MMS",
+        max_length=4,
+        choices=MmsFallback.choices,
+        default=MmsFallback.SKIP,
+        help_text="With media: numbers outside the US and Canada, and landlines Twilio reported, get no MMS. "
+        "Skip them, or send them the text with their own short link to the image (counted as a click).",
+    )
+    # A/B test that picks its winner (campaigns.abtest, campaigns.winners): the variants go to a sample first, the
+    # winner to the rest once ``ab_wait_hours`` have passed; the decision is recorded.
+    ab_test_percent = models.PositiveSmallIntegerField(
+        "test on (% of the audience)",
+        null=True,
+        blank=True,
+        help_text="With variants: send them to this share of the audience first, then the winner to the rest. "
+        "Empty: the variants split the whole audience.",
+    )
+    ab_wait_hours = models.PositiveSmallIntegerField(
+        "pick the winner after (hours)", default=4, help_text="Hours after the start to compare the variants"
+    )
+    ab_metric = models.CharField(
+        "winner by", max_length=10, choices=AbMetric.choices, default=AbMetric.CLICKS, blank=True
+    )
+    ab_winner = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The variant sent to the rest")
+    ab_decided_at = models.DateTimeField(null=True, blank=True)
+    ab_decision = models.CharField(max_length=500, blank=True, help_text="The figures and the verdict")
+    local_send_time = models.TimeField(
+        "at this local time",
+        null=True,
+        blank=True,
+        help_text="Send at this time of day in each recipient's own time zone (their contact's zone, else their "
+        "number's): each message waits for the next such time after the send starts, and for the recipient's "
+        "quiet hours. Empty: as soon as the send starts.",
+    )
     send_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -73,9 +137,38 @@ class Campaign(TenantOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ab_test_percent__isnull=True)
+                | models.Q(ab_test_percent__gte=1, ab_test_percent__lte=99),
+                name="campaign_ab_test_percent_range",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class CampaignMedia(models.Model):
+    """A campaign's media, in order, per A/B variant (0: the campaign's own, or variant A's).
+
+    Written only by ``campaigns.authoring`` from the campaign's ``media`` and its variants' ``media`` lists; the
+    sender reads it once per campaign and send batch, never per message.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="media_items")
+    media = models.ForeignKey("media.MediaFile", on_delete=models.CASCADE, related_name="campaign_uses")
+    variant = models.PositiveSmallIntegerField(default=0)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["campaign", "variant", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "variant", "position"], name="campaignmedia_unique_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"media {self.media_id} of campaign {self.campaign_id}"
 
 
 class MessageStatus(models.TextChoices):
@@ -84,7 +177,8 @@ class MessageStatus(models.TextChoices):
     pending ──claim──▶ sending ──gateway──▶ accepted/scheduled ▶ queued ▶ sent ▶ delivered ▶ read
      ▲ │                 │ │                                        │        └▶ undelivered
      │ ├▶ suppressed     │ ├▶ unknown ──asked: found──▶ (the status   └▶ failed
-     │ └▶ capped         │ │     │        the gateway reports)
+     │ ├▶ capped         │ │     │        the gateway reports)
+     │ └▶ blocked        │ │     │
      │                   │ └▶ failed (refused by the gateway)
      └──── never handed ─┘       │
      └──── asked: never created ─┘  (not found after the grace period: resent once, through the claim)
@@ -100,12 +194,18 @@ class MessageStatus(models.TextChoices):
 
     ``sending`` is *our* claim (a worker owns the message). Twilio's own
     ``sending`` status (in flight to the carrier) is applied as ``queued``; the raw
-    value stays in the callback history. Terminal: suppressed, capped, failed,
-    undelivered, delivered (only ``read`` may follow), read, canceled.
+    value stays in the callback history. Terminal: suppressed, capped, blocked, failed,
+    undelivered, delivered (only ``read`` may follow), read, canceled. ``blocked``: the fraud
+    guard's geo permissions or high-risk ranges (``guard.screening``), set by the fan-out, never sent.
+
+    ``read`` is a read receipt, which only some channels send (``READ_RECEIPT_CHANNELS``: RCS and WhatsApp;
+    SMS and MMS never do). It ranks above ``delivered`` and implies it: a ``read`` that arrives before
+    ``delivered`` (from queued, sent, accepted, …) moves the message straight to ``read``, counted once, and
+    the late ``delivered`` then moves nothing. The stats count a read message as delivered too.
 
     Status callbacks (``tracking``) only ever move a message to one of Twilio's
     statuses (accepted, scheduled, queued, sent, delivered, undelivered, failed,
-    read, canceled); pending, sending, unknown, suppressed and capped are set by
+    read, canceled); pending, sending, unknown, suppressed, capped and blocked are set by
     the sender alone. Every move goes through ``campaigns.transitions.message_move``
     (or its SQL form, ``message_move_ctes``): one conditional UPDATE, counted.
     """
@@ -124,6 +224,7 @@ class MessageStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
     SUPPRESSED = "suppressed", "Suppressed (opted out)"
     CAPPED = "capped", "Skipped (frequency cap)"
+    BLOCKED = "blocked", "Blocked (fraud guard)"
 
 
 STATUS_RANK: dict[str, int] = {
@@ -140,6 +241,7 @@ STATUS_RANK: dict[str, int] = {
     MessageStatus.CANCELED: 50,
     MessageStatus.SUPPRESSED: 50,
     MessageStatus.CAPPED: 50,
+    MessageStatus.BLOCKED: 50,
     MessageStatus.READ: 60,
 }
 TERMINAL_STATUSES = frozenset(
@@ -150,6 +252,7 @@ TERMINAL_STATUSES = frozenset(
         MessageStatus.CANCELED,
         MessageStatus.SUPPRESSED,
         MessageStatus.CAPPED,
+        MessageStatus.BLOCKED,
         MessageStatus.READ,
     }
 )
@@ -174,8 +277,16 @@ def can_move(old: str, new: str) -> bool:
     return STATUS_RANK[new] > STATUS_RANK[old]
 
 
+#: A message's channel until a status callback names another (``tracking.services.callback_channel``).
+DEFAULT_CHANNEL = "sms"
+#: The channels whose messages report reads (a ``read`` status callback). Twilio sends read receipts for RCS
+#: (through a Messaging Service with an RCS sender) and WhatsApp; SMS and MMS have none.
+READ_RECEIPT_CHANNELS = ("rcs", "whatsapp")
+
+
 class Message(TenantOwned):
-    """One recipient's copy of a campaign. Unique per (campaign, contact): a rerun cannot double it."""
+    """One recipient's copy of a campaign. Unique per (campaign, contact), or per (carrier campaign, run): a rerun
+    cannot double it."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
     contact = models.ForeignKey(
@@ -185,6 +296,9 @@ class Message(TenantOwned):
     body = models.TextField()
     variant = models.PositiveSmallIntegerField(null=True, blank=True)
     segments = models.PositiveSmallIntegerField(default=1)
+    mms = models.BooleanField(
+        default=False, help_text="Sent as MMS, with its campaign's (variant's) media; billed per message"
+    )
     status = models.CharField(max_length=12, choices=MessageStatus.choices, default=MessageStatus.PENDING)
     sid = models.CharField(max_length=34, null=True, blank=True, unique=True)
     error_code = models.IntegerField(null=True, blank=True, db_index=True)
@@ -197,6 +311,14 @@ class Message(TenantOwned):
     )
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Gateway attempts refused as retryable (429)")
     delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True, help_text="When its read receipt came (RCS, WhatsApp)")
+    channel = models.CharField(
+        max_length=16,
+        default=DEFAULT_CHANNEL,
+        db_default=DEFAULT_CHANNEL,  # rows written with raw SQL or COPY (benchmarks) that do not name it
+        help_text="What it went out on, as Twilio's status callbacks say (sms, mms, rcs, whatsapp); sms until one "
+        "names another",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     # Resolution of an unknown outcome (campaigns.sending.resolution): when to ask the gateway next, how often it was
     # asked, how often the message was resent because the gateway had never created it, and why a person must
@@ -207,11 +329,22 @@ class Message(TenantOwned):
         default=0, help_text="Times it was sent again because Twilio had never created it"
     )
     unresolved_reason = models.CharField(max_length=300, blank=True)
+    # A carrier campaign's occurrence (CampaignKind): the journey run whose step sent it, or the direct send's own
+    # key. Null for a campaign's one message per contact.
+    run_id = models.BigIntegerField(null=True, blank=True, help_text="Journey run or direct send it belongs to")
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "contact"], name="message_unique_per_campaign_contact"),
+            models.UniqueConstraint(
+                fields=["campaign", "contact"],
+                condition=models.Q(run_id__isnull=True),
+                name="message_unique_per_campaign_contact",
+            ),
+            # Each journey step sends at most once per run (the carrier campaign is the step).
+            models.UniqueConstraint(
+                fields=["campaign", "run_id"], condition=models.Q(run_id__isnull=False), name="message_unique_per_run"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=[s.value for s in MessageStatus]), name="message_status_valid"
             ),
@@ -266,6 +399,30 @@ class MessageStatusCount(models.Model):
         ]
 
 
+class MessageChannelCount(models.Model):
+    """Squashable counter of a campaign's messages by the channel Twilio reported, other than ``sms``.
+
+    Every message starts on ``DEFAULT_CHANNEL`` uncounted; when a status move records another channel the
+    same statement inserts +1 for it (and -1 for the channel it had, unless that was the default):
+    ``campaigns.transitions``. So SUM(count) per channel is the campaign's messages on it, the denominator
+    of the read rate for ``READ_RECEIPT_CHANNELS``, never a COUNT over messages. Squashed with the status
+    counters (``campaigns.counters.squash_status_counts``).
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    channel = models.CharField(max_length=16)
+    count = models.IntegerField()
+    is_squashed = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["campaign", "channel"], name="msgchannel_campaign_channel"),
+            models.Index(fields=["is_squashed"], name="msgchannel_unsquashed", condition=models.Q(is_squashed=False)),
+        ]
+
+
 class MessageCheck(models.Model):
     """One question to the gateway about a message whose outcome was unknown, and its answer (the history).
 
@@ -294,3 +451,85 @@ class MessageCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} at {self.asked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class CountryPrice(TenantOwned):
+    """What one segment (SMS) and one message (MMS) cost the tenant in a country, for the cost estimate.
+
+    A country without a row, or an empty price, costs ``SMS_PRICE_PER_SEGMENT`` / ``MMS_PRICE_PER_MESSAGE``
+    (Twilio's US list prices): most tenants never write a row; one texting abroad writes the countries it texts.
+    """
+
+    country = models.CharField(max_length=2, help_text="Two-letter ISO code (US, GB, DE…)")
+    sms_price_per_segment = models.DecimalField(
+        max_digits=8, decimal_places=4, null=True, blank=True, help_text="Empty: the default (SMS_PRICE_PER_SEGMENT)"
+    )
+    mms_price_per_message = models.DecimalField(
+        max_digits=8, decimal_places=4, null=True, blank=True, help_text="Empty: the default (MMS_PRICE_PER_MESSAGE)"
+    )
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "country"], name="countryprice_unique_per_tenant"),
+            models.CheckConstraint(
+                condition=(models.Q(sms_price_per_segment__gte=0) | models.Q(sms_price_per_segment__isnull=True))
+                & (models.Q(mms_price_per_message__gte=0) | models.Q(mms_price_per_message__isnull=True)),
+                name="countryprice_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.country
+
+
+class UserTestNumber(TenantOwned):
+    """A person's own phone number for test sends, verified by a code texted to it first (``campaigns.testsends``).
+
+    A test send goes through the tenant's gateway like any message but is no ``Message``: never in a campaign's
+    audience, counters or stats. The code is kept only as a keyed hash, for ``TEST_CODE_TTL_SECONDS``, with a
+    few attempts.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_numbers")
+    phone_number = models.CharField(max_length=16, help_text="E.164")
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_test_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["phone_number"]
+        constraints = [models.UniqueConstraint(fields=["user", "phone_number"], name="testnumber_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"…{self.phone_number[-4:]}"
+
+
+class MessageTemplate(TenantOwned):
+    """A saved message to start a campaign from: a body, an optional link and media (``campaigns.msgtemplates``).
+
+    A campaign made from it copies them (a later change to the template leaves that campaign as it was).
+    ``media`` holds the tenant's media ids, in order, checked when saved and again when used.
+    """
+
+    name = models.CharField(max_length=200)
+    body = models.TextField(
+        blank=True, help_text="Merge fields as in a campaign: {{first_name|there}}, {{city}}, {{link}}"
+    )
+    link_url = models.URLField(max_length=2000, blank=True)
+    media = models.JSONField(default=list, blank=True, help_text="Media file ids, in order")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="messagetemplate_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -6,7 +6,8 @@ from compliance.selectors import campaign_first_opt_outs
 from integrations.selectors import campaign_conversions
 from links.selectors import campaign_click_counts
 
-from .counters import campaign_status_counts
+from .counters import campaign_channel_counts, campaign_status_counts, read_receipt_messages
+from .models import READ_RECEIPT_CHANNELS
 from .models import MessageStatus as S
 
 #: CONTRACT.md's status buckets: each message is in exactly one.
@@ -30,6 +31,14 @@ REACHED = (S.DELIVERED, S.READ)
 REPORTED = (S.DELIVERED, S.READ, S.UNDELIVERED)
 
 
+def read_rate(read: int, on_read_channels: int) -> float | None:
+    """read / messages sent on channels that report reads; ``None`` when none was (no channel could have said
+    whether it was read: 0.0 would claim nobody read it). A read receipt is proof of such a channel, so the
+    denominator is never below ``read`` (a receipt whose callback named no channel)."""
+    denominator = max(on_read_channels, read)
+    return round(read / denominator, 4) if denominator else None
+
+
 def reached_statuses(counts: dict) -> tuple[str, ...]:
     """The statuses that count as "reached" for a campaign (or a variant) with these status counts: delivered
     and read; ``sent`` as well when no delivery report came at all (docs/analytics.md, "recipients reached")."""
@@ -46,11 +55,14 @@ def campaign_stats(*, campaign_id: int) -> dict:
     """``GET /api/v1/campaigns/{id}/stats/`` (CONTRACT.md), plus a few extra keys.
 
     delivery_rate = delivered / (sent + delivered + undelivered + failed); ``read`` counts as delivered.
+    read = messages a read receipt reached; read_rate = read / messages sent on channels that report reads
+    (``read_channels``: RCS, WhatsApp), null when there were none (SMS and MMS never report reads).
     Over the recipients reached (``reached``: delivered, or sent when the campaign has no delivery report at
     all): click_rate = unique clickers / reached; opt_outs = recipients reached whose first opt-out answered
     this campaign, opt_out_rate = opt_outs / reached.
     """
     counts = campaign_status_counts(campaign_id)
+    channels = campaign_channel_counts(campaign_id)
     statuses = reached_statuses(counts)
     reached = reached_count(counts, statuses)
     opt_outs = campaign_first_opt_outs(campaign_id=campaign_id).filter(message__status__in=statuses).count()
@@ -73,7 +85,13 @@ def campaign_stats(*, campaign_id: int) -> dict:
             {"sent": sent, "delivered": delivered, "undelivered": undelivered, "failed": failed}
         ),
         "click_rate": rate(clicks["unique_clicks"], reached),
+        # CONTRACT.md, second wave:
+        "read": counts[S.READ],
+        "read_rate": read_rate(counts[S.READ], read_receipt_messages(channels)),
+        "blocked": counts[S.BLOCKED],  # never sent: the fraud guard's country and range rules (guard/)
         # Beyond the contract:
+        "read_channels": list(READ_RECEIPT_CHANNELS),
+        "channels": channels,
         "reached": reached,
         "opt_out_rate": rate(opt_outs, reached),
         "capped": counts[S.CAPPED],

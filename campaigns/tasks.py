@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError
 
 from common.locks import lock_lease, periodic_lock
 
-from . import counters
+from . import counters, winners
 from .sending import control, dispatch, resolution
 
 logger = logging.getLogger(__name__)
@@ -88,3 +88,13 @@ def unknown_resolve() -> dict:
 def status_counts_squash() -> dict:
     """Beat: fold the status counters' deltas (``counters.squash_status_counts``)."""
     return {"squashed": counters.squash_status_counts()}
+
+
+@shared_task(ignore_result=True)
+@periodic_lock("campaigns.ab_winners", lease=lock_lease)
+def ab_winners_pick() -> dict:
+    """Beat: A/B tests whose wait is over get their winner, sent to the rest (``campaigns.winners``)."""
+    picked = winners.ab_winners_due()
+    if picked:
+        logger.info("A/B winners picked: %s", picked)
+    return {"picked": picked}

@@ -3,7 +3,8 @@
 Both the sender (claims, send results) and the delivery webhooks move messages
 through ``message_move``; it never moves a status backwards (``can_move``), two
 racing callers cannot both win, and the campaign's counters move with the row in
-the same transaction.
+the same transaction. A move that records a ``channel`` (the status webhook's,
+when Twilio names one) moves the channel counters in the same statement too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from functools import lru_cache
 from django.db import connection, transaction
 
 from .counters import this_minute
-from .models import Message, MessageStatus, MessageStatusCount, can_move
+from .models import DEFAULT_CHANNEL, Message, MessageChannelCount, MessageStatus, MessageStatusCount, can_move
 
 MAX_RACE_RETRIES = 5
 
@@ -37,10 +38,10 @@ def message_move(
         return _message_move_one_statement(message_id=message_id, to=to, allowed=allowed, fields=fields)
     # An expression among the fields (``F("attempts") + 1``): read, then compare-and-set in the ORM.
     for _ in range(MAX_RACE_RETRIES):
-        row = Message.objects.filter(pk=message_id).values_list("status", "campaign_id", "variant").first()
+        row = Message.objects.filter(pk=message_id).values_list("status", "campaign_id", "variant", "channel").first()
         if row is None:
             return None
-        old, campaign_id, variant = row
+        old, campaign_id, variant, old_channel = row
         if old not in allowed or not can_move(old, to):
             return None
         with transaction.atomic():
@@ -61,6 +62,10 @@ def message_move(
                         ),
                     ]
                 )
+                if "channel" in fields:
+                    MessageChannelCount.objects.bulk_create(
+                        channel_deltas(campaign_id=campaign_id, old=old_channel, new=fields["channel"])
+                    )
                 return old
         # Someone else moved it between our read and our write: look again.
     return None
@@ -71,14 +76,17 @@ def message_move_ctes(
 ) -> tuple[str, list] | None:
     """``message_move`` as two CTEs, to compose into one statement with other work.
 
-    ``source`` names an earlier CTE that reads the message's ``id``, ``status`` and
-    ``campaign_id`` ``FOR NO KEY UPDATE``: the row is locked and its status is the
+    ``source`` names an earlier CTE that reads the message's ``id``, ``status``,
+    ``campaign_id`` and ``channel`` ``FOR NO KEY UPDATE``: the row is locked and its status is the
     latest committed one (a concurrent mover is waited for, then re-read), so the
     move never races and never needs a retry. ``upd`` moves the row when that
     status may move to ``to`` and returns ``old``; ``cnt`` inserts the counter
     deltas only for an UPDATE that matched. (``upd`` also re-checks the status, so
-    an unlocked ``source`` is still a safe compare-and-set.) Returns ``(sql,
-    params)``, or ``None`` when no status may move to ``to``.
+    an unlocked ``source`` is still a safe compare-and-set.) With ``channel`` among
+    the ``fields``, ``chn`` moves the channel counters when the channel changes
+    (its old value read from the locked ``source``, so two racing callbacks
+    naming the same channel count it once). Returns ``(sql, params)``, or
+    ``None`` when no status may move to ``to``.
     """
     from_statuses = _from_statuses(to, None if allowed_from is None else frozenset(allowed_from))
     if not from_statuses:
@@ -93,11 +101,41 @@ def _move_ctes_sql(field_names: tuple[str, ...], source: str) -> str:
     qn = connection.ops.quote_name
     sets = "".join(f", {qn(Message._meta.get_field(name).column)} = %s" for name in field_names)
     msg = qn(Message._meta.db_table)
+    channel = "channel" in field_names
     return (
         f"upd AS (UPDATE {msg} AS m SET status = %s{sets} FROM {source} "  # noqa: S608 - names from model meta, values bound
         f"WHERE m.id = {source}.id AND m.status = {source}.status AND {source}.status = ANY(%s) "
-        f"RETURNING {source}.status AS old, m.campaign_id, m.variant, m.error_code), " + _counts_cte_sql("%s")
+        f"RETURNING {source}.status AS old, m.campaign_id, m.variant, m.error_code"
+        + (f", {source}.channel AS old_channel, m.channel AS new_channel), " if channel else "), ")
+        + _counts_cte_sql("%s")
+        + (", " + _channel_counts_cte_sql() if channel else "")
     )
+
+
+def _channel_counts_cte_sql() -> str:
+    """The ``chn`` CTE of a move that records a channel: -1 on the channel the message had, +1 on the new one,
+    only when they differ, and never for ``DEFAULT_CHANNEL`` (every message starts there uncounted)."""
+    table = connection.ops.quote_name(MessageChannelCount._meta.db_table)
+    default = f"'{DEFAULT_CHANNEL}'"  # a constant of ours, not input
+    return (
+        f"chn AS (INSERT INTO {table} (campaign_id, channel, count, is_squashed) "  # noqa: S608 - names from model meta
+        f"SELECT campaign_id, old_channel, -1, false FROM upd "
+        f"WHERE old_channel <> new_channel AND old_channel <> {default} UNION ALL "
+        f"SELECT campaign_id, new_channel, 1, false FROM upd "
+        f"WHERE old_channel <> new_channel AND new_channel <> {default})"
+    )
+
+
+def channel_deltas(*, campaign_id: int, old: str, new: str) -> list[MessageChannelCount]:
+    """The channel counter rows of one message moving from channel ``old`` to ``new`` (the ORM's form of
+    ``chn``)."""
+    if old == new:
+        return []
+    return [
+        MessageChannelCount(campaign_id=campaign_id, channel=channel, count=sign)
+        for channel, sign in ((old, -1), (new, 1))
+        if channel != DEFAULT_CHANNEL
+    ]
 
 
 def _counts_cte_sql(new: str) -> str:
@@ -129,6 +167,8 @@ def messages_move_rows(
     compare-and-set on the locked row, the counters moved in the same statement.
     Returns ``{message_id: old status}`` for the rows that moved.
     """
+    if "channel" in fields:
+        raise ValueError("messages_move_rows does not count channels: record a channel with message_move")
     rows = list(rows)
     if not rows:
         return {}
@@ -191,7 +231,7 @@ def _message_move_one_statement(*, message_id: int, to: str, allowed: set[str], 
     move_sql, move_params = move
     msg = connection.ops.quote_name(Message._meta.db_table)
     sql = (
-        f"WITH cur AS (SELECT id, status, campaign_id FROM {msg} WHERE id = %s FOR NO KEY UPDATE), {move_sql} "  # noqa: S608 - names from model meta, values bound
+        f"WITH cur AS (SELECT id, status, campaign_id, channel FROM {msg} WHERE id = %s FOR NO KEY UPDATE), {move_sql} "  # noqa: S608 - names from model meta, values bound
         "SELECT (SELECT status FROM cur), (SELECT old FROM upd)"
     )
     params = [message_id, *move_params]

@@ -1,14 +1,14 @@
 """The API's request rates: DRF's throttles, counted in Django's cache (Redis), rates read from settings.
 
-- ``KeyRateThrottle``: an authenticated caller, by API token (a session user by account): ``API_THROTTLE_USER``.
+- ``KeyRateThrottle``: an authenticated caller, by API key (a session user by account): ``API_THROTTLE_USER``.
 - ``AddressRateThrottle``: a caller without credentials, by address: ``API_THROTTLE_ANON``. DRF checks
   permissions before throttles, so an anonymous call to a protected endpoint would be a 401 before any
   throttle ran: ``AnonymousAddressThrottling``, the last authentication step (reached only when no
   credentials matched), applies it there instead.
-- ``ThrottledTokenAuthentication``: DRF authenticates before any throttle runs, so a bad token would be a
-  401 forever and token guessing never slowed down. Each failed authentication counts against the
-  address (``API_BAD_AUTH_LIMIT`` a ``API_BAD_AUTH_WINDOW``); past the limit the answer is a 429 with
-  ``Retry-After`` instead of a 401. A good token is never counted.
+- ``count_failed_authentication``: DRF authenticates before any throttle runs, so a bad key would be a
+  401 forever and key guessing never slowed down. The API key authentication (tenants/authentication.py)
+  counts each failure against the address (``API_BAD_AUTH_LIMIT`` a ``API_BAD_AUTH_WINDOW``); past the limit
+  the answer is a 429 with ``Retry-After`` instead of a 401. A good key is never counted.
 
 Rates are read from settings when a throttle is made (once a request), not at import, so
 ``override_settings`` applies at once. The address is ``REMOTE_ADDR`` unless ``REST_FRAMEWORK["NUM_PROXIES"]``
@@ -17,12 +17,10 @@ Rates are read from settings when a throttle is made (once a request), not at im
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework.authentication import BaseAuthentication, TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -34,7 +32,8 @@ class _SettingsRateThrottle(SimpleRateThrottle):
 
 
 class KeyRateThrottle(_SettingsRateThrottle):
-    """An authenticated caller's rate: per API token, or per user for a session (the dashboard's charts)."""
+    """An authenticated caller's rate: per API key (its id, never its secret), or per user for a session (the
+    dashboard's charts). Two keys of one user count apart."""
 
     scope = "key"
     setting = "API_THROTTLE_USER"
@@ -42,9 +41,8 @@ class KeyRateThrottle(_SettingsRateThrottle):
     def get_cache_key(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return None  # AddressRateThrottle's
-        token = getattr(request.auth, "key", None)
-        # The token itself never goes into a cache key: a digest of it does.
-        ident = f"t{hashlib.sha256(token.encode()).hexdigest()[:32]}" if token else f"u{request.user.pk}"
+        key_id = getattr(request.auth, "pk", None)
+        ident = f"k{key_id}" if key_id is not None else f"u{request.user.pk}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
@@ -79,15 +77,10 @@ class BadAuthThrottle(_SettingsRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class ThrottledTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication; a failure counts against the address, and past the limit is a 429."""
-
-    def authenticate(self, request):
-        try:
-            return super().authenticate(request)
-        except AuthenticationFailed:
-            _check(BadAuthThrottle(), request)
-            raise
+def count_failed_authentication(request) -> None:
+    """Count a failed authentication against the request's address; past the limit, raise a 429 (``Throttled``)
+    for the caller to answer instead of its 401."""
+    _check(BadAuthThrottle(), request)
 
 
 class AnonymousAddressThrottling(BaseAuthentication):

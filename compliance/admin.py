@@ -110,6 +110,7 @@ class InboundMessageAdmin(TenantScopedAdmin):
         "message",
         "received_at",
         "reviewed_at",
+        "keyword",
     )
     fields = (*readonly_fields[:5], "needs_review", "needs_reply", *readonly_fields[5:])
     actions = ["mark_reviewed"]

@@ -236,17 +236,35 @@ class PhoneNumberSerializer(serializers.Serializer):
 
 class PrivacyExportView(_AdminOnly, APIView):
     """Everything held about a phone number (contacts, messages, replies, clicks, consent events, opt-out) as JSON,
-    for a data subject's access request. Admins only (others get a 403); the request is written to the audit log."""
+    for a data subject's access request. Admins only (others get a 403); the request is written to the audit log.
+
+    ``POST {"phone_number"}`` is the way to ask: a number in a body stays out of access logs, proxies and
+    browser history. ``GET ?phone_number=`` still answers the same, for callers written before (logs keep only
+    the parameter's name, docs/operations.md)."""
 
     @extend_schema(
         summary="Export everything held about a number",
         tags=["Compliance"],
-        parameters=[OpenApiParameter("phone_number", str, required=True)],
+        request=PhoneNumberSerializer,
         responses={200: OpenApiTypes.OBJECT},
     )
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        return self._export(request, data.get("phone_number"))
+
+    @extend_schema(
+        summary="Export everything held about a number (query string; prefer POST)",
+        tags=["Compliance"],
+        parameters=[OpenApiParameter("phone_number", str, required=True)],
+        responses={200: OpenApiTypes.OBJECT},
+        deprecated=True,
+    )
     def get(self, request):
+        return self._export(request, request.query_params.get("phone_number"))
+
+    def _export(self, request, value):
         self.check_admin(request)
-        number = _phone_from(request, request.query_params.get("phone_number"))
+        number = _phone_from(request, value)
         data = privacy_export(tenant=request.user.tenant, phone_number=number)
         audit_record(
             tenant=request.user.tenant,

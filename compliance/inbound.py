@@ -1,5 +1,9 @@
 """An inbound text, acted on: STOP suppresses, START lifts a keyword opt-out, HELP answers, JOIN asks YES.
 
+A tenant's own keywords (VIP, a promo word) are answered by the handler an app above registers in
+``compliance.keyword_hooks``; a sign-up that asked YES (the JOIN keyword, a keyword, a web form: a ``requested``
+event in the consent ledger) is confirmed by the next YES, with the disclosure it asked under.
+
 Everything is written before the webhook answers, so ``is_suppressed`` is True
 the moment Twilio gets our reply to a STOP.
 """
@@ -15,12 +19,22 @@ from django.db.models import F
 from campaigns.models import Message, MessageStatus
 from campaigns.transitions import message_move
 from contacts.models import Contact
+from guard.abuse import inbound_burst
 from integrations.events import reply_event_emit
 from tenants.models import Tenant
 
 from .hashing import phone_hash
-from .keywords import Intent, parse
-from .models import ComplianceSettings, ConsentKind, ConsentSource, InboundKind, InboundMessage, SuppressionSource
+from .keyword_hooks import keyword_match
+from .keywords import Intent, Parsed, normalize, parse
+from .models import (
+    ComplianceSettings,
+    ConsentEvent,
+    ConsentKind,
+    ConsentSource,
+    InboundKind,
+    InboundMessage,
+    SuppressionSource,
+)
 from .phone import sender_number
 from .questions import is_question
 from .selectors import compliance_settings_get, consent_events_for, suppression_get
@@ -74,9 +88,10 @@ def _suppress_pending(*, contact: Contact | None) -> int:
     return moved
 
 
-def _join_pending(*, tenant: Tenant, phone_number: str) -> bool:
+def _join_pending(*, tenant: Tenant, phone_number: str) -> ConsentEvent | None:
+    """The sign-up awaiting this number's YES: its latest consent event, when that is a request."""
     last = consent_events_for(tenant_id=tenant.pk, phone_number=phone_number).last()
-    return last is not None and last.kind == ConsentKind.REQUESTED
+    return last if last is not None and last.kind == ConsentKind.REQUESTED else None
 
 
 def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
@@ -91,6 +106,13 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
 
     cfg = compliance_settings_get(tenant=tenant)
     parsed = parse(body, opt_out_type=opt_out_type, join_keyword=cfg.join_keyword)
+    handler = None
+    if parsed.intent == Intent.REPLY and not parsed.needs_review:
+        # A tenant keyword (one indexed query in the app that defines them); never STOP/START/HELP/JOIN.
+        found = keyword_match(tenant=tenant, text=normalize(body))
+        if found is not None:
+            handler, word = found
+            parsed = Parsed(Intent.KEYWORD, keyword=word)
     contact = Contact.objects.filter(tenant=tenant, phone_number=from_number).first() if from_number else None
     message = _latest_message(tenant=tenant, contact=contact)
     # With Twilio's Advanced Opt-Out (OptOutType set) Twilio has already answered the
@@ -105,6 +127,7 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
                 to_number=(params.get("To") or "")[:34],
                 body=body,
                 kind=_KIND_OF_INTENT[parsed.intent],
+                keyword=parsed.keyword[:30] if parsed.intent in (Intent.KEYWORD, Intent.JOIN) else None,
                 needs_review=parsed.needs_review,
                 review_reason=parsed.review_reason[:200],
                 # A question for a person: plain replies only (keywords are answered here). Text work, no query.
@@ -119,7 +142,16 @@ def inbound_receive(*, tenant: Tenant, params: dict[str, str]) -> InboundResult:
                 if from_number and parsed.intent != Intent.REPLY:
                     _set(inbound, needs_review=True, review_reason="keyword from a sender that is not a phone number")
                 return InboundResult(inbound, None)
-            reply = _act(tenant=tenant, cfg=cfg, inbound=inbound, intent=parsed.intent, keyword=parsed.keyword)
+            # The fraud guard: a flood from one number or range is kept, but neither answered nor a reply (a STOP
+            # in it is still honoured).
+            burst = inbound_burst(tenant_id=tenant.pk, number=from_number)
+            if burst and parsed.intent != Intent.OPT_OUT:
+                _set(inbound, review_reason=burst[:200], needs_reply=False)
+                return InboundResult(inbound, None)
+            if handler is not None:
+                reply = handler.act(tenant=tenant, cfg=cfg, inbound=inbound)
+            else:
+                reply = _act(tenant=tenant, cfg=cfg, inbound=inbound, intent=parsed.intent, keyword=parsed.keyword)
     except IntegrityError:
         # The same MessageSid again (Twilio retried, or two deliveries raced): the
         # unique (tenant, sid) constraint let only the first one act.
@@ -138,6 +170,7 @@ _KIND_OF_INTENT = {
     Intent.OPT_IN: InboundKind.OPT_IN,
     Intent.HELP: InboundKind.HELP,
     Intent.JOIN: InboundKind.JOIN,
+    Intent.KEYWORD: InboundKind.KEYWORD,
     Intent.REPLY: InboundKind.REPLY,
 }
 
@@ -186,8 +219,9 @@ def _act(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, in
 
     if intent == Intent.OPT_IN:
         suppression = suppression_get(tenant_id=tenant.pk, phone_number=number)
-        if keyword == "YES" and _join_pending(tenant=tenant, phone_number=number):
-            return _join_confirm(tenant=tenant, cfg=cfg, inbound=inbound, suppression=suppression)
+        pending = _join_pending(tenant=tenant, phone_number=number) if keyword == "YES" else None
+        if pending is not None:
+            return _join_confirm(tenant=tenant, cfg=cfg, inbound=inbound, suppression=suppression, pending=pending)
         if suppression is None:
             # START with no earlier opt-out: nothing to lift. A bare YES is just a reply.
             _set(inbound, kind=InboundKind.OPT_IN if keyword != "YES" else InboundKind.REPLY)
@@ -218,8 +252,14 @@ def _act(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, in
     return None  # a plain reply, already kept (and flagged if it needs a person)
 
 
-def _join_confirm(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, suppression) -> str:
-    """YES after JOIN: consent granted (double opt-in), the contact created if new."""
+def _join_confirm(
+    *, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMessage, suppression, pending: ConsentEvent
+) -> str:
+    """YES after a sign-up that asked for it: consent granted (double opt-in), the contact created if new.
+
+    The grant carries what the person agreed to: the request's source, page URL, disclosure text and version
+    (the JOIN prompt for the JOIN keyword, a web form's disclosure for a form, a keyword's answer for a keyword).
+    """
     number = inbound.from_number
     _set(inbound, kind=InboundKind.CONFIRM)
     if suppression is not None and suppression.source == SuppressionSource.KEYWORD:
@@ -231,11 +271,12 @@ def _join_confirm(*, tenant: Tenant, cfg: ComplianceSettings, inbound: InboundMe
         tenant=tenant,
         phone_number=number,
         kind=ConsentKind.GRANTED,
-        source=ConsentSource.KEYWORD,
-        disclosure_text=render_template(cfg.join_prompt, tenant=tenant),
-        disclosure_version=cfg.disclosure_version,
+        source=pending.source or ConsentSource.KEYWORD,
+        source_url=pending.source_url,
+        disclosure_text=pending.disclosure_text or render_template(cfg.join_prompt, tenant=tenant),
+        disclosure_version=pending.disclosure_version or cfg.disclosure_version,
         inbound=inbound,
-        note="double opt-in: YES after join keyword",
+        note=f"double opt-in: YES after {pending.note or 'join keyword'}"[:300],
         contact=contact,
     )
     return render_template(cfg.join_confirmation, tenant=tenant)

@@ -49,6 +49,7 @@ class Intent:
     OPT_IN = "opt_in"
     HELP = "help"
     JOIN = "join"
+    KEYWORD = "keyword"  # a tenant's own keyword (compliance.keyword_hooks)
     REPLY = "reply"
 
 
@@ -104,3 +105,27 @@ def parse(body: str, *, opt_out_type: str = "", join_keyword: str = "") -> Parse
     if match:
         return Parsed(Intent.REPLY, needs_review=True, review_reason=f"mentions {match.group(1)!r} in a longer message")
     return Parsed(Intent.REPLY)
+
+
+def reserved_reason(word: str, *, join_keyword: str = "") -> str | None:
+    """Why a tenant may not define ``word`` as a keyword of its own, or ``None``.
+
+    Refused: the opt-out, opt-in and help words and phrases (they always act as such, whatever a tenant defines),
+    the tenant's JOIN keyword, and any word that would make a message look like an opt-out (it would be flagged for
+    review instead of answered).
+    """
+    text = normalize(word)
+    if not text:
+        return "Enter a keyword."
+    upper = text.upper()
+    if text in OPT_OUT_KEYWORDS or text in OPT_OUT_PHRASES or _strip_filler(text) in OPT_OUT_KEYWORDS:
+        return f"{upper} is an opt-out word (STOP, UNSUBSCRIBE, CANCEL, END, QUIT, …): it always opts the sender out."
+    if text in OPT_IN_KEYWORDS:
+        return f"{upper} is an opt-in word (START, UNSTOP, YES): it always opts the sender back in."
+    if text in HELP_KEYWORDS:
+        return f"{upper} is a help word (HELP, INFO): it always answers the tenant's help text."
+    if normalize(join_keyword) and text == normalize(join_keyword):
+        return f"{upper} is this tenant's JOIN keyword (compliance settings): it already asks for a sign-up."
+    if _REVIEW_WORDS.search(text):
+        return f"{upper} contains an opt-out word: a message with it is held for review, never auto-answered."
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from tenants.crypto import EncryptedTextField
 from tenants.models import TenantOwned
 
 DEFAULT_STOP_CONFIRMATION = (
@@ -124,6 +125,7 @@ class InboundKind(models.TextChoices):
     HELP = "help", "Help"
     JOIN = "join", "Join (awaiting YES)"
     CONFIRM = "confirm", "Join confirmed"
+    KEYWORD = "keyword", "Keyword"
     REPLY = "reply", "Reply"
 
 
@@ -135,6 +137,13 @@ class InboundMessage(TenantOwned):
     to_number = models.CharField(max_length=34, blank=True)
     body = models.TextField(blank=True)
     kind = models.CharField(max_length=10, choices=InboundKind.choices, default=InboundKind.REPLY)
+    keyword = models.CharField(
+        max_length=30,
+        null=True,
+        blank=True,
+        help_text="The sign-up keyword the message was (a tenant keyword or the JOIN keyword), upper case; "
+        "journeys trigger on it.",
+    )
     needs_review = models.BooleanField(
         default=False, help_text="Mentions opting out inside a longer message: a person must decide."
     )
@@ -269,3 +278,23 @@ class AuditLog(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.actor_email or 'system'} {self.action} {self.object_type} {self.object_id}".strip()
+
+
+class PhoneHashKey(models.Model):
+    """A key phone hashes are made with, pinned by the first ``rotate_encryption_keys`` (``compliance.hashing``).
+
+    One set for the installation, not per tenant. Stored encrypted, so it is
+    re-encrypted with the other secrets while its value never changes: the hash of
+    an erased number cannot be recomputed, so its key must outlive the
+    ``FIELD_ENCRYPTION_KEY`` it was derived from.
+    """
+
+    position = models.PositiveSmallIntegerField(unique=True, help_text="0 makes new hashes; lookups try every key.")
+    key = EncryptedTextField(help_text="URL-safe base64 of the 32-byte HMAC key.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"phone hash key {self.position}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -10,6 +11,7 @@ from django.utils import timezone
 from integrations.events import contact_opt_event_emit
 from tenants.models import Tenant
 
+from . import hashing
 from .hashing import phone_hash, phone_hashes
 from .models import (
     AuditChannel,
@@ -18,6 +20,7 @@ from .models import (
     ConsentKind,
     ConsentSource,
     InboundMessage,
+    PhoneHashKey,
     Suppression,
     SuppressionSource,
 )
@@ -234,3 +237,26 @@ def audit_record(
         phone_hash=phone_hash(tenant_id=tenant_id, phone_number=phone_number) if phone_number else "",
         detail=detail or {},
     )
+
+
+def phone_hash_keys_pin(*, dry_run: bool = False) -> tuple[str, int]:
+    """Pin the phone hash keys (once): ``("pinned" | "already pinned" | "would pin", number of keys)``.
+
+    Run by ``rotate_encryption_keys`` before anything is re-encrypted, while every
+    key that made a hash is still configured: the keys derived from them are
+    stored, and hashes no longer depend on ``FIELD_ENCRYPTION_KEY`` (see
+    ``compliance.hashing``). Idempotent; concurrent runs store the same keys.
+    """
+    hashing.pinned_keys_forget()
+    pinned = hashing.pinned_keys()
+    if pinned:
+        return "already pinned", len(pinned)
+    keys = hashing.derived_keys()
+    if dry_run:
+        return "would pin", len(keys)
+    PhoneHashKey.objects.bulk_create(
+        [PhoneHashKey(position=i, key=base64.urlsafe_b64encode(k).decode()) for i, k in enumerate(keys)],
+        ignore_conflicts=True,
+    )
+    hashing.pinned_keys_forget()
+    return "pinned", len(hashing.pinned_keys())

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.twiml.messaging_response import MessagingResponse
 
+from common.webhook_throttle import webhook_throttled
 from gateways.signatures import TenantUnroutable, twilio_request_tenant, webhook_params
 
 from .inbound import inbound_receive
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 @csrf_exempt
 @require_POST
+@webhook_throttled
 def twilio_inbound(request):
     """``POST /webhooks/twilio/inbound/``: 403 (nothing recorded) on a bad signature, 422 (nothing recorded)
     when a shared account's text names no tenant's sender, else TwiML."""

@@ -14,7 +14,7 @@ from tenants.models import Tenant
 from .importing import ImportFileError
 from .models import ConsentStatus, Contact, ContactImport, ImportStatus, Tag
 from .phone import InvalidPhoneNumber, phone_normalize, timezone_for_number, timezone_is_valid
-from .services import contact_import_start, sync_import_max_rows
+from .services import contact_import_start
 
 
 @admin.register(Tag)
@@ -200,7 +200,7 @@ class ContactImportAdmin(TenantScopedAdmin):
                         fileobj=upload,
                         file_name=upload.name,
                         user=request.user,
-                        inline_max_rows=sync_import_max_rows(),
+                        inline_if_small=True,
                     )
                 except ImportFileError as exc:
                     form.add_error("file", str(exc))

@@ -10,7 +10,8 @@ An audience is JSON, ``{}`` meaning every contact::
         {"type": "clicked", "campaign": 12},
         {"type": "not_clicked", "campaign": 12}
       ],
-      "exclude_tags": ["staff"]            # minus anyone with any of these
+      "exclude_tags": ["staff"],           # minus anyone with any of these
+      "segment": 7                         # only contacts in this saved segment (segments app)
     }
 
 ``clicked``: a human click on this contact's link of that campaign.
@@ -69,10 +70,16 @@ def audience_validate(*, tenant_id: int, audience: dict | None) -> dict:
         return {}
     if not isinstance(audience, dict):
         raise AudienceError('An audience is an object such as {"tags": ["vip"]}.')
-    unknown = set(audience) - {"tags", "rules", "exclude_tags"}
+    unknown = set(audience) - {"tags", "rules", "exclude_tags", "segment"}
     if unknown:
         raise AudienceError(f"Unknown audience keys: {', '.join(sorted(unknown))}.")
     result: dict = {}
+    if audience.get("segment") is not None:
+        from segments.selectors import segment_get
+
+        if segment_get(tenant_id=tenant_id, segment_id=audience["segment"]) is None:
+            raise AudienceError("segment: give the id of one of your segments.")
+        result["segment"] = audience["segment"]
     tags = _tag_list(audience.get("tags"), "tags")
     if tags:
         result["tags"] = tags
@@ -137,6 +144,10 @@ def _clickers(tenant_id: int, campaign_id: int) -> QuerySet:
 
 def apply_audience(qs: QuerySet, *, tenant_id: int, audience: dict) -> QuerySet:
     """Narrow a Contact queryset to ``audience`` (already validated or trusted)."""
+    if audience.get("segment") is not None:  # read live; a segment that is gone selects nobody
+        from segments.selectors import segment_filter
+
+        qs = qs.filter(segment_filter(tenant_id=tenant_id, segment_id=audience["segment"]))
     tags = audience.get("tags") or []
     if tags:
         qs = qs.filter(id__in=_tagged(tenant_id, tags))

@@ -117,6 +117,17 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be imported (not UTF-8, not CSV, no phone column)."""
 
 
+class ImportFileTooLarge(ImportFileError):
+    """The file is over ``CONTACT_IMPORT_MAX_BYTES`` (``limit_bytes``): the API answers 413 naming the limit."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        super().__init__(
+            f"The file is larger than the limit of {limit_bytes:,} bytes ({limit_bytes / 1_000_000:g} MB); "
+            "split it and import the parts."
+        )
+
+
 @dataclass
 class ImportResult:
     created: int = 0
@@ -134,6 +145,7 @@ class FileInfo:
     delimiter: str
     columns: list[str]
     estimated_rows: int
+    size: int = 0  # bytes
 
 
 def column_name(header: str) -> str:
@@ -170,9 +182,7 @@ def import_file_check(fileobj: IO[bytes]) -> FileInfo:
             )
         size += len(chunk)
         if size > max_bytes:
-            raise ImportFileError(
-                f"The file is larger than {max_bytes // 1_000_000} MB; split it and import the parts."
-            )
+            raise ImportFileTooLarge(max_bytes)
         if b"\x00" in chunk:
             raise ImportFileError("The file is not a CSV text file (it holds binary data).")
         try:
@@ -202,7 +212,7 @@ def import_file_check(fileobj: IO[bytes]) -> FileInfo:
             f"The header row needs a phone_number column; it has: {', '.join(c for c in columns if c) or 'nothing'}."
         )
     lines = newlines + (0 if last_byte == b"\n" else 1)
-    return FileInfo(delimiter=delimiter, columns=columns, estimated_rows=max(0, lines - 1))
+    return FileInfo(delimiter=delimiter, columns=columns, estimated_rows=max(0, lines - 1), size=size)
 
 
 class _RowError(ValueError):

@@ -99,3 +99,57 @@ class ContactImport(TenantOwned):
         if not self.total_rows:
             return 0
         return min(99, int(100 * self.processed_rows / self.total_rows))
+
+
+class ContactExternalId(TenantOwned):
+    """A contact's id in another system (``source``: ``shopify``, ``hubspot``, ``api``, …), unique per tenant and
+    source: a CRM's later update finds the contact by it, even after the number changed."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="external_ids")
+    source = models.CharField(max_length=32)
+    external_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["source", "external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "source", "external_id"], name="contact_external_id_unique_per_source"
+            )
+        ]
+        indexes = [models.Index(fields=["contact", "source"], name="contact_external_id_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+
+class MergeMode(models.TextChoices):
+    OVERWRITE = "overwrite", "The CRM's value replaces ours"
+    FILL_EMPTY = "fill_empty", "The CRM's value fills only an empty field"
+    NEVER = "never", "The CRM never changes it"
+
+
+class CrmMergePolicy(TenantOwned):
+    """What a CRM (any upsert whose ``source`` is not ``api``: Shopify, HubSpot, a Zap) may change on a contact that
+    exists, per field group. One per tenant; a tenant without one has the defaults.
+
+    Fixed rules besides these: tags from a CRM are only ever added; consent is never moved away from ``revoked`` by
+    a CRM (only the recipient's own START does that), a CRM may revoke, and it may grant only with the evidence
+    (when, and what the person agreed to or where): ``contacts.upsert`` applies them."""
+
+    names = models.CharField(max_length=10, choices=MergeMode.choices, default=MergeMode.OVERWRITE)
+    email = models.CharField(max_length=10, choices=MergeMode.choices, default=MergeMode.OVERWRITE)
+    custom_fields = models.CharField(
+        max_length=10,
+        choices=MergeMode.choices,
+        default=MergeMode.OVERWRITE,
+        help_text="Per key: overwrite replaces the keys the CRM sends, fill_empty adds only keys the contact lacks.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "CRM merge policies"
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="crm_merge_policy_one_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"names {self.names}, email {self.email}, custom fields {self.custom_fields}"

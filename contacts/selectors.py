@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import CharField, F, Func, QuerySet
 
 from .audience import apply_audience
 from .models import Contact
@@ -46,3 +46,24 @@ def contacts_search(*, tenant_id: int, tag: list[str] | None = None, search: str
             | Q(email__icontains=search)
         )
     return qs
+
+
+#: Custom field names read for the merge-field check; a tenant with more is odd, and the list is said in errors.
+MAX_CUSTOM_FIELD_NAMES = 500
+
+
+def custom_field_names(*, tenant_id: int) -> list[str]:
+    """The custom field names the tenant's contacts carry (imported columns become custom fields), sorted.
+
+    One query over the tenant's contacts (the keys of their JSON): run when a body is checked, never per recipient.
+    """
+    keys = Func(F("custom_fields"), function="jsonb_object_keys", output_field=CharField())
+    names = (
+        Contact.objects.filter(tenant_id=tenant_id)
+        .exclude(custom_fields={})
+        .annotate(key=keys)
+        .order_by("key")
+        .values_list("key", flat=True)
+        .distinct()
+    )
+    return list(names[:MAX_CUSTOM_FIELD_NAMES])

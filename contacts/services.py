@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import time
 from collections.abc import Iterable
 from typing import IO
 
@@ -17,7 +18,7 @@ from common.enqueue import task_enqueue
 from compliance.services import consent_status_changed
 from tenants.models import Tenant
 
-from .importing import ImportResult, contacts_import, import_file_check
+from .importing import FileInfo, ImportResult, contacts_import, import_file_check
 from .models import ConsentStatus, Contact, ContactImport, ImportStatus, Tag
 from .phone import timezone_for_number
 
@@ -27,6 +28,16 @@ logger = logging.getLogger(__name__)
 def sync_import_max_rows() -> int:
     """Imports with more data rows than this run in a Celery worker (``CONTACT_IMPORT_SYNC_MAX_ROWS``)."""
     return getattr(settings, "CONTACT_IMPORT_SYNC_MAX_ROWS", 5000)
+
+
+def import_fits_request(info: FileInfo) -> bool:
+    """Whether a checked file is small enough to import inside the web request; any other goes to a worker.
+
+    Both limits hold: rows (``CONTACT_IMPORT_SYNC_MAX_ROWS``) and bytes (``CONTACT_IMPORT_SYNC_MAX_BYTES``). The
+    row count is read from line feeds before parsing, and a file can hide its rows from it (carriage returns
+    alone end its lines, or cells run long): its size cannot hide.
+    """
+    return info.estimated_rows <= sync_import_max_rows() and info.size <= settings.CONTACT_IMPORT_SYNC_MAX_BYTES
 
 
 IMPORT_TIME_LIMIT = 1800  # seconds; 100,000 rows take well under a minute
@@ -100,13 +111,13 @@ def contact_update(*, contact: Contact, tags: Iterable[str] | None = None, door:
 
 
 def contact_import_start(
-    *, tenant: Tenant, fileobj: IO[bytes], file_name: str = "", user=None, inline_max_rows: int = 0
+    *, tenant: Tenant, fileobj: IO[bytes], file_name: str = "", user=None, inline_if_small: bool = False
 ) -> ContactImport:
     """Keep the (checked) file in a ``ContactImport`` and hand it to a worker after commit.
 
-    A file of at most ``inline_max_rows`` data rows is imported at once instead (the admin's small
-    uploads), so the record exists either way. Raises ``ImportFileError`` at once when the file is
-    not a UTF-8 CSV with a phone column.
+    With ``inline_if_small`` a file that fits a request (``import_fits_request``) is imported at once instead
+    (the admin's small uploads), so the record exists either way. Raises ``ImportFileError`` at once when
+    the file is not a UTF-8 CSV with a phone column (``ImportFileTooLarge`` over ``CONTACT_IMPORT_MAX_BYTES``).
     """
     info = import_file_check(fileobj)
     job = ContactImport.objects.create(
@@ -116,10 +127,23 @@ def contact_import_start(
         total_rows=info.estimated_rows,
         created_by=user if getattr(user, "pk", None) else None,
     )
-    if info.estimated_rows <= inline_max_rows:
+    if inline_if_small and import_fits_request(info):
         return contact_import_run(import_id=job.pk) or job
     task_enqueue("contacts.tasks.contact_import_task", args=(job.pk,))
     return job
+
+
+def contact_import_wait(*, import_id: int, timeout: float, interval: float = 0.2) -> ContactImport:
+    """The import as it stands once a worker finished it (done or failed), or when ``timeout`` seconds passed.
+
+    For the API's large files: the work happens in a worker, and the caller still gets the counts in the
+    same answer when the worker is quick enough (a primary-key read every ``interval`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = ContactImport.objects.get(pk=import_id)
+        if job.status in (ImportStatus.DONE, ImportStatus.FAILED) or time.monotonic() >= deadline:
+            return job
+        time.sleep(min(interval, max(deadline - time.monotonic(), 0)))
 
 
 def contact_import_run(*, import_id: int) -> ContactImport | None:

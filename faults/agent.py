@@ -10,6 +10,9 @@ here, with the stack's environment, and answers one JSON line on stdout.
     send --campaign ID                   campaigns.sending.campaign_send; never crashes (broker down)
     state --campaign ID                  campaign status, message counts by status, recipients
     stop-others --keep ID                cancel every other campaign still sending (a failed case's leftovers)
+    journey-seed --contacts N ...        a tenant as ``seed`` does, an active journey (event ``signup`` → send
+                                         "One" → wait → send "Two") and a ``signup`` event for every contact
+    journey-state --journey ID           runs by status, the journey's messages by status
 """
 
 from __future__ import annotations
@@ -88,6 +91,54 @@ def seed(*, contacts: int, first_number: int, rate: float, label: str) -> dict:
     }
 
 
+JOURNEY_STEPS = [
+    {"kind": "send", "body": "One: welcome {{first_name}}, here is {{code}}"},
+    {"kind": "wait", "seconds": 3},
+    {"kind": "send", "body": "Two: still there, {{first_name}}?"},
+]
+
+
+def journey_seed(*, contacts: int, first_number: int, rate: float, label: str) -> dict:
+    """A tenant and contacts as ``seed`` makes them; an active journey on the event ``signup``; the events."""
+    from campaigns.models import Campaign
+    from contacts.models import Contact
+    from journeys.models import Journey, TriggerEvent
+    from journeys.services import journey_create, journey_set_status
+
+    seeded = seed(contacts=contacts, first_number=first_number, rate=rate, label=label)
+    Campaign.objects.filter(pk=seeded["campaign"]).delete()  # the journey's carriers are its only campaigns
+    tenant_id = seeded["tenant"]
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    journey = journey_create(
+        tenant=tenant, name=f"Faults {label}", trigger_kind="event", trigger_value="signup", steps=JOURNEY_STEPS
+    )
+    journey_set_status(journey=journey, status="active")
+    TriggerEvent.objects.bulk_create(
+        TriggerEvent(tenant=tenant, name="signup", contact=c, properties={"code": f"C{c.pk}"})
+        for c in Contact.objects.filter(tenant=tenant)
+    )
+    assert Journey.objects.filter(pk=journey.pk, status="active").exists()
+    return {**seeded, "campaign": None, "journey": journey.pk}
+
+
+def journey_state(*, journey_id: int) -> dict:
+    from django.db.models import Count
+
+    from campaigns.models import Message
+    from journeys.models import JourneyRun, JourneyStep
+
+    carriers = JourneyStep.objects.filter(version__journey_id=journey_id, campaign__isnull=False).values("campaign_id")
+    runs = dict(
+        JourneyRun.objects.filter(journey_id=journey_id).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    messages = dict(
+        Message.objects.filter(campaign_id__in=carriers).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    return {"runs": runs, "messages": messages}
+
+
 def send(*, campaign_id: int) -> dict:
     from campaigns.models import Campaign
     from campaigns.sending import campaign_send
@@ -146,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--campaign", type=int, required=True)
     p = sub.add_parser("stop-others")
     p.add_argument("--keep", type=int, default=None)
+    p = sub.add_parser("journey-seed")
+    p.add_argument("--contacts", type=int, required=True)
+    p.add_argument("--first-number", type=int, default=0)
+    p.add_argument("--rate", type=float, default=100.0)
+    p.add_argument("--label", default="journey")
+    p = sub.add_parser("journey-state")
+    p.add_argument("--journey", type=int, required=True)
     args = parser.parse_args(argv)
 
     _setup()
@@ -157,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         out = send(campaign_id=args.campaign)
     elif args.cmd == "state":
         out = state(campaign_id=args.campaign)
+    elif args.cmd == "journey-seed":
+        out = journey_seed(contacts=args.contacts, first_number=args.first_number, rate=args.rate, label=args.label)
+    elif args.cmd == "journey-state":
+        out = journey_state(journey_id=args.journey)
     else:
         out = stop_others(keep=args.keep)
     sys.stdout.write(json.dumps(out) + "\n")

@@ -118,7 +118,7 @@ class Run:
         if not finished:
             notes.append(f"messages by status at the timeout: {dict(sorted(counts.items()))}")
             notes.append(f"locks held in Redis (seconds to live): {self.stack.redis_locks() or 'none'}")
-            notes.extend(self.stack.log_lines("ERROR", "CRITICAL", limit=5))
+            notes.extend(self.stack.log_lines("ERROR", "CRITICAL", "had stalled", "Connected to", limit=5))
             if self.stack.keep_dir:
                 notes.append(f"logs in {self.stack.workdir}")
         return CaseResult(

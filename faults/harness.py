@@ -377,12 +377,13 @@ class Stack:
             time.sleep(interval)
 
     def log_lines(self, *needles: str, limit: int = 20) -> list[str]:
-        """Lines of the workers' and beat's logs that carry any of ``needles`` (the last ``limit``)."""
+        """Lines of the workers' and beat's logs that carry any of ``needles``: the last ``limit`` of each log (a
+        failure report shows what the worker said last, not only beat's complaints)."""
         lines: list[str] = []
         for name in ("worker.log", "beat.log"):
             path = self.workdir / name
             if path.exists():
-                for line in path.read_text(errors="replace").splitlines():
-                    if any(n in line for n in needles):
-                        lines.append(f"{name}: {line}")
-        return lines[-limit:]
+                text = path.read_text(errors="replace")
+                found = [line for line in text.splitlines() if any(n in line for n in needles)]
+                lines.extend(f"{name}: {line}" for line in found[-limit:])
+        return lines

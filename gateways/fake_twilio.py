@@ -16,13 +16,23 @@ stays null while the message is ``accepted``/``queued`` (as at Twilio, where a
 queued message has not been sent) and is set by ``set_status`` to a later
 status; the ``DateSent`` filters leave such messages out.
 
-It checks HTTP Basic auth against the accounts it knows, records every request,
+It checks HTTP Basic auth against the accounts it knows, records every request
+(repeated fields such as ``MediaUrl``, one per file of an MMS, in ``media_urls``),
 and can be told to fail for chosen numbers (``fail_numbers = {"+1…": (400,
 21211)}``), to answer slowly (``latency`` seconds), or to break the way a
 network or Twilio breaks (``inject``, ``inject_lookup``: connections cut before
 or after the message is created, 500/503 answers, stalls). Injections are kept
 in this process and act on requests from any process, so a test can break the
 server its Celery workers send to. Never used in production code paths.
+
+It sends no status callback by itself (the default). ``report(sid, status)``
+sets a message's status and POSTs Twilio's status callback for it, signed with
+the account's token, to the ``StatusCallback`` the message was created with;
+``report_lifecycle(sid)`` sends ``sent``, ``delivered`` and, for an RCS or
+WhatsApp message, ``read``. A message sent through a Messaging Service listed in
+``rcs_services`` went out over RCS (as at Twilio, which tries RCS first when the
+service has an RCS sender): its callbacks name the channel (``ChannelPrefix=rcs``,
+``rcs:`` addresses); a ``To`` of ``whatsapp:+1…`` is a WhatsApp message.
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ import re
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -60,6 +72,7 @@ class RecordedRequest:
     form: dict[str, str]
     at: float = field(default_factory=time.monotonic)
     query: dict[str, str] = field(default_factory=dict)
+    media_urls: list[str] = field(default_factory=list)  # every MediaUrl, in order (``form`` keeps the last)
 
 
 @dataclass
@@ -103,6 +116,8 @@ class FakeTwilio:
         self.latency = latency
         self.queued_without_date_sent = queued_without_date_sent
         self.fail_numbers: dict[str, tuple[int, int]] = {}
+        self.rcs_services: set[str] = set()  # Messaging Service SIDs with an RCS sender: their messages go RCS
+        self._status_callbacks: dict[str, str] = {}  # sid -> the StatusCallback it was created with
         self.requests: list[RecordedRequest] = []
         self.messages: dict[str, dict] = {}  # sid -> the message's JSON, in creation order
         self._faults: list[Injection] = []
@@ -207,13 +222,95 @@ class FakeTwilio:
             if msg["date_sent"] is None and status not in NOT_SENT_YET:
                 msg["date_sent"] = now
 
+    # status callbacks -----------------------------------------------------
+    def channel_of(self, sid: str) -> str:
+        """The channel the message went out on: ``rcs`` through a service in ``rcs_services``, ``whatsapp`` for a
+        ``whatsapp:`` address, else ``sms`` (``mms`` when it carried media)."""
+        with self._lock:
+            msg = dict(self.messages[sid])
+        if msg["to"].startswith("whatsapp:"):
+            return "whatsapp"
+        if msg.get("messaging_service_sid") in self.rcs_services:
+            return "rcs"
+        return "mms" if int(msg.get("num_media") or 0) else "sms"
+
+    def callback_params(self, sid: str, status: str, error_code: int | None = None) -> dict[str, str]:
+        """The form Twilio would POST to the message's status callback for ``status``."""
+        with self._lock:
+            msg = dict(self.messages[sid])
+        channel = self.channel_of(sid)
+        to, sender = msg["to"], msg.get("from") or ""
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "AccountSid": msg["account_sid"],
+            "ApiVersion": "2010-04-01",
+        }
+        if msg.get("messaging_service_sid"):
+            params["MessagingServiceSid"] = msg["messaging_service_sid"]
+        if channel == "rcs":
+            params["ChannelPrefix"] = "rcs"
+            to, sender = f"rcs:{to}", f"rcs:fake_{msg['messaging_service_sid'][-8:].lower()}_agent"
+        elif channel == "whatsapp":
+            params["ChannelPrefix"] = "whatsapp"
+            params["ChannelToAddress"] = to.removeprefix("whatsapp:")
+        params["To"] = to
+        if sender:
+            params["From"] = sender
+        if error_code:
+            params["ErrorCode"] = str(error_code)
+        return params
+
+    def report(self, sid: str, status: str, error_code: int | None = None, *, auth_token: str | None = None) -> int:
+        """Set the message's status and POST its status callback, signed as Twilio signs (the account's token, or
+        ``auth_token``). Returns the HTTP status the webhook answered (0: no StatusCallback, or no answer)."""
+        from twilio.request_validator import RequestValidator
+
+        self.set_status(sid, status, error_code)
+        with self._lock:
+            url = self._status_callbacks.get(sid, "")
+            account_sid = self.messages[sid]["account_sid"]
+        token = auth_token or self.accounts.get(account_sid)
+        if not url:
+            return 0
+        if not token:
+            raise ValueError(f"No auth token to sign callbacks for {account_sid}: pass auth_token")
+        params = self.callback_params(sid, status, error_code)
+        request = urllib.request.Request(  # noqa: S310 - the StatusCallback the client gave (tests: loopback)
+            url,
+            data=urlencode(params).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": RequestValidator(token).compute_signature(url, params),
+                "User-Agent": "TwilioProxy/1.1",
+            },
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return 0
+
+    def report_lifecycle(self, sid: str, *, auth_token: str | None = None) -> list[int]:
+        """``sent``, ``delivered`` and, when the channel reports reads (RCS, WhatsApp), ``read``: what the webhook
+        answered to each."""
+        statuses = ["sent", "delivered"] + (["read"] if self.channel_of(sid) in ("rcs", "whatsapp") else [])
+        return [self.report(sid, status, auth_token=auth_token) for status in statuses]
+
     # request handling -----------------------------------------------------
     def _authorized(self, account_sid: str, auth: tuple[str, str] | None) -> bool:
         if not self.accounts:
             return auth is not None
         return auth is not None and auth[0] == account_sid and self.accounts.get(account_sid) == auth[1]
 
-    def handle(self, method: str, path: str, auth, form: dict[str, str]) -> tuple[int, dict] | _Cut:
+    def handle(
+        self, method: str, path: str, auth, form: dict[str, str], media_urls: list[str] | None = None
+    ) -> tuple[int, dict] | _Cut:
         url = urlparse(path)
         parts = [p for p in url.path.split("/") if p]
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -222,13 +319,15 @@ class FakeTwilio:
             return 404, _error(20404, "The requested resource was not found", 404)
         account_sid = parts[2]
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, account_sid, auth, form, query=query))
+            self.requests.append(
+                RecordedRequest(method, path, account_sid, auth, form, query=query, media_urls=list(media_urls or []))
+            )
         if self.latency:
             time.sleep(self.latency)
         if not self._authorized(account_sid, auth):
             return 401, _error(20003, "Authenticate", 401)
         if method == "POST" and parts[3] == "Messages.json" and len(parts) == 4:
-            return self._create_with_faults(account_sid, form)
+            return self._create_with_faults(account_sid, form, media_urls or [])
         if method == "GET" and parts[3] in ("Messages.json", "Messages") and len(parts) <= 5:
             fault = self._take(self._lookup_faults)
             if fault is not None and fault.kind == "cut_before":
@@ -246,10 +345,12 @@ class FakeTwilio:
             return 200, msg
         return 404, _error(20404, "The requested resource was not found", 404)
 
-    def _create_with_faults(self, account_sid: str, form: dict[str, str]) -> tuple[int, dict] | _Cut:
+    def _create_with_faults(
+        self, account_sid: str, form: dict[str, str], media_urls: list[str]
+    ) -> tuple[int, dict] | _Cut:
         fault = self._take(self._faults)
         if fault is None:
-            return self._create(account_sid, form)
+            return self._create(account_sid, form, media_urls)
         if fault.kind == "cut_before":
             return CUT
         if fault.kind == "error_500":
@@ -259,13 +360,13 @@ class FakeTwilio:
         if fault.kind == "stall_before":
             time.sleep(fault.stall)
             return CUT
-        answer = self._create(account_sid, form)
+        answer = self._create(account_sid, form, media_urls)
         if fault.kind == "cut_after":
             return CUT
         time.sleep(fault.stall)  # stall_after
         return answer
 
-    def _create(self, account_sid: str, form: dict[str, str]) -> tuple[int, dict]:
+    def _create(self, account_sid: str, form: dict[str, str], media_urls: list[str] = ()) -> tuple[int, dict]:
         to = form.get("To", "")
         if not to or not form.get("Body") and not form.get("MediaUrl"):
             return 400, _error(21602, "Message body is required.", 400)
@@ -285,7 +386,7 @@ class FakeTwilio:
             "body": form.get("Body", ""),
             "status": "accepted" if form.get("MessagingServiceSid") else "queued",
             "num_segments": "1",
-            "num_media": "0",
+            "num_media": str(len(media_urls)),
             "direction": "outbound-api",
             "api_version": "2010-04-01",
             "price": None,
@@ -303,6 +404,7 @@ class FakeTwilio:
         }
         with self._lock:
             self.messages[sid] = msg
+            self._status_callbacks[sid] = form.get("StatusCallback", "")
         return 201, dict(msg)
 
     def _list(self, account_sid: str, path: str, query: dict[str, str]) -> tuple[int, dict]:
@@ -435,8 +537,9 @@ def _make_handler(fake: FakeTwilio):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode()
-            form = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-            self._answer(fake.handle("POST", self.path, self._auth(), form))
+            fields = parse_qs(raw, keep_blank_values=True)
+            form = {k: v[-1] for k, v in fields.items()}
+            self._answer(fake.handle("POST", self.path, self._auth(), form, fields.get("MediaUrl", [])))
 
         def do_GET(self) -> None:
             self._answer(fake.handle("GET", self.path, self._auth(), {}))

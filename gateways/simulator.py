@@ -11,7 +11,11 @@ Outcomes are decided by the number, so demos are repeatable:
 - everything else is delivered, and when the body carries a short link and the
   number's last digit is even, the recipient "taps" it: a GET with a phone's
   User-Agent on the link, through the real redirect view (when the web server
-  is up), a few seconds after delivery.
+  is up), a few seconds after delivery;
+- through a Messaging Service sender (``MG…``, where Twilio tries RCS first), a
+  number ending in 77 is an RCS handset: its reports name the channel (``ChannelPrefix=rcs``,
+  ``rcs:`` addresses) and a ``read`` receipt follows ``delivered`` one delay later.
+  A phone-number sender never gets RCS, so existing demos and tests are unchanged.
 
 Every message it creates is remembered for two days in Django's cache (Redis
 when ``REDIS_URL`` is set, so every worker sees it), so ``fetch`` and ``lookup``
@@ -40,6 +44,8 @@ from .base import CODE_NOT_FOUND, FetchResult, FoundMessage, GatewayError, Outbo
 REPORT = "gateways.tasks.simulator_report"
 CLICK = "gateways.tasks.simulator_click"
 OUTCOMES = {"13": ("undelivered", 30003), "66": ("failed", 30006)}
+#: Numbers that read their messages over RCS when the sender is a Messaging Service.
+RCS_SUFFIX = "77"
 REFUSALS = {
     "99": (21211, "The 'To' number is not a valid phone number."),
     "98": (21610, "Attempt to send to unsubscribed recipient"),
@@ -48,6 +54,11 @@ REFUSALS = {
 
 def outcome_for(to: str) -> tuple[str, int | None]:
     return OUTCOMES.get(to[-2:], ("delivered", None))
+
+
+def channel_for(tenant, to: str) -> str | None:
+    """``rcs`` for an RCS handset reached through a Messaging Service, else None (an SMS: nothing to say)."""
+    return "rcs" if tenant.uses_messaging_service and to.endswith(RCS_SUFFIX) else None
 
 
 def clicks(to: str) -> bool:
@@ -89,7 +100,16 @@ class SentLog:
         return f"{self.prefix}:m:{sid}"
 
     def record(
-        self, tenant, *, sid: str, sms: OutboundSMS, initial: str, outcome: str, error_code: int | None, delay: float
+        self,
+        tenant,
+        *,
+        sid: str,
+        sms: OutboundSMS,
+        initial: str,
+        outcome: str,
+        error_code: int | None,
+        delay: float,
+        channel: str | None = None,
     ) -> None:
         counter = self._counter(tenant.pk, sms.to)
         record = {
@@ -98,11 +118,13 @@ class SentLog:
             "to": sms.to,
             "sender": tenant.sender,
             "body": sms.body,
+            "media_url": list(sms.media_url),  # an MMS's files, for tests and demos to see
             "created": time.time(),
             "initial": initial,
             "outcome": outcome,
             "error_code": error_code,
             "delay": delay,
+            "channel": channel,
         }
         cache.set(self._message(sid), record, self.TTL)
         cache.add(counter, 0, self.TTL)
@@ -149,6 +171,8 @@ def _hashed(to: str) -> str:
 
 def _status_now(record: dict) -> tuple[str, int | None]:
     elapsed = time.time() - record["created"]
+    if elapsed >= 3 * record["delay"] and record.get("channel") == "rcs" and record["outcome"] == "delivered":
+        return "read", None
     if elapsed >= 2 * record["delay"]:
         return record["outcome"], record["error_code"]
     if elapsed >= record["delay"] and record["outcome"] == "delivered":
@@ -191,11 +215,18 @@ class SimulatorGateway:
         status, code = outcome_for(sms.to)
         delay = _delay()
         initial = "accepted" if tenant.uses_messaging_service else "queued"
-        SENT.record(tenant, sid=sid, sms=sms, initial=initial, outcome=status, error_code=code, delay=delay)
+        channel = channel_for(tenant, sms.to)
+        SENT.record(
+            tenant, sid=sid, sms=sms, initial=initial, outcome=status, error_code=code, delay=delay, channel=channel
+        )
         report = {"tenant_id": tenant.pk, "sid": sid, "to": sms.to}
+        if channel:
+            report["channel"] = channel
         if status == "delivered":
             task_send(REPORT, kwargs={**report, "status": "sent", "error_code": None}, countdown=delay)
         task_send(REPORT, kwargs={**report, "status": status, "error_code": code}, countdown=delay * 2)
+        if channel and status == "delivered":
+            task_send(REPORT, kwargs={**report, "status": "read", "error_code": None}, countdown=delay * 3)
         link = short_link_in(sms.body)
         if link and clicks(sms.to):
             task_send(CLICK, kwargs={"url": link}, countdown=delay * 3)

@@ -8,8 +8,11 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
-def simulator_report(*, tenant_id: int, sid: str, to: str, status: str, error_code: int | None) -> None:
-    """Report a simulated message's outcome as Twilio's status callback would."""
+def simulator_report(
+    *, tenant_id: int, sid: str, to: str, status: str, error_code: int | None, channel: str | None = None
+) -> None:
+    """Report a simulated message's outcome as Twilio's status callback would (for an RCS or WhatsApp message,
+    naming the channel as Twilio does: ``ChannelPrefix`` and the prefixed addresses)."""
     from tenants.models import Tenant
     from tracking.services import (  # late: the gateway seam loads before the apps
         status_callback_params,
@@ -17,8 +20,14 @@ def simulator_report(*, tenant_id: int, sid: str, to: str, status: str, error_co
     )
 
     tenant = Tenant.objects.get(pk=tenant_id)
+    extra = {"ChannelPrefix": channel, "MessagingServiceSid": tenant.sender} if channel else {}
     params = status_callback_params(
-        sid=sid, status=status, account_sid=tenant.twilio_account_sid, to=to, error_code=error_code
+        sid=sid,
+        status=status,
+        account_sid=tenant.twilio_account_sid,
+        to=f"{channel}:{to}" if channel else to,
+        error_code=error_code,
+        **extra,
     )
     status_callback_receive(tenant=tenant, params=params)
 

@@ -111,7 +111,8 @@ class TwilioGateway:
         return client
 
     def send(self, tenant: Tenant, sms: OutboundSMS) -> SendResult:
-        kwargs: dict = {"to": sms.to, "body": sms.body}
+        # An MMS may have no text: then no Body at all (Twilio wants a Body or a MediaUrl).
+        kwargs: dict = {"to": sms.to, "body": sms.body} if sms.body or not sms.media_url else {"to": sms.to}
         if tenant.uses_messaging_service:
             kwargs["messaging_service_sid"] = tenant.sender
         else:

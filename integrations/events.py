@@ -104,6 +104,16 @@ def campaign_finished_event_emit(*, campaign, stats: dict | None = None) -> Even
     )
 
 
+def campaign_paused_by_guard_event_emit(*, campaign, kind: str, reason: str, figures: dict) -> Event | None:
+    """``campaign.paused_by_guard``: the fraud guard paused a sending campaign (``kind``: ``anomaly`` or ``cap``),
+    with its reason and the figures that crossed the threshold (no contact: not ordered with contacts' events)."""
+    return event_emit(
+        tenant_id=campaign.tenant_id,
+        type=EventType.CAMPAIGN_PAUSED_BY_GUARD,
+        payload={"campaign_id": campaign.pk, "name": campaign.name, "kind": kind, "reason": reason, "figures": figures},
+    )
+
+
 def clicks_events_emit(*, clicks: list[dict], code_of_link: dict[int, str]) -> int:
     """``link.clicked`` for each human click of a written batch (rows as the links app inserts them).
 

@@ -39,6 +39,8 @@ class EventType(models.TextChoices):
     CONTACT_OPTED_IN = "contact.opted_in", "Contact opted in"
     REPLY_RECEIVED = "reply.received", "Reply received"
     CAMPAIGN_FINISHED = "campaign.finished", "Campaign finished"
+    CAMPAIGN_PAUSED_BY_GUARD = "campaign.paused_by_guard", "Campaign paused by the fraud guard"
+    JOURNEY_WEBHOOK = "journey.webhook", "Journey webhook step reached"
 
 
 class EventSubscription(TenantOwned):

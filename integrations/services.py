@@ -109,14 +109,24 @@ def retry_delay(attempt: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(base * 2**exponent, cap))
 
 
-def event_body(event: Event) -> bytes:
-    envelope = {
+#: The version of every event type's ``data`` shape (docs/integrations.md, "Event catalogue"). Fields are only ever
+#: added within a version; a change that removes or renames one would be "v2".
+EVENT_VERSION = "v1"
+
+
+def event_envelope(event: Event) -> dict:
+    """What a delivery's body (and a REST-hook poll's item) holds for ``event``."""
+    return {
         "id": str(event.id),
         "type": event.type,
+        "version": EVENT_VERSION,
         "timestamp": event.created_at.isoformat(),
         "data": event.payload,
     }
-    return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True).encode()
+
+
+def event_body(event: Event) -> bytes:
+    return json.dumps(event_envelope(event), cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True).encode()
 
 
 def _earlier_open_delivery(delivery: EventDelivery) -> Q:

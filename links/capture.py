@@ -2,8 +2,10 @@
 
 With Redis (``LINKS_CLICK_CAPTURE = "redis"``, the default when ``REDIS_URL`` is
 set) a cached code costs ONE Redis round trip: a Lua script reads the cached
-``expiry|target`` and appends the raw click to a Redis stream, or, for an
-unknown code, counts it against the address's probe counter, all at once.
+``expiry|tenant|target`` and appends the raw click to a Redis stream, or, for an
+unknown code, counts it against the address's probe counter, all at once. On a
+tenant's own domain the script is told that tenant, and another tenant's code
+is answered as unknown in the same round trip.
 The click writer (``manage.py links_click_writer`` or the Celery beat task
 ``links.tasks.clicks_write``) reads the stream through a consumer group, parses
 and counts the clicks in batches, commits them, and only then acknowledges
@@ -42,19 +44,26 @@ OK, MISS, UNKNOWN_CODE, EXPIRED, BLOCKED = "ok", "miss", "unknown", "expired", "
 
 # A known, live code with a web target is served whatever the address's probe count (a prober
 # behind a shared proxy must not block its other users); only misses are counted, and only
-# a miss past the limit is refused. A cached target that is not http(s) is a miss.
+# a miss past the limit is refused. A cached target that is not http(s) is a miss, and so is
+# a code of another tenant asked for on a tenant's own domain (ARGV[5]: that tenant's id, or
+# '' on the shared domain): it is answered exactly like a code that does not exist.
 _RESOLVE_AND_RECORD = """
 local v = redis.call('GET', KEYS[1])
 if not v then return {'miss', ''} end
 if v ~= '!' then
   local sep = string.find(v, '|', 1, true)
-  local exp = tonumber(string.sub(v, 1, sep - 1))
-  if exp > 0 and exp <= tonumber(ARGV[2]) then return {'expired', ''} end
-  local target = string.sub(v, sep + 1)
-  local head = string.lower(string.sub(target, 1, 8))
-  if head == 'https://' or string.sub(head, 1, 7) == 'http://' then
-    redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
-    return {'ok', target}
+  local sep2 = string.find(v, '|', sep + 1, true)
+  if not sep2 then return {'miss', ''} end
+  local tenant = string.sub(v, sep + 1, sep2 - 1)
+  if ARGV[5] == '' or ARGV[5] == tenant then
+    local exp = tonumber(string.sub(v, 1, sep - 1))
+    if exp > 0 and exp <= tonumber(ARGV[2]) then return {'expired', tenant} end
+    local target = string.sub(v, sep2 + 1)
+    local head = string.lower(string.sub(target, 1, 8))
+    if head == 'https://' or string.sub(head, 1, 7) == 'http://' then
+      redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
+      return {'ok', target}
+    end
   end
 end
 local n = redis.call('INCR', KEYS[2])
@@ -70,10 +79,15 @@ return n
 """
 
 
+#: The WSGI environ key (a request's META) carrying an outcome ``links.front`` reached to the view that renders it.
+OUTCOME_KEY = "smscampaigns.links.outcome"
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str
     target: str = ""
+    tenant_id: int | None = None  # whose expired link it is (the expired page names the tenant)
 
 
 # --- settings and keys -------------------------------------------------------
@@ -88,7 +102,8 @@ def _prefix() -> str:
 
 
 def link_key(code: str) -> str:
-    return f"{_prefix()}l:{code}"
+    # "c:", not the "l:" of values without their tenant (``expiry|target``), which are never read again.
+    return f"{_prefix()}c:{code}"
 
 
 def probe_key(ip: str) -> str:
@@ -150,13 +165,15 @@ def is_web_url(url: str) -> bool:
     return head.startswith("https://") or head.startswith("http://")
 
 
-def cache_value(*, target: str, expires_at) -> str:
-    return f"{int(expires_at.timestamp()) if expires_at else 0}|{target}"
+def cache_value(*, target: str, expires_at, tenant_id: int) -> str:
+    """``expiry|tenant|target``: the expiry as epoch seconds (0: never), the link's tenant, the redirect target."""
+    return f"{int(expires_at.timestamp()) if expires_at else 0}|{tenant_id}|{target}"
 
 
-def _parse_cache_value(value: str) -> tuple[int, str]:
-    exp, _, target = value.partition("|")
-    return int(exp), target
+def _parse_cache_value(value: str) -> tuple[int, int, str]:
+    exp, _, rest = value.partition("|")
+    tenant, _, target = rest.partition("|")
+    return int(exp), int(tenant), target
 
 
 def _load(code: str) -> str:
@@ -165,16 +182,16 @@ def _load(code: str) -> str:
 
     row = (
         ShortLink.objects.filter(code=code)
-        .values_list("target_url", "expires_at", "campaign_id", "campaign__name")
+        .values_list("target_url", "expires_at", "campaign_id", "campaign__name", "tenant_id")
         .first()
     )
     if row is None:
         return UNKNOWN
-    target_url, expires_at, campaign_id, campaign_name = row
+    target_url, expires_at, campaign_id, campaign_name, tenant_id = row
     if not is_web_url(target_url):
         return UNKNOWN
     target = redirect_target(target_url, campaign_id=campaign_id, campaign_name=campaign_name or "")
-    return cache_value(target=target, expires_at=expires_at)
+    return cache_value(target=target, expires_at=expires_at, tenant_id=tenant_id)
 
 
 def cache_ttl(expires_at=None) -> int:
@@ -202,12 +219,23 @@ def links_cache_warm(entries: list[tuple[str, str, int]]) -> None:
 
 def link_cache_forget(code: str) -> None:
     """Drop a code from the lookup cache (after its target or expiry changed)."""
+    links_cache_forget([code])
+
+
+def links_cache_forget(codes: list[str]) -> None:
+    """Drop codes from the lookup cache, in pipelined chunks: each is read again from the database when next asked."""
+    if not codes:
+        return
+    keys = [link_key(code) for code in codes]
     if capture_mode() == "redis":
         try:
-            redis_client().delete(link_key(code))
+            client = redis_client()
+            for start in range(0, len(keys), 5000):
+                client.delete(*keys[start : start + 5000])
         except Exception as exc:  # noqa: BLE001
             logger.warning("links: cache forget failed (%s)", type(exc).__name__)
-    _cache_call(cache.delete, link_key(code))
+    for start in range(0, len(keys), 5000):
+        _cache_call(cache.delete_many, keys[start : start + 5000])
 
 
 # --- the hot path -------------------------------------------------------------
@@ -234,31 +262,41 @@ def click_event(*, code: str, ip: str, user_agent: str, method: str) -> dict:
 
 
 def resolve_and_record(
-    *, code: str, ip: str, user_agent: str, method: str, record: Callable[..., object]
+    *, code: str, ip: str, user_agent: str, method: str, record: Callable[..., object], tenant_id: int | None = None
 ) -> Outcome:
     """Resolve ``code`` and record the click; never raises for Redis trouble (falls back to the database).
 
-    The fallback records the same event (same id) as the Redis attempt, so a click whose XADD went
-    through before Redis timed out is still written once. ``record`` writes clicks to the database
-    (``services.clicks_record``, passed in by the view: this module stays below the services).
+    ``tenant_id``: the request came to that tenant's own domain, where only its codes exist (another
+    tenant's code is answered as unknown, and counted as a probe). The fallback records the same event
+    (same id) as the Redis attempt, so a click whose XADD went through before Redis timed out is still
+    written once. ``record`` writes clicks to the database (``services.clicks_record``, passed in by the
+    view: this module stays below the services).
     """
     if not CODE_RE.fullmatch(code):
         return _unknown(ip)
     event = click_event(code=code, ip=ip, user_agent=user_agent, method=method)
     if capture_mode() == "redis":
         try:
-            return _redis_resolve_and_record(code=code, ip=ip, event=event)
+            return _redis_resolve_and_record(code=code, ip=ip, event=event, tenant_id=tenant_id)
         except Exception as exc:  # noqa: BLE001 - a click must not be lost because Redis hiccuped
             logger.warning("links: Redis capture failed (%s); writing the click directly", type(exc).__name__)
-    return _direct_resolve_and_record(code=code, ip=ip, event=event, record=record)
+    return _direct_resolve_and_record(code=code, ip=ip, event=event, record=record, tenant_id=tenant_id)
 
 
-def _redis_resolve_and_record(*, code: str, ip: str, event: dict) -> Outcome:
+def _redis_resolve_and_record(*, code: str, ip: str, event: dict, tenant_id: int | None) -> Outcome:
     resolve, probe = _scripts_for(settings.REDIS_URL)
     now = event["ts"]
     keys = [link_key(code), probe_key(ip), stream_key()]
-    args = [settings.LINKS_PROBE_LIMIT, int(now), json.dumps(event, separators=(",", ":")), settings.LINKS_PROBE_WINDOW]
+    args = [
+        settings.LINKS_PROBE_LIMIT,
+        int(now),
+        json.dumps(event, separators=(",", ":")),
+        settings.LINKS_PROBE_WINDOW,
+        "" if tenant_id is None else str(tenant_id),
+    ]
     status, target = resolve(keys=keys, args=args)
+    if status == EXPIRED:
+        return Outcome(EXPIRED, tenant_id=int(target))
     if status != MISS:
         return Outcome(status, target)
     value = _load(code)
@@ -267,14 +305,18 @@ def _redis_resolve_and_record(*, code: str, ip: str, event: dict) -> Outcome:
         client.set(link_key(code), UNKNOWN, ex=settings.LINKS_NEGATIVE_CACHE_TTL)
         n = probe(keys=[probe_key(ip)], args=[settings.LINKS_PROBE_WINDOW])
         return Outcome(BLOCKED if int(n) > settings.LINKS_PROBE_LIMIT else UNKNOWN_CODE)
-    exp, target = _parse_cache_value(value)
+    exp, owner, target = _parse_cache_value(value)
     pipe = client.pipeline(transaction=False)
     pipe.set(link_key(code), value, ex=cache_ttl(_dt(exp)))
+    if tenant_id is not None and owner != tenant_id:
+        pipe.execute()
+        n = probe(keys=[probe_key(ip)], args=[settings.LINKS_PROBE_WINDOW])
+        return Outcome(BLOCKED if int(n) > settings.LINKS_PROBE_LIMIT else UNKNOWN_CODE)
     expired = bool(exp) and exp <= now
     if not expired:
         pipe.xadd(stream_key(), {"d": args[2]})
     pipe.execute()
-    return Outcome(EXPIRED) if expired else Outcome(OK, target)
+    return Outcome(EXPIRED, tenant_id=owner) if expired else Outcome(OK, target)
 
 
 def _dt(epoch: int):
@@ -315,7 +357,9 @@ def _cache_call(fn, *args, default=None, **kwargs):
         return default
 
 
-def _direct_resolve_and_record(*, code: str, ip: str, event: dict, record: Callable[..., object]) -> Outcome:
+def _direct_resolve_and_record(
+    *, code: str, ip: str, event: dict, record: Callable[..., object], tenant_id: int | None
+) -> Outcome:
     value = _cache_call(cache.get, link_key(code))
     if value is None:
         value = _load(code)
@@ -327,9 +371,11 @@ def _direct_resolve_and_record(*, code: str, ip: str, event: dict, record: Calla
         )
     if value == UNKNOWN:
         return _unknown(ip)
-    exp, target = _parse_cache_value(value)
+    exp, owner, target = _parse_cache_value(value)
+    if tenant_id is not None and owner != tenant_id:
+        return _unknown(ip)
     if exp and exp <= event["ts"]:
-        return Outcome(EXPIRED)
+        return Outcome(EXPIRED, tenant_id=owner)
     if not is_web_url(target):
         return _unknown(ip)
     record(events=[event])

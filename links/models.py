@@ -58,12 +58,17 @@ class Click(TenantOwned):
 
     ``event_id`` is minted when the request is answered, so a batch written twice
     (a writer that died between commit and acknowledgement) is written once.
+
+    Partitioned by month on ``clicked_at`` (migration 0004, ``common.partitions``; old
+    months dropped whole by ``retention``): the primary key is ``(id, clicked_at)`` and
+    the unique index ``(event_id, clicked_at)`` in the database. A click's time comes
+    with its event, so a replayed event lands in the same month and is still written once.
     """
 
     # The FKs to tenant, link and campaign lead the composite indexes below: no single-column index of their own
     # (every index is written once per click).
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
-    event_id = models.UUIDField(unique=True)
+    event_id = models.UUIDField(help_text="Unique with clicked_at (the table is partitioned on it)")
     link = models.ForeignKey(ShortLink, on_delete=models.CASCADE, related_name="clicks", db_index=False)
     campaign = models.ForeignKey(
         "campaigns.Campaign", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
@@ -115,3 +120,87 @@ class CampaignClickCount(TenantOwned):
 
     def __str__(self) -> str:
         return f"clicks of campaign {self.campaign_id}"
+
+
+class DomainMethod(models.TextChoices):
+    DNS = "dns", "DNS TXT record"
+    HTTP = "http", "HTTP file on the domain"
+
+
+def domain_token_new() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+class LinkDomain(TenantOwned):
+    """A tenant's own short domain (``go.shop.example``): once verified, links go out as ``https://<host>/<code>``.
+
+    Verified means the tenant showed control of the host: the token as a DNS TXT record at ``_smscampaigns.<host>``,
+    or served at ``http://<host>/.well-known/smscampaigns-verify/<token>`` (this server answers that itself once the
+    host points here). A host verified by one tenant is nobody else's (the partial unique index). Every verified
+    domain of a tenant serves that tenant's codes (links already sent keep working); ``active`` picks the one new
+    links use, at most one per tenant.
+    """
+
+    host = models.CharField(
+        max_length=253, help_text="The domain only, e.g. go.shop.example (no http://, no path, no port)."
+    )
+    token = models.CharField(max_length=64, default=domain_token_new, editable=False)
+    method = models.CharField("verify by", max_length=4, choices=DomainMethod.choices, default=DomainMethod.DNS)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    active = models.BooleanField(
+        "use for new links", default=True, help_text="New campaign links use this domain once it is verified."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "host"], name="linkdomain_tenant_host"),
+            models.UniqueConstraint(
+                fields=["host"], condition=models.Q(verified_at__isnull=False), name="linkdomain_verified_host"
+            ),
+            models.UniqueConstraint(fields=["tenant"], condition=models.Q(active=True), name="linkdomain_one_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.host
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
+
+
+class LinkExpiry(TenantOwned):
+    """When a campaign's links stop redirecting: at ``expires_at``, or ``ttl_days`` after each link was made.
+
+    Kept beside the links (keyed by campaign) rather than on the campaign: the links are what expire. An expired
+    link answers a 410 page with the tenant's name and records no click.
+    """
+
+    campaign = models.OneToOneField("campaigns.Campaign", on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Links stop working at this time.")
+    ttl_days = models.PositiveIntegerField(
+        "days valid", null=True, blank=True, help_text="Or: links stop working this many days after they were sent."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "link expiry"
+        verbose_name_plural = "link expiries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__isnull=False, ttl_days__isnull=True)
+                | models.Q(expires_at__isnull=True, ttl_days__isnull=False),
+                name="linkexpiry_one_rule",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ttl_days__gte=1) | models.Q(ttl_days__isnull=True), name="linkexpiry_ttl_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"link expiry of campaign {self.campaign_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import ipaddress
@@ -14,19 +15,31 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from analytics.services import click_aggregates_add
-from common.db import copy_escape, pg_values
+from common.db import copy_escape, copy_value, pg_values
 from common.enqueue import task_enqueue
+from guard.abuse import CLICK_SURGE_REASON, ClickSurges
 from integrations.events import clicks_events_emit
 from tenants.models import Tenant
 
-from .capture import cache_ttl, cache_value, is_web_url, link_cache_forget, links_cache_warm, redirect_target
+from .capture import (
+    cache_ttl,
+    cache_value,
+    is_web_url,
+    link_cache_forget,
+    links_cache_forget,
+    links_cache_warm,
+    redirect_target,
+)
 from .clickinfo import country_for, user_agent_info
-from .models import CampaignClickCount, Click, ShortLink
+from .domains import domains_forget, host_clean
+from .models import CampaignClickCount, Click, DomainMethod, LinkDomain, LinkExpiry, ShortLink
+from .verification import Fetch, Lookup, check_dns, check_http
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +70,38 @@ def code_generate() -> str:
     return codes_generate(1)[0]
 
 
-def short_url(code: str) -> str:
-    return f"{settings.SHORT_LINK_BASE_URL}/{code}"
+def short_link_base(tenant_id: int | None = None) -> str:
+    """Where a tenant's new links point: ``https://<host>`` of its verified domain in use, else the shared
+    ``SHORT_LINK_BASE_URL``. One indexed query; the fan-out asks once per chunk."""
+    if tenant_id is not None:
+        host = (
+            LinkDomain.objects.filter(tenant_id=tenant_id, active=True, verified_at__isnull=False)
+            .values_list("host", flat=True)
+            .first()
+        )
+        if host:
+            return f"https://{host}"
+    return settings.SHORT_LINK_BASE_URL
 
 
-def short_url_length() -> int:
+def short_url(code: str, *, base: str | None = None) -> str:
+    return f"{base or settings.SHORT_LINK_BASE_URL}/{code}"
+
+
+def short_url_length(tenant_id: int | None = None) -> int:
     """Characters a short link takes in a message body (known before any code exists)."""
-    return len(short_url("x" * CODE_LENGTH))
+    return len(short_url("x" * CODE_LENGTH, base=short_link_base(tenant_id)))
+
+
+def link_expiry_for(*, campaign_id: int | None, now: dt.datetime) -> dt.datetime | None:
+    """When links made ``now`` for the campaign expire (its ``LinkExpiry``), or None."""
+    if campaign_id is None:
+        return None
+    rule = LinkExpiry.objects.filter(campaign_id=campaign_id).values_list("expires_at", "ttl_days").first()
+    if rule is None:
+        return None
+    expires_at, ttl_days = rule
+    return expires_at if expires_at is not None else now + dt.timedelta(days=ttl_days)
 
 
 def short_links_create_for_messages(
@@ -83,22 +121,48 @@ def short_links_create_for_messages(
     """
     from campaigns.models import Campaign
 
-    campaign_name = Campaign.objects.filter(pk=campaign_id).values_list("name", flat=True).first() or ""
+    # The campaign's name (for utm_campaign) and its link expiry rule, in one query.
+    rule = LinkExpiry.objects.filter(campaign_id=OuterRef("pk"))
+    row = (
+        Campaign.objects.filter(pk=campaign_id)
+        .annotate(rule_at=Subquery(rule.values("expires_at")[:1]), rule_days=Subquery(rule.values("ttl_days")[:1]))
+        .values_list("name", "rule_at", "rule_days")
+        .first()
+    )
+    campaign_name, rule_at, rule_days = row or ("", None, None)
+    now = timezone.now()
+    expires_at = rule_at if rule_at is not None else now + dt.timedelta(days=rule_days) if rule_days else None
     cached_value = cache_value(
-        target=redirect_target(target_url, campaign_id=campaign_id, campaign_name=campaign_name), expires_at=None
+        target=redirect_target(target_url, campaign_id=campaign_id, campaign_name=campaign_name),
+        expires_at=expires_at,
+        tenant_id=tenant.pk,
     )
     result: dict[int, str] = {}
     created: list[str] = []
     unique_ids = list(dict.fromkeys(message_ids))
     if unique_ids:
         tried = dict(zip(unique_ids, codes_generate(len(unique_ids)), strict=True))
-        if _links_copy(tenant_id=tenant.pk, campaign_id=campaign_id, target_url=target_url, codes=tried):
+        if _links_copy(
+            tenant_id=tenant.pk,
+            campaign_id=campaign_id,
+            target_url=target_url,
+            codes=tried,
+            now=now,
+            expires_at=expires_at,
+        ):
             result, created, unique_ids = tried, list(tried.values()), []
     for start in range(0, len(unique_ids), BULK_CHUNK):
         pending = unique_ids[start : start + BULK_CHUNK]
         for _attempt in range(MAX_ATTEMPTS):
             tried = dict(zip(pending, codes_generate(len(pending)), strict=True))
-            inserted = _links_insert(tenant=tenant, campaign_id=campaign_id, target_url=target_url, codes=tried)
+            inserted = _links_insert(
+                tenant=tenant,
+                campaign_id=campaign_id,
+                target_url=target_url,
+                codes=tried,
+                now=now,
+                expires_at=expires_at,
+            )
             for mid, code in inserted:
                 result[mid] = code
                 created.append(code)
@@ -114,7 +178,7 @@ def short_links_create_for_messages(
     if created and warm == "task":
         task_enqueue("links.tasks.short_links_warm", kwargs={"campaign_id": campaign_id, "codes": created})
     elif created:
-        ttl = cache_ttl()
+        ttl = cache_ttl(expires_at)
         entries = [(code, cached_value, ttl) for code in created]
         transaction.on_commit(lambda: links_cache_warm(entries))
     return result
@@ -128,40 +192,58 @@ def short_links_cache_warm(*, campaign_id: int, codes: Sequence[str]) -> int:
     if link is None:
         return 0
     name = Campaign.objects.filter(pk=campaign_id).values_list("name", flat=True).first() or ""
+    # A chunk's links were made in one call: one target, one tenant, one expiry.
     value = cache_value(
-        target=redirect_target(link.target_url, campaign_id=campaign_id, campaign_name=name), expires_at=None
+        target=redirect_target(link.target_url, campaign_id=campaign_id, campaign_name=name),
+        expires_at=link.expires_at,
+        tenant_id=link.tenant_id,
     )
-    ttl = cache_ttl()
+    ttl = cache_ttl(link.expires_at)
     links_cache_warm([(code, value, ttl) for code in codes])
     return len(codes)
 
 
-def _links_insert(*, tenant: Tenant, campaign_id: int, target_url: str, codes: dict[int, str]):
+def _links_insert(
+    *,
+    tenant: Tenant,
+    campaign_id: int,
+    target_url: str,
+    codes: dict[int, str],
+    now: dt.datetime,
+    expires_at: dt.datetime | None,
+):
     """Insert ``{message_id: code}`` skipping conflicts; returns the ``(message_id, code)`` pairs inserted.
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING``: one round trip.
     """
-    now = timezone.now()
     return pg_values(
         f"INSERT INTO {ShortLink._meta.db_table} "  # noqa: S608 - constant identifiers, bound values
-        "(tenant_id, code, target_url, campaign_id, message_id, created_at, human_clicks, bot_hits) "
+        "(tenant_id, code, target_url, campaign_id, message_id, created_at, human_clicks, bot_hits, expires_at) "
         "VALUES {values} ON CONFLICT DO NOTHING RETURNING message_id, code",
-        [(tenant.pk, code, target_url, campaign_id, mid, now, 0, 0) for mid, code in codes.items()],
+        [(tenant.pk, code, target_url, campaign_id, mid, now, 0, 0, expires_at) for mid, code in codes.items()],
         fetch=True,
     )
 
 
-def _links_copy(*, tenant_id: int, campaign_id: int, target_url: str, codes: dict[int, str]) -> bool:
+def _links_copy(
+    *,
+    tenant_id: int,
+    campaign_id: int,
+    target_url: str,
+    codes: dict[int, str],
+    now: dt.datetime,
+    expires_at: dt.datetime | None,
+) -> bool:
     """``{message_id: code}`` in one ``COPY`` within a savepoint. True if every row went in; False (and
     nothing written) if one broke a unique index: a taken code, or a message that already has a link."""
-    now = timezone.now().isoformat()
     head = f"{tenant_id}\t"
     middle = f"\t{copy_escape(target_url)}\t{campaign_id}\t"
-    tail = f"\t{now}\t0\t0\n"
+    tail = f"\t{now.isoformat()}\t0\t0\t{copy_value(expires_at)}\n"
     buf = io.StringIO("".join([head + code + middle + str(mid) + tail for mid, code in codes.items()]))
     sql = (
         f"COPY {ShortLink._meta.db_table} "
-        "(tenant_id, code, target_url, campaign_id, message_id, created_at, human_clicks, bot_hits) FROM STDIN"
+        "(tenant_id, code, target_url, campaign_id, message_id, created_at, human_clicks, bot_hits, expires_at) "
+        "FROM STDIN"
     )
     try:
         with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
@@ -303,6 +385,8 @@ def clicks_record(*, events: Sequence[dict]) -> int:
             return 0
         clicks: list[dict] = []
         per_campaign: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tenant, clicks, unique, bots
+        # The fraud guard: past a network's allowance in its window, a click is a bot hit, not a human click.
+        surges = ClickSurges((links[e["c"]]["tenant_id"], str(e.get("ip", ""))) for _eid, e in fresh)
         touched: dict[int, ShortLink] = {}
         for eid, event in fresh:
             row = links[event["c"]]
@@ -313,6 +397,8 @@ def clicks_record(*, events: Sequence[dict]) -> int:
             method = "HEAD" if event.get("m") == "HEAD" else "GET"
             ua = str(event.get("ua", ""))[:512]
             info = user_agent_info(ua, method)
+            if not info.is_bot and surges.is_surge(row["tenant_id"], str(event.get("ip", ""))):
+                info = dataclasses.replace(info, is_bot=True, bot_reason=CLICK_SURGE_REASON)
             is_unique = False
             if info.is_bot:
                 link.bot_hits += 1
@@ -371,3 +457,140 @@ def clicks_record(*, events: Sequence[dict]) -> int:
                     clicks=F("clicks") + human, unique_clicks=F("unique_clicks") + unique, bot_hits=F("bot_hits") + bots
                 )
     return len(clicks)
+
+
+# --- branded domains ------------------------------------------------------------------------------------------------
+
+
+def link_domain_host_check(*, tenant: Tenant, host: str, domain_id: int | None = None) -> str:
+    """``host`` cleaned (``links.domains.host_clean``), or ValidationError naming ``host``: not a domain, one this
+    tenant already added, or one another tenant has verified."""
+    try:
+        clean = host_clean(host)
+    except ValidationError as exc:
+        raise ValidationError({"host": exc.messages}) from exc
+    others = LinkDomain.objects.filter(host=clean).exclude(pk=domain_id)
+    if others.filter(tenant=tenant).exists():
+        raise ValidationError({"host": ["You already added this domain."]})
+    if others.exclude(tenant=tenant).filter(verified_at__isnull=False).exists():
+        raise ValidationError({"host": ["This domain is in use by another account."]})
+    return clean
+
+
+def link_domain_create(*, tenant: Tenant, host: str, method: str = DomainMethod.DNS, active: bool = True) -> LinkDomain:
+    """Add a domain (unverified, with a fresh token). ``active``: new links use it once verified (the tenant's
+    other domains stop being the one in use)."""
+    clean = link_domain_host_check(tenant=tenant, host=host)
+    if method not in DomainMethod.values:
+        raise ValidationError({"method": [f"Choose one of: {', '.join(DomainMethod.values)}."]})
+    with transaction.atomic():
+        if active:
+            LinkDomain.objects.filter(tenant=tenant, active=True).update(active=False)
+        try:
+            with transaction.atomic():
+                domain = LinkDomain.objects.create(tenant=tenant, host=clean, method=method, active=active)
+        except IntegrityError as exc:  # the same host added twice at once
+            raise ValidationError({"host": ["You already added this domain."]}) from exc
+    domains_forget()
+    return domain
+
+
+def link_domain_update(*, domain: LinkDomain, method: str | None = None, active: bool | None = None) -> LinkDomain:
+    """Change how a domain is verified, or whether new links use it (the host itself never changes: add another)."""
+    with transaction.atomic():
+        if method is not None:
+            if method not in DomainMethod.values:
+                raise ValidationError({"method": [f"Choose one of: {', '.join(DomainMethod.values)}."]})
+            domain.method = method
+        if active is not None:
+            if active:
+                LinkDomain.objects.filter(tenant_id=domain.tenant_id, active=True).exclude(pk=domain.pk).update(
+                    active=False
+                )
+            domain.active = active
+        domain.save(update_fields=["method", "active"])
+    domains_forget()
+    return domain
+
+
+def link_domain_verify(*, domain: LinkDomain, fetch: Fetch | None = None, lookup: Lookup | None = None) -> LinkDomain:
+    """Check the domain's token by its method (the network call outside any transaction), then record the result.
+
+    Success verifies it (unless another tenant verified the same host first); a failure is kept in ``last_error``
+    and leaves an already verified domain verified (a DNS hiccup must not break links already sent).
+    """
+    if domain.method == DomainMethod.HTTP:
+        error = check_http(domain.host, domain.token, fetch=fetch)
+    else:
+        error = check_dns(domain.host, domain.token, lookup=lookup)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = LinkDomain.objects.select_for_update().get(pk=domain.pk)
+        locked.last_checked_at = now
+        if not error and (
+            LinkDomain.objects.filter(host=locked.host, verified_at__isnull=False).exclude(pk=locked.pk).exists()
+        ):
+            error = "This domain is in use by another account."
+        locked.last_error = error[:500]
+        if not error and locked.verified_at is None:
+            locked.verified_at = now
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=["last_checked_at", "last_error", "verified_at"])
+        except IntegrityError:  # another tenant verified the same host in the meantime
+            locked.verified_at = None
+            locked.last_error = "This domain is in use by another account."
+            locked.save(update_fields=["last_checked_at", "last_error", "verified_at"])
+    domains_forget()
+    logger.info("links: domain %s of tenant %s checked: %s", locked.pk, locked.tenant_id, "ok" if not error else "no")
+    return locked
+
+
+def link_domain_delete(*, domain: LinkDomain) -> None:
+    """Remove a domain: its links stop answering on it at once (they still work on the shared domain)."""
+    domain.delete()
+    domains_forget()
+
+
+# --- link expiry ----------------------------------------------------------------------------------------------------
+
+#: Ten years: longer is "never" (and past what a date can hold).
+MAX_TTL_DAYS = 3650
+
+
+def link_expiry_set(
+    *, campaign, expires_at: dt.datetime | None = None, ttl_days: int | None = None
+) -> LinkExpiry | None:
+    """Set (or with neither value, remove) when a campaign's links stop redirecting; links already made follow.
+
+    ``expires_at``: one moment for all; ``ttl_days``: that many days after each link was made. The links' cached
+    lookups are dropped after commit (a task, by campaign) so the redirect reads the new expiry.
+    """
+    if expires_at is not None and ttl_days is not None:
+        raise ValidationError({"ttl_days": ["Give an expiry time or a number of days, not both."]})
+    if ttl_days is not None and not 1 <= ttl_days <= MAX_TTL_DAYS:
+        raise ValidationError({"ttl_days": [f"Between 1 and {MAX_TTL_DAYS} days."]})
+    with transaction.atomic():
+        links = ShortLink.objects.filter(campaign_id=campaign.pk)
+        if expires_at is None and ttl_days is None:
+            LinkExpiry.objects.filter(campaign_id=campaign.pk).delete()
+            rule = None
+            links.update(expires_at=None)
+        else:
+            rule, _ = LinkExpiry.objects.update_or_create(
+                campaign_id=campaign.pk,
+                defaults={"tenant_id": campaign.tenant_id, "expires_at": expires_at, "ttl_days": ttl_days},
+            )
+            if expires_at is not None:
+                links.update(expires_at=expires_at)
+            else:
+                links.update(expires_at=F("created_at") + dt.timedelta(days=ttl_days))
+        task_enqueue("links.tasks.short_links_forget", kwargs={"campaign_id": campaign.pk})
+    return rule
+
+
+def short_links_cache_forget(*, campaign_id: int) -> int:
+    """Drop a campaign's codes from the redirect's lookup cache (after their expiry changed). Returns how many."""
+    codes = list(ShortLink.objects.filter(campaign_id=campaign_id).values_list("code", flat=True))
+    links_cache_forget(codes)
+    return len(codes)

@@ -28,3 +28,11 @@ def short_links_warm(*, campaign_id: int, codes: list[str]) -> int:
     from .services import short_links_cache_warm
 
     return short_links_cache_warm(campaign_id=campaign_id, codes=codes)
+
+
+@shared_task(ignore_result=True)
+def short_links_forget(*, campaign_id: int) -> int:
+    """Drop a campaign's codes from the redirect's lookup cache (their expiry changed)."""
+    from .services import short_links_cache_forget
+
+    return short_links_cache_forget(campaign_id=campaign_id)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.urls import re_path
+from django.urls import path, re_path
 
-from .views import short_link_redirect
+from .views import domain_allowed, short_link_redirect
 
 
 def short_link_prefix() -> str:
@@ -24,3 +24,8 @@ def redirect_urlpatterns() -> list:
     prefix = short_link_prefix()
     lead = f"{prefix}/" if prefix else ""
     return [re_path(rf"^{lead}(?P<code>[0-9A-Za-z]{{1,32}})/?$", short_link_redirect, name="short-link")]
+
+
+def domain_urlpatterns() -> list:
+    """The platform's answers about tenants' domains (``/links/domains/allowed/?domain=``: Caddy's ``ask``)."""
+    return [path("links/domains/allowed/", domain_allowed, name="link-domain-allowed")]

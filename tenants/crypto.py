@@ -1,4 +1,9 @@
-"""Encryption at rest for tenant secrets (Fernet, keys from FIELD_ENCRYPTION_KEY)."""
+"""Encryption at rest for tenant secrets (Fernet, keys from FIELD_ENCRYPTION_KEY).
+
+The first key encrypts, every key decrypts. ``reencrypt`` moves one stored value
+to the first key; ``python manage.py rotate_encryption_keys`` (``tenants.keyrotation``)
+does it for every ``EncryptedTextField`` so an old key can be removed.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from django.db import models
 PREFIX = "fernet:"
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     try:
         return MultiFernet([Fernet(k.encode()) for k in keys])
@@ -36,6 +41,32 @@ def decrypt(value: str) -> str:
         raise ImproperlyConfigured(
             "Cannot decrypt a tenant secret: FIELD_ENCRYPTION_KEY does not match the key it was written with"
         ) from exc
+
+
+class Undecryptable(Exception):
+    """A stored value that no configured key can decrypt (or that was never encrypted)."""
+
+
+def reencrypt(value: str) -> str | None:
+    """``value`` (as stored) encrypted with the first key, or None when it already is.
+
+    Checked with the first key alone before ``MultiFernet.rotate``, which would
+    re-encrypt a current value too: a re-run then writes nothing. ``Undecryptable``
+    when no configured key reads it.
+    """
+    if not value.startswith(PREFIX):
+        raise Undecryptable
+    token = value[len(PREFIX) :].encode()
+    keys = tuple(settings.FIELD_ENCRYPTION_KEYS)
+    try:
+        _fernet(keys[:1]).decrypt(token)
+        return None
+    except InvalidToken:
+        pass
+    try:
+        return PREFIX + _fernet(keys).rotate(token).decode()
+    except InvalidToken as exc:
+        raise Undecryptable from exc
 
 
 class EncryptedTextField(models.TextField):

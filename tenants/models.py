@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 from .crypto import EncryptedTextField
 
@@ -71,6 +72,12 @@ class Tenant(models.Model):
         "programs those rules do not cover (non-US audiences, demos).",
     )
     sending_paused_reason = models.CharField(max_length=300, blank=True)
+    require_two_factor = models.BooleanField(
+        "Require two-factor sign-in",
+        default=False,
+        help_text="Every user of this tenant must sign in with a code from an authenticator app. Users who have "
+        "not set one up are sent to do so right after their password, and can open nothing else until they have.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -191,3 +198,73 @@ class TenantOwned(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ApiKeyScope(models.TextChoices):
+    READ = "read", "Read only (GET)"
+    FULL = "full", "Full"
+
+
+#: Keys made before API keys (DRF authtoken's 40 hex digits, no dot) are found by their first 8 characters.
+LEGACY_PREFIX_LENGTH = 8
+
+
+class ApiKeyManager(BaseAPIKeyManager.from_queryset(TenantQuerySet)):
+    """djangorestframework-api-key's manager, for ``ApiKey``: the secret is ``<prefix>.<secret>``, stored as the
+    prefix and a SHA-512 of the whole key. A key with no dot is an authtoken token carried over by migration
+    0004: its prefix is its first 8 characters and its hash that of the whole token."""
+
+    def assign_key(self, obj: ApiKey) -> str:
+        # The library also writes "<prefix>.<hash>" into the primary key; ours is a plain number (URLs, logs).
+        key, prefix, hashed_key = self.key_generator.generate()
+        obj.prefix, obj.hashed_key = prefix, hashed_key
+        return key
+
+    def match(self, key: str) -> ApiKey | None:
+        """The key this secret opens, revoked and expired ones included (the caller tells which), or None.
+
+        Prefixes are not unique here (a carried-over token's first 8 hex digits may repeat), so every row
+        with the prefix is checked; in practice there is one.
+        """
+        prefix = key.partition(".")[0] if "." in key else key[:LEGACY_PREFIX_LENGTH]
+        if not prefix or len(prefix) > LEGACY_PREFIX_LENGTH:
+            return None
+        for api_key in self.filter(prefix=prefix).select_related("user"):
+            if api_key.is_valid(key):
+                return api_key
+        return None
+
+    def get_from_key(self, key: str) -> ApiKey:
+        api_key = self.match(key)
+        if api_key is None or api_key.revoked:
+            raise self.model.DoesNotExist("Key is not valid.")
+        return api_key
+
+
+class ApiKey(TenantOwned, AbstractAPIKey):
+    """A secret that authenticates API calls as ``user`` (``Authorization: Token <key>``).
+
+    Only a hash is stored (``hashed_key``): the secret is shown once, when the key is made or rotated.
+    ``scope`` narrows what the user's role allows (``read``: safe methods only, tenants.permissions). A key is
+    never deleted, only revoked (which cannot be undone) or left to expire, so ``last_used_at`` and
+    ``created_by`` stay as a record.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    prefix = models.CharField(max_length=LEGACY_PREFIX_LENGTH, db_index=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.FULL)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    objects = ApiKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        ordering = ["-created"]
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -12,18 +12,22 @@ from tenants.models import Tenant, TenantOwned
 class StatusEvent(TenantOwned):
     """One status callback as it arrived, kept forever (append-only).
 
-    Deduplicated on (tenant, SID, raw status): Twilio repeats callbacks, and a
-    repeat adds nothing. ``status`` is Twilio's own word (``sending`` stays
-    ``sending`` here even though the message moves to our ``queued``); ``fields``
-    are every form field posted, unknown ones included. ``message`` is empty while
-    no message carries the SID (an *orphan*: the callback beat the sender's own
-    write); ``status_orphans_apply`` fills it in and applies the status when the
-    SID is recorded, and the periodic sweep retries. Orphans that never match stay
-    visible in the admin.
+    Deduplicated on (tenant, SID, raw status) within a month: Twilio repeats
+    callbacks, and a repeat adds nothing. The table is partitioned by month on
+    ``received_at`` (migration 0002, ``common.partitions``; old months dropped whole
+    by ``retention``): the primary key is ``(id, received_at)`` in the database and
+    the dedup index is one per partition, so a repeat that crosses a month's
+    boundary is kept twice (the message still moves once: moves only go forward).
+    ``status`` is Twilio's own word (``sending`` stays ``sending`` here even though
+    the message moves to our ``queued``); ``fields`` are every form field posted,
+    unknown ones included. ``message`` is empty while no message carries the SID
+    (an *orphan*: the callback beat the sender's own write); ``status_orphans_apply``
+    fills it in and applies the status when the SID is recorded, and the periodic
+    sweep retries. Orphans that never match stay visible in the admin.
     """
 
     # An append-only log written on every callback: no second index by tenant (the unique
-    # (tenant, sid, status) index serves it) and no database FK checks, which would lock
+    # (tenant, sid, status) index of each partition serves it) and no database FK checks, which would lock
     # the tenant's and the message's rows (KEY SHARE) on every insert. Django still
     # cascades deletes (CASCADE / SET_NULL) itself.
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
@@ -50,9 +54,8 @@ class StatusEvent(TenantOwned):
 
     class Meta:
         ordering = ["-id"]  # newest first, by the primary key (no extra index to maintain)
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "sid", "status"], name="statusevent_unique_tenant_sid_status")
-        ]
+        # The unique (tenant, sid, status) is an index of each partition (not of the partitioned table, whose unique
+        # indexes must hold the time): created with the partition (common/partitions.py), not declared here.
         indexes = [
             models.Index(fields=["tenant", "sid"], name="statusevent_orphans", condition=models.Q(message=None)),
         ]

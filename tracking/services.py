@@ -1,7 +1,8 @@
 """Delivery tracking: Twilio status callbacks applied to messages, nothing lost.
 
 Every callback lands in the append-only ``StatusEvent`` history (INSERT … ON
-CONFLICT DO NOTHING, deduplicated on tenant, SID and status) and moves its
+CONFLICT DO NOTHING, deduplicated on tenant, SID and status by each monthly
+partition's unique index: no conflict target, as the index is the partition's) and moves its
 message forward with the state machine's move (``campaigns.transitions``: one
 conditional UPDATE with its counter deltas); both are one statement, hence
 one commit. A callback whose SID no message carries yet is kept as an orphan
@@ -59,6 +60,8 @@ TWILIO_STATUS_MAP: dict[str, str | None] = {
 }
 
 SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+#: A channel as Twilio names it (``ChannelPrefix``, or the ``whatsapp:``/``rcs:`` of an address).
+CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 STATUS_RE = re.compile(r"^[a-z_]{1,20}$")
 #: Statuses a reconciliation looks at: handed over, but no final word yet.
 STUCK_STATUSES = (
@@ -86,6 +89,27 @@ class Callback:
     status: str | None  # ours, or None when it moves nothing
     error_code: int | None
     fields: dict[str, str]
+    channel: str | None = None  # the channel the callback names (``callback_channel``), or None
+
+
+def callback_channel(params: dict[str, str], sid: str = "") -> str | None:
+    """The channel a status callback says the message went out on, or None when it does not say.
+
+    Twilio names WhatsApp (and its other channels) in ``ChannelPrefix`` and in the addresses
+    (``To=whatsapp:+1…``, ``From=whatsapp:+1…``); an RCS message's addresses carry ``rcs:``. A plain
+    number says nothing (an SMS, or an MMS: Twilio gives MMS an ``MM…`` SID). A value that is not a short
+    lower-case word is ignored, never refused: Twilio adds fields without notice.
+    """
+    prefix = (params.get("ChannelPrefix") or "").strip().lower()
+    if not prefix:
+        for name in ("To", "From"):
+            head, colon, _rest = (params.get(name) or "").partition(":")
+            if colon:
+                prefix = head.strip().lower()
+                break
+    if prefix:
+        return prefix if CHANNEL_RE.match(prefix) else None
+    return "mms" if sid.startswith("MM") else None
 
 
 def status_callback_params(
@@ -132,7 +156,14 @@ def callback_parse(params: dict[str, str]) -> Callback:
         error_code = error_code or None  # Twilio sends ErrorCode=0 for "no error" at times
     # A status Twilio invents later is kept in the history but moves nothing.
     status = TWILIO_STATUS_MAP.get(raw)
-    return Callback(sid=sid, raw_status=raw, status=status, error_code=error_code, fields=dict(params))
+    return Callback(
+        sid=sid,
+        raw_status=raw,
+        status=status,
+        error_code=error_code,
+        fields=dict(params),
+        channel=callback_channel(params, sid),
+    )
 
 
 def status_callback_receive(*, tenant: Tenant, params: dict[str, str]) -> bool:
@@ -274,12 +305,12 @@ def _callback_sql(move_sql: str | None) -> str:
     """The statement for one shape (built once: a call only fills in values)."""
     qn = connection.ops.quote_name
     return (
-        f"WITH cur AS (SELECT id, status, campaign_id FROM {qn(Message._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
+        f"WITH cur AS (SELECT id, status, campaign_id, channel FROM {qn(Message._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
         "WHERE tenant_id = %s AND sid = %s FOR NO KEY UPDATE), "
         f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
         "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
         "SELECT %s, %s, %s, %s, %s::jsonb, %s, (SELECT id FROM cur) "
-        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
+        "ON CONFLICT DO NOTHING RETURNING 1)"
         + (f", {move_sql} " if move_sql else " ")
         + "SELECT (SELECT id FROM cur), (SELECT status FROM cur), "
         + "EXISTS (SELECT 1 FROM ev), "
@@ -296,18 +327,18 @@ def _account_callback_sql(move_sql: str | None) -> str:
     return (
         f"WITH acct AS (SELECT id, twilio_auth_token, sender FROM {qn(Tenant._meta.db_table)} "  # noqa: S608 - names from model meta, values bound
         "WHERE twilio_account_sid = %s), "
-        f"cur AS (SELECT id, status, campaign_id, tenant_id FROM {qn(Message._meta.db_table)} "
+        f"cur AS (SELECT id, status, campaign_id, tenant_id, channel FROM {qn(Message._meta.db_table)} "
         "WHERE sid = %s AND tenant_id IN (SELECT id FROM acct) FOR NO KEY UPDATE), "
         "who AS (SELECT id, twilio_auth_token = ANY(%s::text[]) AS signed FROM acct WHERE id = COALESCE("
         "(SELECT tenant_id FROM cur), "
         "(SELECT min(id) FROM acct HAVING count(*) = 1), "
         "(SELECT min(id) FROM acct WHERE sender <> '' AND sender IN (%s, %s) HAVING count(*) = 1))), "
         "ok AS (SELECT id FROM who WHERE signed), "
-        "src AS (SELECT id, status, campaign_id FROM cur WHERE EXISTS (SELECT 1 FROM ok)), "
+        "src AS (SELECT id, status, campaign_id, channel FROM cur WHERE EXISTS (SELECT 1 FROM ok)), "
         f"ev AS (INSERT INTO {qn(StatusEvent._meta.db_table)} "
         "(tenant_id, sid, status, error_code, fields, received_at, message_id) "
         "SELECT (SELECT id FROM ok), %s, %s, %s, %s::jsonb, %s, (SELECT id FROM src) WHERE EXISTS (SELECT 1 FROM ok) "
-        "ON CONFLICT (tenant_id, sid, status) DO NOTHING RETURNING 1)"
+        "ON CONFLICT DO NOTHING RETURNING 1)"
         + (f", {move_sql} " if move_sql else " ")
         + "SELECT (SELECT id FROM who), EXISTS (SELECT 1 FROM ok), (SELECT id FROM src), (SELECT status FROM src), "
         + "EXISTS (SELECT 1 FROM ev), "
@@ -370,12 +401,18 @@ def _numbered(sql: str) -> str:
 
 
 def _move_fields(callback: Callback, at: dt.datetime) -> dict:
+    """What a move records besides the status. The channel only when the callback names one, so a plain SMS
+    callback keeps the statement it always had (the channel counters' CTE is only in the other shape)."""
     fields: dict = {}
     if callback.error_code:
         fields["error_code"] = callback.error_code
         fields["error_message"] = error_code_description(callback.error_code)[:300]
     if callback.status == MessageStatus.DELIVERED:
         fields["delivered_at"] = at
+    elif callback.status == MessageStatus.READ:
+        fields["read_at"] = at
+    if callback.channel:
+        fields["channel"] = callback.channel
     return fields
 
 
@@ -395,7 +432,7 @@ def status_orphans_apply(*, tenant_id: int, sid: str) -> int:
     """
     orphans = list(
         StatusEvent.objects.filter(tenant_id=tenant_id, sid=sid, message=None).values_list(
-            "id", "status", "error_code", "received_at"
+            "id", "status", "error_code", "received_at", "fields"
         )
     )
     if not orphans:
@@ -405,14 +442,21 @@ def status_orphans_apply(*, tenant_id: int, sid: str) -> int:
         return 0
     applied = 0
     # Lowest rank first, so the last word (and its error code) is the final status.
-    for event_id, raw, code, received_at in sorted(orphans, key=lambda o: _rank(o[1])):
+    for event_id, raw, code, received_at, posted in sorted(orphans, key=lambda o: _rank(o[1])):
         claimed = StatusEvent.objects.filter(pk=event_id, message=None).update(
             message_id=message_id, applied_at=timezone.now()
         )
         if not claimed:
             continue
         applied += 1
-        callback = Callback(sid=sid, raw_status=raw, status=TWILIO_STATUS_MAP.get(raw), error_code=code, fields={})
+        callback = Callback(
+            sid=sid,
+            raw_status=raw,
+            status=TWILIO_STATUS_MAP.get(raw),
+            error_code=code,
+            fields={},
+            channel=callback_channel(posted or {}, sid),
+        )
         _message_apply(message_id=message_id, callback=callback, at=received_at)
     return applied
 

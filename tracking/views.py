@@ -9,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from common.webhook_throttle import webhook_throttled
 from gateways.signatures import twilio_request_signers, webhook_params
 
 from .services import CallbackInvalid, CallbackUnroutable, TokenChanged, callback_apply_signed, callback_parse
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 @csrf_exempt
 @require_POST
+@webhook_throttled
 def status_callback(request):
     """``POST /webhooks/twilio/status/``: 204 once recorded; 403 unsigned; 400 unreadable; 422 no tenant of its own."""
     try:

@@ -18,6 +18,7 @@ own time.
             A2 Android/FR @4 (first), Android/no country @9;
             B1 Windows Chrome/GB @3 (first), HEAD/US @6 (bot).
     A2 replies STOP @7 (after the campaign; re-stamped like the moves).
+    A2, B1 and B5 went out over RCS (their delivery and read callbacks name it): 2 of 3 read.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ PATHS = {
     "B4": (1, [(1, S.SENDING, {}), (1, S.QUEUED, {}), (2, S.FAILED, {"error_code": 30007})]),
     "B5": (1, [(1, S.SENDING, {}), (1, S.QUEUED, {}), (2, S.SENT, {}), (4, S.READ, {})]),
 }
+#: Messages whose callbacks named RCS (a channel that reports reads).
+RCS = {"A2", "B1", "B5"}
 #: (minute, second, message, user agent, ip, method)
 CLICKS = [
     (3, 5, "A1", IPHONE, US, "GET"),
@@ -120,6 +123,10 @@ def seed_ab_campaign(tenant, *, started_at=None):
                         extra = {"sid": f"SM{messages[name].pk:032x}", "sent_at": T0 + dt.timedelta(minutes=m)}
                     if status in (S.DELIVERED, S.READ):
                         extra = {"delivered_at": T0 + dt.timedelta(minutes=m)}
+                        if name in RCS:
+                            extra["channel"] = "rcs"
+                    if status == S.READ:
+                        extra["read_at"] = T0 + dt.timedelta(minutes=m)
                     assert message_move(message_id=messages[name].pk, to=status, **extra), (name, status)
     codes = short_links_create_for_messages(
         tenant=tenant,

@@ -239,6 +239,7 @@ def test_overview(tenant_a, api_alice):
         "campaigns": 2, "recipients": 12, "sent": 1, "delivered": 6, "failed": 2, "undelivered": 2,
         "suppressed": 1, "clicks": 6, "unique_clicks": 4, "opt_outs": 2, "reached": 6,
         "delivery_rate": round(6 / 11, 4), "click_rate": round(4 / 6, 4), "opt_out_rate": round(2 / 6, 4),
+        "read": 2, "read_rate": round(2 / 3, 4),  # A/B: 2 read of 3 on RCS; the newsletter went by SMS
     }  # fmt: skip
     names = [c["name"] for c in body["campaigns"]]
     assert names == ["Newsletter", "Spring sale A/B"]  # most recent first
@@ -249,6 +250,8 @@ def test_overview(tenant_a, api_alice):
     }  # fmt: skip
     assert (newsletter["delivery_rate"], newsletter["click_rate"], newsletter["opt_out_rate"]) == (0.5, 1.0, 1.0)
     assert (ab["delivery_rate"], ab["click_rate"], ab["opt_out_rate"]) == (round(5 / 9, 4), 0.6, 0.2)
+    # Reads only where the channel reports them: none for an SMS campaign (null, not 0%).
+    assert (ab["read"], ab["read_rate"], newsletter["read"], newsletter["read_rate"]) == (2, round(2 / 3, 4), 0, None)
     assert ab["started_at"] is not None
 
     wider = api_alice.get("/api/v1/stats/overview/", {"days": 60}).json()

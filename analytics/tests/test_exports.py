@@ -33,11 +33,13 @@ def test_messages_csv(ab_campaign, api_alice):
     # A1: delivered at minute 2, clicked twice by a person (first from an iPhone in the US at 3:05), once by a bot.
     assert a1 == {
         "number": messages["A1"].to, "status": "delivered", "error_code": "", "error": "",
-        "sent_at": T0.isoformat(), "delivered_at": T0.replace(minute=2).isoformat(), "clicks": "2",
+        "sent_at": T0.isoformat(), "delivered_at": T0.replace(minute=2).isoformat(), "read_at": "",
+        "channel": "sms", "clicks": "2",
         "first_click_at": T0.replace(minute=3, second=5).isoformat(), "device": "mobile", "country": "US",
     }  # fmt: skip
     a2 = by_number[messages["A2"].to]
     assert (a2["status"], a2["clicks"], a2["device"], a2["country"]) == ("read", "2", "mobile", "FR")
+    assert (a2["channel"], a2["read_at"]) == ("rcs", T0.replace(minute=4).isoformat())
     b4 = by_number[messages["B4"].to]
     assert (b4["status"], b4["error_code"], b4["error"]) == (
         "failed",

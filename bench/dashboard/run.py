@@ -170,7 +170,7 @@ def seed(*, n_messages: int, n_clicks: int, live: int, live_clicks: int, extra_c
     msg_cols = (
         "tenant_id", "campaign_id", "contact_id", '"to"', "body", "variant", "segments", "status", "sid",
         "error_code", "error_message", "created_at", "claimed_at", "sent_at", "delivered_at", "updated_at",
-        "attempts", "hold_until", "checks", "resends", "unresolved_reason",
+        "attempts", "hold_until", "checks", "resends", "unresolved_reason", "mms",
     )  # fmt: skip
     created = (start - dt.timedelta(minutes=5)).isoformat()
 
@@ -181,7 +181,7 @@ def seed(*, n_messages: int, n_clicks: int, live: int, live_clicks: int, extra_c
             yield (
                 tenant.pk, campaign.pk, None, f"+1555{i:07d}", body, variant, 1, status, sid, code, "",
                 created, claimed and claimed.isoformat(), sent and sent.isoformat(),
-                delivered and delivered.isoformat(), created, 0, None, 0, 0, "",
+                delivered and delivered.isoformat(), created, 0, None, 0, 0, "", "f",
             )  # fmt: skip
 
     with transaction.atomic(), connection.cursor() as cursor:
@@ -241,10 +241,10 @@ def seed(*, n_messages: int, n_clicks: int, live: int, live_clicks: int, extra_c
         # One delivered recipient in 125 replies STOP (in the two hours after delivery), one in 1,250 twice.
         cursor.execute(
             "INSERT INTO compliance_inboundmessage (tenant_id, sid, from_number, to_number, body, kind, needs_review, "
-            "review_reason, phone_hash, received_at, campaign_id, message_id) "
+            "review_reason, phone_hash, received_at, campaign_id, message_id, needs_reply) "
             "SELECT m.tenant_id, 'SM' || md5('stop-' || m.id || '-' || n), m.\"to\", '+15550000000', 'STOP', %s, "
             "false, '', md5(m.\"to\") || md5('x' || m.\"to\"), "
-            "m.delivered_at + make_interval(secs => m.id %% 7200 + n * 600), m.campaign_id, m.id "
+            "m.delivered_at + make_interval(secs => m.id %% 7200 + n * 600), m.campaign_id, m.id, false "
             "FROM campaigns_message m CROSS JOIN generate_series(0, 1) n WHERE m.campaign_id = %s "
             "AND m.delivered_at IS NOT NULL AND m.id %% 125 = 0 AND (n = 0 OR m.id %% 1250 = 0)",
             [InboundKind.OPT_OUT, campaign.pk],
@@ -678,8 +678,11 @@ def main() -> int:
     live = min(1000, args.messages // 10)
     live_clicks = min(2000, args.clicks // 10)
     from campaigns.models import Campaign
-    from tenants.models import User
+    from tenants.models import Tenant, User
 
+    # Each run encrypts with a throw-away key of its own (bench.common.bench_secrets): an earlier run's token
+    # is unreadable, and the bench needs none.
+    Tenant.objects.filter(slug=TENANT_SLUG).update(twilio_auth_token="")
     existing = Campaign.objects.filter(tenant__slug=TENANT_SLUG, name__startswith="Black Friday").first()
     if args.reuse and existing is not None:
         print("  reusing the data seeded by an earlier run (--reuse)")

@@ -3,10 +3,11 @@
     DATABASE_URL=postgres://… python bench/fanout/run.py [--recipients 100000]
 
 Runs against ``<database>_bench`` (created and migrated here; its tables are
-truncated). The fan-out runs in a fresh child process so its peak RSS is its
-own. The ceiling, in the same run: PostgreSQL ``COPY FROM`` of exactly the rows
-the fan-out wrote (messages and short links, same tables and indexes). The two
-are measured alternately ``--rounds`` times (3) and the best of each is compared,
+truncated), or ``BENCH_DATABASE_URL``: where other tenants have messages there (the growth benchmark's
+million rows, ``bench/growth``) they are kept, and only the bench tenant's rows are deleted between rounds.
+The fan-out runs in a fresh child process so its peak RSS is its own. The ceiling, in the same run:
+PostgreSQL ``COPY FROM`` of exactly the rows the fan-out wrote (messages and short links, same tables and
+indexes). The two are measured alternately ``--rounds`` times (3) and the best of each is compared,
 with every round's own ratio and the load average printed next to it: the
 machine is shared, and one burst of someone else's work should not decide it.
 Goal (issue #5): ≥ 50% of COPY's row rate, peak RSS < 300 MB, flat in N.
@@ -53,23 +54,47 @@ def child(campaign_id: int) -> None:
     print(json.dumps({"created": result.created, "seconds": elapsed, "peak_rss_mb": peak_rss_mb()}))
 
 
+#: Other tenants' rows are kept (set by ``setup``): the bench's own are deleted instead of truncating the tables.
+KEEP_OTHERS = False
+
+
+def _delete_own(cur, campaign_ids: list[int]) -> None:
+    """The bench's messages, links and counters of these campaigns (the links first: they name a message)."""
+    for table in ("links_shortlink", "campaigns_messagestatuscount", "campaigns_message"):
+        cur.execute(f"DELETE FROM {table} WHERE campaign_id = ANY(%s)", [campaign_ids])  # noqa: S608 - constants
+
+
 def setup(n: int) -> int:
     from django.core.management import call_command
     from django.db import connection
 
     from campaigns.models import Campaign, CampaignStatus
+    from contacts.models import Contact
     from tenants.models import Tenant
 
+    global KEEP_OTHERS
     call_command("migrate", verbosity=0)
-    with connection.cursor() as cur:
-        cur.execute(
-            "TRUNCATE campaigns_message, links_shortlink, campaigns_messagestatuscount, campaigns_campaign, "
-            "contacts_contact, compliance_suppression CASCADE"
-        )
     tenant, _ = Tenant.objects.get_or_create(
         slug="bench", defaults={"name": "Bench", "twilio_account_sid": "AC" + "b" * 32, "sender": "+14155550000"}
     )
-    contacts_copy(tenant.pk, n)
+    with connection.cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM campaigns_message WHERE tenant_id <> %s)", [tenant.pk])
+        KEEP_OTHERS = cur.fetchone()[0]
+        if KEEP_OTHERS:
+            _delete_own(cur, list(Campaign.objects.filter(tenant=tenant).values_list("pk", flat=True)))
+            if Contact.objects.filter(tenant=tenant).count() != n:
+                cur.execute("DELETE FROM contacts_contact WHERE tenant_id = %s", [tenant.pk])
+                contacts_copy(tenant.pk, n)
+        else:
+            cur.execute(
+                "TRUNCATE campaigns_message, links_shortlink, campaigns_messagestatuscount, campaigns_campaign, "
+                "contacts_contact, compliance_suppression CASCADE"
+            )
+            tenant, _ = Tenant.objects.get_or_create(
+                slug="bench",
+                defaults={"name": "Bench", "twilio_account_sid": "AC" + "b" * 32, "sender": "+14155550000"},
+            )
+            contacts_copy(tenant.pk, n)
     campaign = Campaign.objects.create(
         tenant=tenant,
         name="Bench",
@@ -92,7 +117,10 @@ def copy_ceiling(campaign_id: int) -> float:
             cur.copy_expert(query, buf)
             buf.seek(0)
             bufs[table] = buf
-        cur.execute("TRUNCATE campaigns_message, links_shortlink CASCADE")
+        if KEEP_OTHERS:
+            _delete_own(cur, [campaign_id])
+        else:
+            cur.execute("TRUNCATE campaigns_message, links_shortlink CASCADE")
         cur.execute("CHECKPOINT")
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur:
@@ -108,7 +136,10 @@ def reset(campaign_id: int) -> None:
     from campaigns.models import Campaign
 
     with connection.cursor() as cur:
-        cur.execute("TRUNCATE campaigns_message, links_shortlink, campaigns_messagestatuscount CASCADE")
+        if KEEP_OTHERS:
+            _delete_own(cur, [campaign_id])
+        else:
+            cur.execute("TRUNCATE campaigns_message, links_shortlink, campaigns_messagestatuscount CASCADE")
     Campaign.objects.filter(pk=campaign_id).update(fanned_out_at=None)
 
 
@@ -137,7 +168,8 @@ def main() -> None:
     n = args.recipients
     t0 = time.perf_counter()
     campaign_id = setup(n)
-    print(f"setup: {n:,} contacts in {time.perf_counter() - t0:.1f} s; {load()}")
+    kept = "other tenants' rows kept" if KEEP_OTHERS else "tables truncated"
+    print(f"setup: {n:,} contacts in {time.perf_counter() - t0:.1f} s ({kept}); {load()}")
     from django.db import connection
 
     rounds = []

@@ -60,7 +60,11 @@ def _env() -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="webhooks_bench_settings",
         PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]),
         LOG_LEVEL="WARNING",
+        # Production settings, but the bench speaks plain HTTP to gunicorn (no TLS proxy in front).
+        SECURE_SSL_REDIRECT="0",
     )
+    # Every callback comes from 127.0.0.1: counted per address as in production, never refused.
+    env.setdefault("WEBHOOK_THROTTLE", "100000000/min")
     # REDIS_URL is kept: the settings require it (the cache and the broker, as in production).
     env.pop("CELERY_BROKER_URL", None)
     env.pop("PYTEST_VERSION", None)

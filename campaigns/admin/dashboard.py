@@ -12,6 +12,9 @@ person" for what the resolver gave up on, linked to those messages). The split
 is not in the status counters, so it is read from the campaign's unknown
 messages (the ``(campaign, status)`` index; unknowns are transient and few) by
 ``<id>/dashboard/unknowns/``, which the page polls with the stats API.
+
+The page's own reads (first figures, unknowns) go to the read replica when one is configured
+(``common.replica``), and it shows how far behind that is (``replica_lag_seconds``, 0 without one).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from django.utils.html import format_html
 
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.stats import campaign_stats
+from common.replica import replica_lag_seconds, replica_reads
 from tenants.admin_scoping import request_tenant
 
 #: While a campaign is in one of these, the dashboard refreshes itself.
@@ -100,7 +104,9 @@ class CampaignDashboardAdminMixin:
     def dashboard_unknowns_view(self, request, object_id: str):
         """JSON for the dashboard's unknown-outcome boxes (the admin's session and scoping, like the page)."""
         campaign = self._dashboard_campaign(request, object_id)
-        return JsonResponse(campaign_unknown_counts(campaign_id=campaign.pk))
+        with replica_reads():
+            counts = campaign_unknown_counts(campaign_id=campaign.pk)
+        return JsonResponse({**counts, "replica_lag_seconds": replica_lag_seconds()})
 
     def dashboard_view(self, request, object_id: str):
         campaign = self._dashboard_campaign(request, object_id)
@@ -110,13 +116,17 @@ class CampaignDashboardAdminMixin:
             "unknowns": reverse(f"{site}:campaigns_campaign_dashboard_unknowns", args=[campaign.pk]),
             "needs_person": _needs_person_url(site, campaign.pk),
         }
+        with replica_reads():
+            initial_stats = campaign_stats(campaign_id=campaign.pk)
+            initial_unknowns = campaign_unknown_counts(campaign_id=campaign.pk)
         config = {
             "campaign": {"id": campaign.pk, "name": campaign.name, "status": campaign.status},
             "urls": urls,
             "live_statuses": list(LIVE_STATUSES),
             "refresh_ms": REFRESH_MS,
-            "initial_stats": campaign_stats(campaign_id=campaign.pk),
-            "initial_unknowns": campaign_unknown_counts(campaign_id=campaign.pk),
+            "initial_stats": initial_stats,
+            "initial_unknowns": initial_unknowns,
+            "replica_lag_seconds": replica_lag_seconds(),
             "has_variants": bool(campaign.variants),
             "api_note": _api_note(request),
         }

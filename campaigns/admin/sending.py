@@ -3,12 +3,15 @@
 ``class CampaignAdmin(CampaignSendingAdminMixin, TenantScopedAdmin)`` adds the
 actions send now / schedule / pause / resume / cancel (for roles that may
 change campaigns; the queryset is the changelist's, already tenant-scoped)
-and read-only progress fields: sent/total, current rate and time left.
+and read-only progress fields: sent/total, current rate and time left. "Send now"
+never sends from the list: it opens the one selected draft's confirmation page.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import sending
@@ -85,27 +88,54 @@ class CampaignSendingAdminMixin:
 
     # --- actions ---------------------------------------------------------------
 
+    #: What each list action needs, said when a campaign is in another state (as the API's 409 says it).
+    NEEDS = {
+        "Scheduled": "a draft with a send time in the future",
+        "Paused": "a sending or scheduled campaign",
+        "Resumed": "a paused campaign",
+        "Canceled": "a campaign not yet sent or canceled",
+    }
+
     def _each(self, request, queryset, verb: str, do) -> None:
         done, refused = [], []
         for campaign in queryset.select_related("tenant"):
-            (done if do(campaign) else refused).append(campaign.name)
+            if do(campaign):
+                done.append(campaign.name)
+            else:
+                campaign.refresh_from_db(fields=["status"])
+                refused.append(f"{campaign.name} is {campaign.get_status_display().lower()}")
         if done:
             self.message_user(request, f"{verb}: {', '.join(done)}", messages.SUCCESS)
         if refused:
             self.message_user(
-                request, f"Not {verb.lower()} (not in a state that allows it): {', '.join(refused)}", messages.WARNING
+                request,
+                f"Not {verb.lower()}: {'; '.join(refused)}. {verb} needs {self.NEEDS.get(verb, 'another state')}.",
+                messages.WARNING,
             )
 
-    @admin.action(description="Send now", permissions=["change"])
+    @admin.action(description="Send now… (opens its confirmation page)", permissions=["change"])
     def send_now(self, request, queryset):
-        def do(campaign):
-            try:
-                sending.campaign_send(campaign=campaign, user=request.user)
-            except sending.CampaignStateError:
-                return False
-            return True
-
-        self._each(request, queryset, "Sending", do)
+        """Never sends from the list: one draft opens its confirmation page (recipients, cost, a sample, the
+        typed count); anything else is explained. A misclick on the list can no longer text an audience."""
+        chosen = list(queryset[:2])
+        if len(chosen) != 1:
+            self.message_user(
+                request,
+                "Send one campaign at a time: select one draft, or open it and use “Send now…”, which shows "
+                "the recipients, the cost and a sample before anything is sent.",
+                messages.WARNING,
+            )
+            return None
+        campaign = chosen[0]
+        if campaign.status != CampaignStatus.DRAFT:
+            self.message_user(
+                request,
+                f"Not sent: {campaign.name} is {campaign.get_status_display().lower()}. Only a draft can be sent, "
+                "once; a sent or canceled campaign cannot be sent again (create a new one).",
+                messages.WARNING,
+            )
+            return None
+        return redirect(reverse("admin:campaigns_campaign_send", args=[campaign.pk]))
 
     @admin.action(description="Schedule for its send time", permissions=["change"])
     def schedule(self, request, queryset):

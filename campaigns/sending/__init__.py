@@ -5,7 +5,8 @@
 put on the broker, by name) → ``dispatch`` (a batch: quiet hours, ``throttle``,
 ``claims``, the gateway calls, ``outcomes``) → ``resolution`` (unknown outcomes
 asked of the gateway). ``heartbeat`` tells the tick's stall sweep a campaign's
-work moves; ``pausing`` stops a campaign or a tenant. The modules import only
+work moves; ``pausing`` stops a campaign or a tenant. ``direct`` puts one message to one contact (an
+inbox reply, a form's confirmation) through the same stages, on the tenant's carrier campaign. The modules import only
 downwards (``.importlinter``); views, admin and tasks use the names below.
 """
 

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.counters import counts_add
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.models import Campaign, CampaignKind, CampaignStatus, Message, MessageStatus
 from campaigns.transitions import message_move
 from integrations.events import campaign_finished_event_emit
 from tenants.models import Tenant
@@ -62,7 +62,9 @@ def campaign_send(*, campaign: Campaign, send_at: dt.datetime | None = None, use
             raise CampaignStateError(f"The campaign is {campaign.status}: only a draft can be sent.")
         if not scheduled:
             fanout_enqueue(campaign_id=campaign.pk)
-    logger.info("Campaign %s %s by %s", campaign.pk, "scheduled" if scheduled else "started", user or "system")
+    # The user by id: their str() is their email address, which logs never carry.
+    who = f"user {user.pk}" if getattr(user, "pk", None) else "system"
+    logger.info("Campaign %s %s by %s", campaign.pk, "scheduled" if scheduled else "started", who)
     campaign.refresh_from_db()
     return campaign
 
@@ -137,8 +139,13 @@ def messages_cancel_waiting(*, campaign_id: int) -> int:
 
 def campaign_complete_if_done(*, campaign_id: int) -> bool:
     """``sending`` → ``sent`` once the fan-out is over and nothing waits for the gateway."""
-    campaign = Campaign.objects.filter(pk=campaign_id).values_list("status", "fanned_out_at").first()
+    campaign = Campaign.objects.filter(pk=campaign_id).values_list("status", "fanned_out_at", "kind").first()
     if not campaign or campaign[0] != CampaignStatus.SENDING or campaign[1] is None:
+        return False
+    if campaign[2] != CampaignKind.CAMPAIGN:  # a carrier (journey step, direct sends) sends for as long as it lives
+        return False
+    waiting_for_winner = Campaign.objects.filter(pk=campaign_id, ab_test_percent__isnull=False, ab_decided_at=None)
+    if waiting_for_winner.exclude(variants=[]).exists():  # an A/B test's rest goes after its winner (winners.py)
         return False
     if Message.objects.filter(campaign_id=campaign_id, status__in=ACTIVE_MESSAGE_STATUSES).exists():
         return False
@@ -220,9 +227,9 @@ def tick_run(*, now: dt.datetime | None = None) -> TickResult:
     _reap_lost_claims(now, result)
     _rekick_parked(now, result)
     _rekick_stalled(now, result)
-    for cid in Campaign.objects.filter(status=CampaignStatus.SENDING, fanned_out_at__isnull=False).values_list(
-        "pk", flat=True
-    ):
+    for cid in Campaign.objects.filter(
+        status=CampaignStatus.SENDING, fanned_out_at__isnull=False, kind=CampaignKind.CAMPAIGN
+    ).values_list("pk", flat=True):
         result.finished += campaign_complete_if_done(campaign_id=cid)
     return result
 
@@ -330,7 +337,12 @@ def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> 
     counts = campaign_status_counts(campaign.pk)
     total = sum(counts.values())
     waiting = counts[MessageStatus.PENDING] + counts[MessageStatus.SENDING]
-    skipped = counts[MessageStatus.SUPPRESSED] + counts[MessageStatus.CAPPED] + counts[MessageStatus.CANCELED]
+    skipped = (
+        counts[MessageStatus.SUPPRESSED]
+        + counts[MessageStatus.CAPPED]
+        + counts[MessageStatus.BLOCKED]
+        + counts[MessageStatus.CANCELED]
+    )
     handed = total - waiting - skipped
     window = 60
     recent = Message.objects.filter(campaign_id=campaign.pk, sent_at__gte=now - dt.timedelta(seconds=window)).count()

@@ -36,6 +36,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -43,12 +44,13 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.models import Campaign, CampaignKind, CampaignMedia, CampaignStatus, Message, MessageStatus
 from campaigns.transitions import message_move
 from compliance.rules import next_send_time
 from compliance.selectors import is_suppressed
 from gateways import OutboundSMS, get_gateway
 from gateways.base import status_callback_url
+from guard.spend import spend_give_back, spend_take
 from tenants.models import Tenant
 
 from .claims import messages_claim, messages_unclaim
@@ -82,6 +84,40 @@ class Outgoing:
     segments: int
     timezone: str = ""
     attempts: int = 0
+    media_url: tuple[str, ...] = ()  # an MMS: its variant's files, one MediaUrl each
+
+
+#: Apps above the sender that let a direct carrier's message go outside quiet hours (the inbox: an answer within a
+#: conversation the recipient started, when the tenant allows it), registered from their ``AppConfig.ready``: the
+#: sender never imports them. Each is called ``func(message_ids=[…])`` and returns the exempt ids.
+_quiet_hours_exemptions: list[Callable[..., set[int]]] = []
+
+
+def quiet_hours_exemption_register(func: Callable[..., set[int]]) -> None:
+    """Add ``func`` (idempotent: ``ready()`` may run more than once)."""
+    if func not in _quiet_hours_exemptions:
+        _quiet_hours_exemptions.append(func)
+
+
+def quiet_hours_exempt(*, campaign: Campaign, message_ids: list[int]) -> set[int]:
+    """The messages of a DIRECT carrier that may go outside quiet hours; none for any other campaign."""
+    if campaign.kind != CampaignKind.DIRECT or not _quiet_hours_exemptions or not message_ids:
+        return set()
+    return set().union(*(func(message_ids=message_ids) for func in _quiet_hours_exemptions))
+
+
+def campaign_media_urls(campaign_id: int) -> dict[int, tuple[str, ...]]:
+    """``{variant: (public URL, …)}`` of an MMS campaign (variant 0 without variants), in order: read once per
+    campaign and send batch, never per message (the send path adds no query per message)."""
+    urls: dict[int, list[str]] = {}
+    rows = (
+        CampaignMedia.objects.filter(campaign_id=campaign_id)
+        .order_by("variant", "position")
+        .values_list("variant", "media__token", "media__filename")
+    )
+    for variant, token, filename in rows:
+        urls.setdefault(variant, []).append(f"{settings.PUBLIC_BASE_URL}/media/{token}/{filename}")
+    return {variant: tuple(found) for variant, found in urls.items()}
 
 
 # --- the HTTP pool ---------------------------------------------------------------
@@ -169,7 +205,7 @@ def messages_send_batch(*, message_ids: list[int]) -> BatchResult:
     rows = list(
         Message.objects.filter(pk__in=message_ids, status=MessageStatus.PENDING)
         .order_by("id")
-        .values_list("id", "campaign_id", "to", "body", "segments", "hold_until", "contact__timezone")
+        .values_list("id", "campaign_id", "to", "body", "segments", "hold_until", "contact__timezone", "variant", "mms")
     )
     result.skipped += len(set(message_ids)) - len(rows)
     by_campaign: dict[int, list] = {}
@@ -196,15 +232,18 @@ def _send_campaign_rows(campaign_id: int, rows: list, result: BatchResult) -> No
     now = timezone.now()
     due: list[Outgoing] = []
     holds: dict = {}
-    for mid, _cid, to, body, segments, hold_until, tz in rows:
+    media = campaign_media_urls(campaign_id) if any(row[8] for row in rows) else {}
+    exempt = quiet_hours_exempt(campaign=campaign, message_ids=[row[0] for row in rows])
+    for mid, _cid, to, body, segments, hold_until, tz, variant, mms in rows:
         if hold_until and hold_until > now:
             result.held += 1
             continue
-        opens = next_send_time(tenant=tenant, phone_number=to, timezone=tz or "", now=now)
+        opens = now if mid in exempt else next_send_time(tenant=tenant, phone_number=to, timezone=tz or "", now=now)
         if opens > now:
             holds.setdefault(opens, []).append(mid)
             continue
-        due.append(Outgoing(mid, campaign_id, to, body, segments, tz or ""))
+        urls = media.get(variant or 0, ()) if mms else ()
+        due.append(Outgoing(mid, campaign_id, to, body, segments, tz or "", 0, urls))
     for opens, ids in holds.items():
         result.held += Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(hold_until=opens)
 
@@ -391,6 +430,9 @@ class Sender:
 
     def claim(self, group: list[Outgoing]) -> list[Outgoing]:
         """Claim ``group`` (pending → sending) unless a number opted out meanwhile. Returns the won ones."""
+        group = spend_take(campaign=self.campaign, group=group, stop=self.live)  # the fraud guard's caps
+        if not group:
+            return []
         won, suppressed = messages_claim(
             message_ids=[m.id for m in group], tenant_id=self.tenant.pk, phone_numbers=[m.to for m in group]
         )
@@ -400,6 +442,8 @@ class Sender:
             self._heartbeat_at = now
         self.result.suppressed += len(suppressed)
         self.result.skipped += len(group) - len(won) - len(suppressed)
+        if len(won) < len(group):
+            spend_give_back(campaign=self.campaign, lost=[m for m in group if m.id not in won])
         return [m for m in group if m.id in won]
 
     def after_claim(self, m: Outgoing) -> bool:
@@ -412,7 +456,8 @@ class Sender:
 
     def call(self, m: Outgoing):
         """On a pool thread: the gateway call and nothing else (no database, no transaction)."""
-        return self.gateway.send(self.tenant, OutboundSMS(to=m.to, body=m.body, status_callback=self.callback))
+        sms = OutboundSMS(to=m.to, body=m.body, status_callback=self.callback, media_url=list(m.media_url))
+        return self.gateway.send(self.tenant, sms)
 
 
 def parked_message_send(*, message_id: int, attempt: int) -> str:
@@ -425,11 +470,12 @@ def parked_message_send(*, message_id: int, attempt: int) -> str:
         return "lost"
     row = (
         Message.objects.filter(pk=message_id)
-        .values_list("campaign_id", "to", "body", "segments", "contact__timezone")
+        .values_list("campaign_id", "to", "body", "segments", "contact__timezone", "variant", "mms")
         .first()
     )
-    campaign_id, to, body, segments, tz = row
-    m = Outgoing(message_id, campaign_id, to, body, segments, tz or "", attempt)
+    campaign_id, to, body, segments, tz, variant, mms = row
+    urls = campaign_media_urls(campaign_id).get(variant or 0, ()) if mms else ()
+    m = Outgoing(message_id, campaign_id, to, body, segments, tz or "", attempt, urls)
     campaign = Campaign.objects.select_related("tenant").get(pk=campaign_id)
     sender = Sender(campaign=campaign, tenant=campaign.tenant, result=BatchResult())
     if not sender.live():

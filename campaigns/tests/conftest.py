@@ -24,3 +24,13 @@ def always_open(*tenants):
 @pytest.fixture
 def open_hours(tenant_a, tenant_b):
     always_open(tenant_a, tenant_b)
+
+
+@pytest.fixture
+def abroad_allowed(tenant_a, tenant_b):
+    """Tenants A and B may text the US, Canada, Puerto Rico and the UK (by default only their own country: the
+    fraud guard's geo permissions block the rest, docs/compliance.md)."""
+    from guard.tests.factories import allow_countries
+
+    for tenant in (tenant_a, tenant_b):
+        allow_countries(tenant, "US, CA, PR, GB")

@@ -154,3 +154,28 @@ def test_chartjs_is_served_from_our_static_files(client):
     assert path, "node_modules/chart.js is missing: run `make static` (npm ci)"
     with open(path, encoding="utf-8") as fh:
         assert "Chart.js v4" in fh.read(400)
+
+
+def test_dashboard_shows_reads_and_which_channels_report_them(alice, bob, tenant_a):
+    """The Read figure comes with the page (and the stats API it refreshes from), with the channels that report
+    reads named, and a read rate only over those channels."""
+    from campaigns.tests.factories import MessageFactory
+    from campaigns.transitions import message_move
+
+    campaign = CampaignFactory(tenant=tenant_a, name="RCS launch", status=CampaignStatus.SENT)
+    read, unread, sms = (MessageFactory(campaign=campaign, status="sent") for _ in range(3))
+    counts_add(campaign_id=campaign.pk, deltas={"sent": 3})
+    assert message_move(message_id=read.pk, to="read", channel="rcs")
+    assert message_move(message_id=unread.pk, to="delivered", channel="whatsapp")
+    assert message_move(message_id=sms.pk, to="delivered")
+
+    resp = _login(alice).get(_dashboard(campaign))
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert 'data-kpi="read"' in html and '<span class="an-kpi-label">Read</span>' in html
+    assert "Read receipts come from RCS and WhatsApp; SMS and MMS never report reads" in html
+    assert "opened" not in html.lower()  # no pixel, no "opens"
+    stats = _config(html, "dashboard-config")["initial_stats"]
+    assert (stats["delivered"], stats["read"], stats["read_rate"]) == (3, 1, 0.5)
+    assert stats["read_channels"] == ["rcs", "whatsapp"] and stats["channels"] == {"rcs": 1, "whatsapp": 1}
+    assert _login(bob).get(_dashboard(campaign)).status_code == 404

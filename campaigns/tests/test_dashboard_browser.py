@@ -38,9 +38,11 @@ PATHS = [
     [S.SENDING, S.QUEUED, S.SENT, S.DELIVERED],  # clicked twice on an iPhone, previewed by WhatsApp
     [S.SENDING, S.QUEUED, S.DELIVERED],  # clicked on Android, then STOP
     [S.SENDING, S.QUEUED, S.SENT, S.DELIVERED],  # clicked on a desktop
-    [S.SENDING, S.QUEUED, S.SENT, S.DELIVERED],
-    [S.SENDING, S.QUEUED, S.SENT],
+    [S.SENDING, S.QUEUED, S.SENT, S.DELIVERED, S.READ],  # over RCS, and read
+    [S.SENDING, S.QUEUED, S.SENT],  # over RCS, not read (yet)
 ]
+#: Messages whose status callbacks named RCS (a channel that reports reads); the others went by SMS.
+RCS = {6, 7}
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -58,9 +60,11 @@ def _seed_campaign(tenant, *, status=CampaignStatus.SENDING):
             MessageFactory(campaign=campaign, tenant=tenant, contact=contact, to=contact.phone_number, variant=n % 2)
         )
     counts_add(campaign_id=campaign.pk, deltas={S.PENDING: len(messages)})
-    for message, moves in zip(messages, PATHS, strict=True):
+    for n, (message, moves) in enumerate(zip(messages, PATHS, strict=True)):
         for to in moves:
             extra = {"sid": f"SM{message.pk:032x}"} if to == S.QUEUED else {}
+            if n in RCS and to in (S.SENT, S.DELIVERED, S.READ):
+                extra["channel"] = "rcs"
             if to in (S.FAILED, S.UNDELIVERED):
                 extra["error_code"] = 30003 if to == S.UNDELIVERED else 21610
             assert message_move(message_id=message.pk, to=to, **extra)
@@ -102,6 +106,14 @@ def _login(page, live_server, user, next_url: str):
     assert "/login/" not in page.url, page.content()[:2000]
 
 
+def page_errors(page) -> list[str]:
+    """What the page reports going wrong, as it happens: console errors and uncaught exceptions."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
 def _strict_csp(page, violations: list):
     """Serve the admin's pages with a strict CSP, and collect what it blocks (``window.__csp``, the console)."""
 
@@ -141,6 +153,7 @@ def _expected_kpis(stats: dict) -> dict:
         "recipients": stats["recipients"],
         "sent": stats["sent"] + delivered + stats["undelivered"] + stats["failed"],
         "delivered": delivered,
+        "read": stats["read"],
         "clicked": stats["unique_clicks"],
         "delivery_rate": stats["delivery_rate"],
         "click_rate": stats["click_rate"],
@@ -171,12 +184,20 @@ def test_dashboard_numbers_match_the_stats_api_and_charts_draw(page, live_server
         "sent": 1,
     }
     assert (stats["clicks"], stats["unique_clicks"], stats["bot_hits"], stats["opt_outs"]) == (4, 3, 1, 1)
+    assert (stats["read"], stats["read_rate"]) == (1, 0.5)  # 1 of the 2 sent over RCS; SMS reports no reads
     assert page.evaluate(KPIS_JS) == _expected_kpis(stats)
     # What a person reads, not only the data attributes.
     assert page.inner_text('[data-kpi="recipients"] .an-kpi-value') == "8"
     assert page.inner_text('[data-kpi="sent"] .an-kpi-value') == "7"
     assert page.inner_text('[data-kpi="click_rate"] .an-kpi-value') == "75.0%"
     assert page.inner_text('[data-kpi="opt_out_rate"] .an-kpi-value') == "25.0%"
+    # Reads: the figure, its rate over the messages on channels that report reads, and which channels those are.
+    assert page.is_visible('[data-kpi="read"]')
+    assert page.inner_text('[data-kpi="read"] .an-kpi-value') == "1"
+    assert page.inner_text('[data-kpi="read"] .an-kpi-sub') == "50.0% of 2 on RCS or WhatsApp"
+    assert page.get_attribute('[data-kpi="read"]', "data-rate") == "0.5"
+    assert page.is_visible('[data-field="read_note"]')
+    assert "SMS and MMS never report reads" in page.inner_text('[data-field="read_note"]')
     assert page.get_attribute('[data-aside="suppressed"]', "data-value") == "1"
     assert page.get_attribute('[data-aside="opt_outs"]', "data-value") == "1"
     assert page.get_attribute('[data-field="bot_hits"]', "data-value") == "1"
@@ -284,8 +305,9 @@ def test_overview_renders_totals_table_and_chart(page, live_server, alice, seede
     assert {k: kpis[k] for k in ("campaigns", "recipients", "delivered", "unique_clicks")} == {
         k: overview["totals"][k] for k in ("campaigns", "recipients", "delivered", "unique_clicks")
     }
-    for key in ("delivery_rate", "click_rate", "opt_out_rate"):
+    for key in ("delivery_rate", "click_rate", "opt_out_rate", "read_rate"):
         assert kpis[key] == overview["totals"][key]
+    assert overview["totals"]["read_rate"] == 0.5  # 2 read of the 4 messages the two campaigns sent over RCS
     rows = page.locator('[data-table="campaigns"] tbody tr[data-campaign]')
     assert rows.count() == len(overview["campaigns"]) == 2
     ids = {int(rows.nth(i).get_attribute("data-campaign")) for i in range(rows.count())}

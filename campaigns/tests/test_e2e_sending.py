@@ -82,6 +82,9 @@ class Worker:
         text = Path(self.log.name).read_text()
         return "\n".join(line for line in text.splitlines() if "ERROR" in line or "Traceback" in line)
 
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(Path(self.log.name).read_text().splitlines()[-lines:])
+
 
 @pytest.fixture
 def fake():
@@ -109,6 +112,9 @@ def workers(transactional_db, redis_url, fake, settings):
         "SENDING_BATCH_SIZE": "20",
         "SENDING_TICK_SECONDS": "1",
         "SENDING_CLAIM_TIMEOUT": "3",
+        # A task the kill took between the broker's pop and its unacked record is lost to the broker: the tick's
+        # stall sweep kicks the campaign again after this long (60 s in production, past the waits below).
+        "SENDING_STALL_SECONDS": "5",
         "CELERY_VISIBILITY_TIMEOUT": "4",
         "CELERY_UNACKED_RESTORE_INTERVAL": "1",
         "CELERY_UNACKED_RESTORE_THROTTLE": "1",
@@ -123,6 +129,9 @@ def workers(transactional_db, redis_url, fake, settings):
 
         def errors(self) -> str:
             return "\n".join(w.errors() for w in started)
+
+        def tails(self) -> str:
+            return "\n".join(f"--- worker {i} ---\n{w.tail()}" for i, w in enumerate(started))
 
     yield Pool()
     for worker in started:
@@ -140,7 +149,7 @@ def _wait(predicate, timeout: float, what: str, pool=None):
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{pool.errors() if pool else ''}")
+            raise AssertionError(f"timed out waiting for {what}\n{pool.tails() if pool else ''}")
         time.sleep(0.1)
 
 

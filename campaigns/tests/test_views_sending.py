@@ -6,6 +6,7 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.test import RequestFactory
 
+from campaigns import sending
 from campaigns.admin.sending import CampaignSendingAdminMixin
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.tests.factories import CampaignFactory
@@ -101,8 +102,13 @@ def test_admin_actions_and_progress(alice, tenant_a, tenant_b, django_capture_on
     actions = model_admin.get_actions(request)
     assert {"send_now", "schedule", "pause", "resume", "cancel"} <= set(actions)
     queryset = model_admin.get_queryset(request)  # the changelist's: scoped to Alice's tenant
+    # The list's "Send now" never sends: it opens the one draft's confirmation page (the scoped queryset has
+    # only Alice's).
+    opened = model_admin.send_now(request, queryset.filter(pk__in=[mine.pk, theirs.pk]))
+    assert opened.status_code == 302 and opened["Location"].endswith(f"/{mine.pk}/send/")
+    assert Campaign.objects.get(pk=mine.pk).status == "draft"
     with django_capture_on_commit_callbacks():
-        model_admin.send_now(request, queryset.filter(pk__in=[mine.pk, theirs.pk]))
+        sending.campaign_send(campaign=mine, user=alice)
     assert Campaign.objects.get(pk=mine.pk).status == "sending"
     assert Campaign.objects.get(pk=theirs.pk).status == "draft"
     model_admin.pause(request, queryset.filter(pk=mine.pk))

@@ -16,7 +16,8 @@ from campaigns.authoring import (
     campaign_preview_for,
     campaign_update,
 )
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignKind
+from campaigns.msgtemplates import template_fill
 from campaigns.serializers import CampaignSerializer, PreviewRequestSerializer
 from common.params import id_param
 from tenants.api import TenantScopedViewSet
@@ -56,20 +57,23 @@ class Conflict(APIException):
 class CampaignViewSet(TenantScopedViewSet):
     """A campaign: one message body (or A/B variants) sent to an audience of your contacts."""
 
-    queryset = Campaign.objects.all()
+    queryset = Campaign.objects.filter(kind=CampaignKind.CAMPAIGN).prefetch_related("media_items")
     serializer_class = CampaignSerializer
 
     def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        template = data.pop("template", None)
         try:
-            serializer.instance = campaign_create(
-                tenant=self.tenant, user=self.request.user, **serializer.validated_data
-            )
+            if template is not None:  # start from a saved template (campaigns.msgtemplates)
+                data = template_fill(tenant=self.tenant, template_id=template, fields=data)
+            serializer.instance = campaign_create(tenant=self.tenant, user=self.request.user, **data)
         except CampaignError as exc:
             raise serializers.ValidationError(exc.errors) from None
 
     def perform_update(self, serializer):
+        data = {k: v for k, v in serializer.validated_data.items() if k != "template"}  # only when created
         try:
-            serializer.instance = campaign_update(campaign=serializer.instance, **serializer.validated_data)
+            serializer.instance = campaign_update(campaign=serializer.instance, **data)
         except CampaignError as exc:
             raise serializers.ValidationError(exc.errors) from None
         except CampaignNotDraft as exc:

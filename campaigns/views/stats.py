@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, CampaignKind, Message
 from campaigns.stats import campaign_stats
 from links.selectors import message_click_counts
 from links.services import short_url
@@ -25,11 +25,13 @@ _INT_FIELDS = (
     "unique_clicks",
     "opt_outs",
     "capped",
+    "blocked",
     "unknown",
     "canceled",
     "bot_hits",
     "conversions",
     "reached",
+    "read",
 )
 
 StatsSerializer = inline_serializer(
@@ -39,6 +41,15 @@ StatsSerializer = inline_serializer(
         "delivery_rate": serializers.FloatField(),
         "click_rate": serializers.FloatField(),
         "opt_out_rate": serializers.FloatField(),
+        "read_rate": serializers.FloatField(
+            allow_null=True,
+            help_text="read / messages sent on channels that report reads (read_channels); null when there were "
+            "none: SMS and MMS never report reads",
+        ),
+        "read_channels": serializers.ListField(child=serializers.CharField()),
+        "channels": serializers.DictField(
+            child=serializers.IntegerField(), help_text="messages by the channel Twilio reported, other than sms"
+        ),
         "revenue": serializers.CharField(),
     },
 )
@@ -48,10 +59,13 @@ class CampaignStatsView(TenantScopedMixin, generics.GenericAPIView):
     """A campaign's figures: recipients, suppressed (opted out, skipped), queued, sent, delivered, undelivered,
     failed; human clicks and unique clicks (link-preview bots are counted apart in ``bot_hits``); opt-outs; the
     delivery rate, and the click and opt-out rates over the recipients reached (``reached``); conversions and
-    their revenue. Delivery statuses come from the carrier's callbacks, so the figures move for a while after the
-    campaign is ``sent``."""
+    their revenue. ``read``: messages a read receipt reached (only RCS and WhatsApp send them; a read message
+    counts as delivered too); ``read_rate`` over the messages sent on those channels, null when there were none.
+    ``blocked``: never sent, outside the tenant's allowed countries or in a high-risk range (the fraud guard).
+    Delivery statuses come from the carrier's callbacks, so the figures move for a while after the campaign is
+    ``sent``."""
 
-    queryset = Campaign.objects.all()
+    queryset = Campaign.objects.filter(kind=CampaignKind.CAMPAIGN)
 
     @extend_schema(
         summary="A campaign's stats",
@@ -73,9 +87,14 @@ class CampaignStatsView(TenantScopedMixin, generics.GenericAPIView):
                     "opt_outs": 4,
                     "delivery_rate": 0.9312,
                     "click_rate": 0.2185,
+                    "read": 0,
+                    "read_rate": None,
+                    "read_channels": ["rcs", "whatsapp"],
+                    "channels": {},
                     "reached": 920,
                     "opt_out_rate": 0.0043,
                     "capped": 0,
+                    "blocked": 0,
                     "unknown": 0,
                     "canceled": 0,
                     "bot_hits": 95,
@@ -97,7 +116,7 @@ class MessageRowSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "to", "status", "sid", "error_code", "short_url", "clicks"]
+        fields = ["id", "to", "status", "sid", "error_code", "short_url", "clicks", "channel"]
 
     def get_short_url(self, obj) -> str | None:
         link = getattr(obj, "short_link", None)
@@ -113,8 +132,8 @@ class MessageRowSerializer(serializers.ModelSerializer):
     parameters=[OpenApiParameter("status", str, description="Only messages with this status, e.g. failed")],
 )
 class CampaignMessagesView(TenantScopedMixin, generics.ListAPIView):
-    """The campaign's messages, one per recipient, 50 a page: status, carrier SID, error code, short link and
-    human clicks."""
+    """The campaign's messages, one per recipient, 50 a page: status, carrier SID, error code, short link, human
+    clicks and the channel Twilio reported (sms until a status callback names another)."""
 
     queryset = Message.objects.all()
     serializer_class = MessageRowSerializer

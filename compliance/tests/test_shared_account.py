@@ -151,7 +151,7 @@ def test_create_tenant_refuses_a_shared_sender_naming_the_field(shop_a):
             "--admin-email",
             "boss@twin.example",
             "--admin-password",
-            "s3cret-pass",
+            "plum-orchard-4817",
             "--twilio-account-sid",
             ACCOUNT,
             "--twilio-auth-token",

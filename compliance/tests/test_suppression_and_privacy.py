@@ -207,7 +207,7 @@ def test_suppressed_numbers_sql_finds_what_suppressed_among_finds(tenant_a, tena
         assert cursor.fetchall() == []
 
 
-def test_bulk_hashes_are_the_hashes_of_each_number_under_every_key(settings):
+def test_bulk_hashes_are_the_hashes_of_each_number_under_every_key(db, settings):  # db: pinned keys are read
     from compliance.hashing import phone_hashes, phone_hashes_many
 
     numbers = ["+14155550142", "+14155550143", "+447700900123"]

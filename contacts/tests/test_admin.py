@@ -84,6 +84,46 @@ def test_large_upload_runs_in_worker_with_progress(
     assert Contact.objects.filter(tenant=tenant_a).count() == 30
 
 
+def test_a_file_over_the_byte_limit_goes_to_the_worker_whatever_its_row_count(
+    alice, tenant_a, settings, django_capture_on_commit_callbacks, sent_tasks
+):
+    settings.CONTACT_IMPORT_SYNC_MAX_BYTES = 1_000
+    rows = "\r".join(f"+1415555{i:04d},N{i}" for i in range(60))  # carriage returns only: 0 rows by the count
+    data = f"phone_number,first_name\r{rows}\r".encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = _login(alice).post(
+            reverse("admin:contacts_contactimport_add"), {"file": SimpleUploadedFile("c.csv", data, "text/csv")}
+        )
+    assert resp.status_code == 302
+    job = ContactImport.objects.get()
+    assert job.status == ImportStatus.PENDING
+    assert sent_tasks == [("contacts.tasks.contact_import_task", (job.pk,), {})]
+    assert not Contact.objects.exists()
+
+
+def test_a_file_over_the_import_limit_is_refused_with_the_limit(alice, settings):
+    settings.CONTACT_IMPORT_MAX_BYTES = 1_000
+    data = b"phone_number\n" + b"+14155550100\n" * 100
+    resp = _login(alice).post(
+        reverse("admin:contacts_contactimport_add"), {"file": SimpleUploadedFile("c.csv", data, "text/csv")}
+    )
+    assert resp.status_code == 200
+    assert "larger than the limit of 1,000 bytes" in resp.content.decode()
+    assert not ContactImport.objects.exists()
+
+
+def test_a_body_over_the_request_cap_is_refused_unread(alice, settings):
+    settings.REQUEST_MAX_BYTES = 5_000
+    data = b"phone_number\n" + b"+14155550100\n" * 1_000
+    resp = _login(alice).post(
+        reverse("admin:contacts_contactimport_add"), {"file": SimpleUploadedFile("c.csv", data, "text/csv")}
+    )
+    assert resp.status_code == 413
+    assert resp["Content-Type"].startswith("text/plain")
+    assert "the limit is 5000 bytes" in resp.content.decode()
+    assert not ContactImport.objects.exists()
+
+
 def test_bad_upload_shows_the_problem(alice):
     resp = _login(alice).post(
         reverse("admin:contacts_contactimport_add"),

@@ -5,7 +5,7 @@ import uuid
 import factory
 from django.utils import timezone
 
-from links.models import Click, ShortLink
+from links.models import Click, LinkDomain, LinkExpiry, ShortLink
 from links.services import code_generate
 from tenants.tests.factories import TenantFactory
 
@@ -31,3 +31,23 @@ class ClickFactory(factory.django.DjangoModelFactory):
     device_type = "mobile"
     os_family = "iOS"
     country = "US"
+
+
+class LinkDomainFactory(factory.django.DjangoModelFactory):
+    """A pending domain under ``.invalid``: a check of it is refused before any lookup (no network in tests)."""
+
+    class Meta:
+        model = LinkDomain
+
+    tenant = factory.SubFactory(TenantFactory)
+    host = factory.Sequence(lambda n: f"go{n}.shop.invalid")
+    active = False
+
+
+class LinkExpiryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LinkExpiry
+
+    tenant = factory.SubFactory(TenantFactory)
+    campaign = factory.SubFactory("campaigns.tests.factories.CampaignFactory", tenant=factory.SelfAttribute("..tenant"))
+    ttl_days = 30

@@ -92,7 +92,7 @@ def test_new_links_are_put_in_the_redirect_cache_on_commit(links_redis, tenant_a
         )
     for code in codes.values():
         value = links_redis.get(link_key(code))
-        assert value == "0|https://x.example/a?b=1&utm_source=sms&utm_medium=sms&utm_campaign=fall-deals"
+        assert value == f"0|{tenant_a.pk}|https://x.example/a?b=1&utm_source=sms&utm_medium=sms&utm_campaign=fall-deals"
         assert 0 < links_redis.ttl(link_key(code)) <= 3 * 24 * 3600
 
 

@@ -26,7 +26,8 @@ def click(code, n=1):
 def test_hot_path_queues_without_touching_the_clicks_table(links_redis, tenant_a, django_assert_max_num_queries):
     _c, _m, codes = campaign_links(tenant_a, 1)
     click(codes[0])  # first request: cache miss, one lookup
-    assert links_redis.get(link_key(codes[0])).split("|", 1)[1].startswith("https://shop.example.com/")
+    _expiry, tenant, target = links_redis.get(link_key(codes[0])).split("|", 2)
+    assert tenant == str(tenant_a.pk) and target.startswith("https://shop.example.com/")
     with django_assert_max_num_queries(0):
         click(codes[0], 3)  # cached: no database at all
     assert links_redis.xlen(stream_key()) == 4

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import factory
-from rest_framework.authtoken.models import Token
 
-from tenants.models import Role, Tenant, User
+from tenants.models import ApiKey, ApiKeyScope, Role, Tenant, User
+from tenants.services import api_key_create
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -35,5 +35,22 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save()
 
 
-def token_for(user: User) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """A key of a user of ``tenant`` (its secret is lost: use ``token_for`` for a key to call the API with)."""
+
+    class Meta:
+        model = ApiKey
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.LazyAttribute(lambda o: UserFactory(tenant=o.tenant, role=Role.MARKETER))
+    name = factory.Sequence(lambda n: f"key-{n}")
+    scope = ApiKeyScope.FULL
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return api_key_create(user=kwargs["user"], name=kwargs["name"], scope=kwargs["scope"])[0]
+
+
+def token_for(user: User, *, scope: str = ApiKeyScope.FULL, name: str = "test") -> str:
+    """A new API key of ``user``'s: its secret, for ``Authorization: Token <secret>``."""
+    return api_key_create(user=user, name=name, scope=scope)[1]

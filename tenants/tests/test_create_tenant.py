@@ -21,7 +21,7 @@ def _create(*extra: str) -> dict:
         "--admin-email",
         "Boss@Acme.example",
         "--admin-password",
-        "s3cret-pass",
+        "plum-orchard-4817",
         *extra,
         stdout=out,
     )
@@ -42,13 +42,13 @@ def test_prints_one_json_line_and_creates_tenant_user_token():
         "--sending-rate",
         "12",
     )
-    assert data["tenant"] == "acme" and len(data["api_token"]) == 40
+    assert data["tenant"] == "acme" and len(data["api_token"]) == 41  # "<8-character prefix>.<32-character secret>"
     tenant = Tenant.objects.get(slug="acme")
     assert tenant.twilio_auth_token == "tok-abc"
     assert tenant.effective_sending_rate == 12
     user = User.objects.get(email="boss@acme.example")
     assert user.tenant == tenant and user.role == Role.ADMIN and user.is_staff and not user.is_superuser
-    assert user.check_password("s3cret-pass")
+    assert user.check_password("plum-orchard-4817")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {data['api_token']}")
     assert client.get("/api/v1/contacts/").status_code == 200

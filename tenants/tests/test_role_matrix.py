@@ -28,11 +28,10 @@ from django.db import transaction
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils.module_loading import import_string
-from rest_framework.authtoken.admin import TokenProxy
 from rest_framework.test import APIClient
 
 from tenants.models import Role, Tenant, User
-from tenants.tests.factories import UserFactory, token_for
+from tenants.tests.factories import ApiKeyFactory, UserFactory, token_for
 from tenants.tests.test_admin_isolation import FACTORIES
 
 ROLES = ("admin", "marketer", "viewer", "other", "anonymous")
@@ -44,8 +43,9 @@ NOBODY = frozenset()  # superusers only (or nobody at all)
 # "<app.model>:<action>" -> the roles of the row's tenant that may run it.
 ADMIN_ACTIONS = {
     "auth.group:delete_selected": NOBODY,
-    "authtoken.tokenproxy:delete_selected": NOBODY,
     "campaigns.campaign:delete_selected": WRITERS,
+    "campaigns.countryprice:delete_selected": WRITERS,  # a country without a row costs the default
+    "campaigns.messagetemplate:delete_selected": WRITERS,  # campaigns made from one keep their copy
     "campaigns.campaign:send_now": WRITERS,
     "campaigns.campaign:schedule": WRITERS,
     "campaigns.campaign:pause": WRITERS,
@@ -63,6 +63,8 @@ ADMIN_ACTIONS = {
     "contacts.contact:delete_selected": WRITERS,
     "contacts.contactimport:delete_selected": NOBODY,  # an import is a record
     "contacts.tag:delete_selected": WRITERS,
+    "growth.keyword:delete_selected": WRITERS,
+    "growth.signupform:delete_selected": WRITERS,
     "integrations.conversion:delete_selected": NOBODY,
     "integrations.event:delete_selected": NOBODY,
     "integrations.eventdelivery:delete_selected": NOBODY,
@@ -72,14 +74,49 @@ ADMIN_ACTIONS = {
     "integrations.eventsubscription:rotate_secrets": WRITERS,
     "links.click:delete_selected": NOBODY,
     "links.shortlink:delete_selected": WRITERS,
+    "links.linkdomain:delete_selected": WRITERS,
+    "links.linkdomain:verify_selected": WRITERS,
+    "links.linkexpiry:delete_selected": WRITERS,
+    "media.mediafile:delete_selected": WRITERS,
+    "guard.guardevent:delete_selected": NOBODY,  # a record of what the guard did
+    "guard.guardsettings:delete_selected": NOBODY,  # changed, never removed
+    "journeys.journey:delete_selected": NOBODY,  # archived, never deleted (its runs and messages are records)
+    "journeys.journeyrun:delete_selected": NOBODY,  # a record of what the journey did
+    "inbox.conversation:delete_selected": NOBODY,  # kept from the texts; marked done, never deleted
+    "inbox.inboxsettings:delete_selected": NOBODY,  # changed, never removed
+    "segments.segment:delete_selected": WRITERS,  # refused while a campaign not yet sent uses it
+    "crm.crmconnection:delete_selected": WRITERS,
+    "crm.inboundevent:delete_selected": NOBODY,  # a record of what a webhook did
+    "crm.resthook:delete_selected": NOBODY,  # the platform unsubscribes (or remove its endpoint)
+    "tenants.apikey:delete_selected": NOBODY,  # revoked, never deleted
+    "tenants.apikey:revoke": WRITERS,  # an admin any of the tenant's keys, a marketer their own (the row is theirs)
+    "tenants.apikey:rotate": WRITERS,
     "tenants.tenant:delete_selected": NOBODY,
     "tenants.user:delete_selected": ADMINS,
+    "tenants.user:signin_unlock": ADMINS,
+    "tenants.user:two_factor_reset": ADMINS,
     "tracking.deliveryfailure:delete_selected": NOBODY,
     "tracking.statusevent:delete_selected": NOBODY,
 }
 
 # "<route name> <METHOD>" -> the roles of tenant A that may call it on A's rows.
 API_VERBS = {
+    "keyword-list GET": ALL,
+    "keyword-list POST": WRITERS,
+    "keyword-detail GET": ALL,
+    "keyword-detail PUT": WRITERS,
+    "keyword-detail PATCH": WRITERS,
+    "keyword-detail DELETE": WRITERS,
+    "link-domain-list GET": ALL,
+    "link-domain-list POST": WRITERS,
+    "link-domain-detail GET": ALL,
+    "link-domain-detail PUT": WRITERS,
+    "link-domain-detail PATCH": WRITERS,
+    "link-domain-detail DELETE": WRITERS,
+    "link-domain-verify POST": WRITERS,
+    "campaign-link-expiry GET": ALL,
+    "campaign-link-expiry PUT": WRITERS,
+    "campaign-link-expiry DELETE": WRITERS,
     "campaign-list GET": ALL,
     "campaign-list POST": WRITERS,
     "campaign-detail GET": ALL,
@@ -92,6 +129,7 @@ API_VERBS = {
     "campaign-pause POST": WRITERS,
     "campaign-resume POST": WRITERS,
     "campaign-cancel POST": WRITERS,
+    "campaign-test-send POST": WRITERS,
     "campaign-stats GET": ALL,
     "campaign-messages GET": ALL,
     "campaign-stats-timeseries GET": ALL,
@@ -101,6 +139,7 @@ API_VERBS = {
     "campaign-export-clicks GET": ALL,
     "stats-overview GET": ALL,
     "privacy-export GET": ADMINS,
+    "privacy-export POST": ADMINS,
     "privacy-erase POST": ADMINS,
     "contact-list GET": ALL,
     "contact-list POST": WRITERS,
@@ -131,6 +170,67 @@ API_VERBS = {
     "conversion-list GET": ALL,
     "conversion-list POST": WRITERS,
     "conversion-detail GET": ALL,
+    "media-list GET": ALL,
+    "media-list POST": WRITERS,
+    "media-detail GET": ALL,
+    "media-detail DELETE": WRITERS,
+    "conversation-list GET": ALL,
+    "conversation-detail GET": ALL,
+    "conversation-messages GET": ALL,
+    "conversation-reply POST": WRITERS,
+    "conversation-assign POST": WRITERS,
+    "conversation-done POST": WRITERS,
+    "conversation-read POST": WRITERS,
+    "segment-list GET": ALL,
+    "segment-list POST": WRITERS,
+    "segment-detail GET": ALL,
+    "segment-detail PUT": WRITERS,
+    "segment-detail PATCH": WRITERS,
+    "segment-detail DELETE": WRITERS,
+    "segment-count GET": ALL,
+    "template-list GET": ALL,
+    "template-list POST": WRITERS,
+    "template-detail GET": ALL,
+    "template-detail PUT": WRITERS,
+    "template-detail PATCH": WRITERS,
+    "template-detail DELETE": WRITERS,
+    "journey-list GET": ALL,
+    "journey-list POST": WRITERS,
+    "journey-detail GET": ALL,
+    "journey-detail PUT": WRITERS,
+    "journey-detail PATCH": WRITERS,
+    "journey-detail DELETE": WRITERS,
+    "journey-activate POST": WRITERS,
+    "journey-pause POST": WRITERS,
+    "journey-resume POST": WRITERS,
+    "journey-archive POST": WRITERS,
+    "journey-figures GET": ALL,
+    "journey-run-list GET": ALL,
+    "journey-run-detail GET": ALL,
+    "event POST": WRITERS,
+    "contact-by-phone PUT": WRITERS,
+    "contact-upsert POST": WRITERS,
+    "contact-merge-rules GET": ALL,
+    "contact-merge-rules PUT": WRITERS,
+    "contact-merge-rules PATCH": WRITERS,
+    "crm-connection-list GET": ALL,
+    "crm-connection-list POST": WRITERS,
+    "crm-connection-detail GET": ALL,
+    "crm-connection-detail PUT": WRITERS,
+    "crm-connection-detail PATCH": WRITERS,
+    "crm-connection-detail DELETE": WRITERS,
+    "hook-list GET": ALL,
+    "hook-list POST": WRITERS,
+    "hook-detail GET": ALL,
+    "hook-detail DELETE": WRITERS,
+    "hook-samples GET": ALL,
+    "hook-poll GET": ALL,
+    # API keys: viewers manage none; the row is the marketer's (an admin manages every key of the tenant).
+    "api-key-list GET": WRITERS,
+    "api-key-list POST": WRITERS,
+    "api-key-detail GET": WRITERS,
+    "api-key-detail DELETE": WRITERS,
+    "api-key-rotate POST": WRITERS,
 }
 
 MATRIX: dict[tuple[str, str, str], bool] = {
@@ -141,7 +241,13 @@ MATRIX: dict[tuple[str, str, str], bool] = {
 }
 
 # A route's ``pk`` names a row of its view's model, except these.
-PK_MODEL = {"campaign-messages": "campaigns.campaign"}
+PK_MODEL = {"campaign-link-expiry": "campaigns.campaign", "campaign-messages": "campaigns.campaign"}
+# Other path parameters a route takes (not a row of tenant A's: the outsider is not expected to get a 404).
+ROUTE_KWARGS = {
+    "contact-by-phone": {"phone": "+14155550199"},
+    "hook-samples": {"event": "link.clicked"},
+    "hook-poll": {"event": "link.clicked"},
+}
 
 
 # --- what exists ------------------------------------------------------------------------------
@@ -220,8 +326,7 @@ def rows(tenant_a, tenant_b, people, sent_tasks):
     made["tenants.user"] = UserFactory(email="spare@acme.example", tenant=tenant_a, role=Role.VIEWER)
     made["tenants.tenant"] = tenant_a
     made["auth.group"] = Group.objects.create(name="acme-group")
-    token_for(made["tenants.user"])
-    made["authtoken.tokenproxy"] = TokenProxy.objects.get(user=made["tenants.user"])
+    made["tenants.apikey"] = ApiKeyFactory(tenant=tenant_a, user=people["marketer"])
     made["compliance.inboundmessage"].needs_review = True
     made["compliance.inboundmessage"].save()
     subscription = made["integrations.eventsubscription"]
@@ -240,9 +345,14 @@ def _tenant_models():
 
 
 def _snapshot(tenant) -> dict:
-    """Everything of tenant A's, to tell whether a request changed any of it."""
+    """Everything of tenant A's, to tell whether a request changed any of it (a key's ``last_used_at`` is the
+    request's own trace, not a change)."""
     state = {
-        m._meta.label: list(m._default_manager.filter(tenant=tenant).order_by("pk").values()) for m in _tenant_models()
+        m._meta.label: [
+            {k: v for k, v in row.items() if k != "last_used_at"}
+            for row in m._default_manager.filter(tenant=tenant).order_by("pk").values()
+        ]
+        for m in _tenant_models()
     }
     state["tenant"] = list(Tenant.objects.filter(pk=tenant.pk).values())
     return state
@@ -345,7 +455,7 @@ def _api_verb(key, people, rows, tenant_a) -> None:
     if "pk" in pattern.pattern.regex.groupindex:
         label = PK_MODEL.get(name) or view.queryset.model._meta.label_lower
         kwargs["pk"] = rows[label].pk
-    url = reverse(name, kwargs=kwargs)
+    url = reverse(name, kwargs={**kwargs, **ROUTE_KWARGS.get(name, {})})
     clients = {role: _api_client(user) for role, user in people.items()}
     before = _snapshot(tenant_a)
     markers = _markers(rows)

@@ -134,3 +134,28 @@ def test_the_prepared_statement_is_reused_and_survives_a_server_reset(tenant_a, 
     )
     assert [m.__class__.objects.get(pk=m.pk).status for m in messages] == ["delivered"] * 3
     _assert_counters_match_recount(messages[0].campaign_id)
+
+
+def test_racing_rcs_callbacks_count_the_channel_once(tenant_a, settings):
+    """Each callback reads the channel it replaces from the locked row: eight racing RCS callbacks for one
+    message count it on RCS once, however they interleave."""
+    from campaigns.counters import campaign_channel_counts
+
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    campaign = CampaignFactory(tenant=tenant_a)
+    messages = [sent_message(tenant_a, campaign=campaign) for _ in range(3)]
+    statuses = ["sent", "delivered", "read", "sent", "delivered", "read", "queued", "read"]
+    jobs = [(m, s) for m in messages for s in statuses]
+    results: list[int] = []
+
+    def work(i: int) -> None:
+        client = Client()
+        for msg, status in jobs[i::8]:
+            params = callback(msg, status, tenant_a, ChannelPrefix="rcs", To="rcs:+14155550123")
+            results.append(signed_post(client, params, tenant_a.twilio_auth_token).status_code)
+
+    assert _run_threads(8, work) == []
+    assert results == [204] * len(jobs)
+    assert set(Message.objects.filter(campaign=campaign).values_list("status", "channel")) == {("read", "rcs")}
+    assert campaign_channel_counts(campaign.pk) == {"rcs": 3}
+    _assert_counters_match_recount(campaign.pk)

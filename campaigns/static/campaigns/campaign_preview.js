@@ -47,6 +47,31 @@
     function showVariant(v, index, many) {
       var box = el("div", { "class": "cp-variant" });
       if (many) { box.appendChild(el("h3", {}, "Variant " + v.label + " · " + v.percent + "%")); }
+      var media = v.media || [];
+      if (media.length) {
+        // An MMS: the text with its image(s) beside it, as the phone shows them.
+        var mms = el("div", { "class": "cp-mms" });
+        var files = el("div", { "class": "cp-media" });
+        media.forEach(function (m) {
+          if ((m.content_type || "").indexOf("image/") === 0) {
+            files.appendChild(el("img", { "src": m.url, "alt": m.name, "class": "cp-media-img", "data-media": m.id }));
+          } else {
+            files.appendChild(el("span", { "class": "cp-media-doc", "data-media": m.id }, m.name));
+          }
+        });
+        mms.appendChild(files);
+        mms.appendChild(el("div", { "class": "cp-phone" }, v.sample || "(no text)"));
+        box.appendChild(mms);
+        box.appendChild(el("p", { "class": "cp-meta" }, "MMS to " + v.mms_recipients + (v.mms_recipients === 1 ? " recipient" : " recipients") +
+          ": one message each, no segments."));
+        if (v.fallback_sample) {
+          box.appendChild(el("p", { "class": "cp-meta" }, v.fallback_recipients + " cannot take MMS and get the text with their own link to the image:"));
+          box.appendChild(el("div", { "class": "cp-phone cp-fallback" }, v.fallback_sample));
+        } else if (v.fallback_recipients) {
+          box.appendChild(el("p", { "class": "cp-meta" }, v.fallback_recipients + " cannot take MMS and are skipped."));
+        }
+        return box;
+      }
       box.appendChild(el("div", { "class": "cp-phone" }, v.sample || "(empty)"));
       var meta = el("p", { "class": "cp-meta" });
       meta.textContent = v.encoding + " · " + v.units + (v.encoding === "GSM-7" ? " septets" : " UTF-16 units") +
@@ -55,6 +80,12 @@
         meta.textContent += " (" + v.segments_min + "–" + v.segments_max + " across the audience)";
       }
       box.appendChild(meta);
+      if (v.worst_case_segments && v.worst_case_sample !== v.sample) {
+        // Every merge field at its longest value among the recipients: the longest this message gets.
+        box.appendChild(el("p", { "class": "cp-meta cp-worst" }, "Longest over the audience: " + v.worst_case_units +
+          (v.worst_case_encoding === "GSM-7" ? " septets" : " UTF-16 units") + ", " + v.worst_case_encoding + ", " +
+          v.worst_case_segments + (v.worst_case_segments === 1 ? " segment" : " segments")));
+      }
       if (v.sample_first_contact && v.sample_first_contact !== v.sample) {
         // What a recipient the tenant never texted before gets: the tenant's opt-out line too.
         box.appendChild(el("p", { "class": "cp-meta" }, "A first contact gets:"));
@@ -96,7 +127,7 @@
       Object.keys(data.errors || {}).forEach(function (name) {
         (data.errors[name] || []).forEach(function (m) { messages.push((name === "__all__" ? "" : name + ": ") + m); });
       });
-      errors.style.display = messages.length ? "" : "none";
+      errors.hidden = !messages.length;
       errors.textContent = messages.join(" ");
       if (!data.bodies) { return; }
       var list = q(".cp-variants");
@@ -110,10 +141,19 @@
       q(".cp-recipients").textContent = data.recipients;
       q(".cp-suppressed").textContent = data.suppressed;
       q(".cp-no-consent").textContent = data.no_consent;
+      q(".cp-blocked").textContent = data.blocked || 0;
       q(".cp-first-contacts").textContent = data.first_contacts;
       q(".cp-segments").textContent = data.total_segments + (data.extrapolated ? " (estimated)" : "");
       q(".cp-cost").textContent = data.estimated_cost + " " + data.currency + " at " + data.price_per_segment +
-        " a segment";
+        " a segment" + (data.mms ? ", " + data.price_per_mms + " an MMS" : "") +
+        ((data.countries || []).some(function (c) { return !c.default; })
+          ? " (" + data.countries.map(function (c) { return c.country + " " + c.price_per_segment; }).join(", ") + ")"
+          : "");
+      panel.querySelectorAll(".cp-mms-row").forEach(function (row) { row.hidden = !data.mms; });
+      q(".cp-mms-recipients").textContent = data.mms_recipients;
+      q(".cp-mms-fallback").textContent = data.mms_fallback === "link"
+        ? data.fallback_recipients + " get the text with a link to the image"
+        : data.skipped_recipients + " skipped";
     }
 
     function refresh() {

@@ -40,6 +40,7 @@
     setKpi("recipients", s.recipients, A.num(s.recipients), s.suppressed ? `${A.num(s.suppressed)} suppressed` : "");
     setKpi("sent", attempted, A.num(attempted), s.queued ? `${A.num(s.queued)} in flight` : "handed to the gateway");
     setKpi("delivered", s.delivered, A.num(s.delivered), `${A.num(s.failed + s.undelivered)} failed or undelivered`);
+    renderRead(s);
     setKpi("clicked", s.unique_clicks, A.num(s.unique_clicks), `${A.num(s.clicks)} clicks · ${A.num(s.bot_hits)} bot hits`);
     setKpi("delivery_rate", s.delivery_rate, A.pct(s.delivery_rate), `delivered of ${A.num(attempted)} sent`);
     setKpi("click_rate", s.click_rate, A.pct(s.click_rate), `clickers of ${A.num(s.reached)} reached`);
@@ -62,6 +63,7 @@
     const aside = {
       suppressed: s.suppressed,
       capped: s.capped || 0,
+      blocked: s.blocked || 0,
       queued: s.queued,
       failed: s.failed,
       undelivered: s.undelivered,
@@ -95,6 +97,19 @@
     });
   }
 
+  /** Reads exist only where the channel reports them (RCS, WhatsApp): a rate over those messages, or none. */
+  function renderRead(s) {
+    const onReadChannels = Object.entries(s.channels || {})
+      .filter(([channel]) => (s.read_channels || []).includes(channel))
+      .reduce((sum, [, n]) => sum + Math.max(0, n), 0);
+    const sub =
+      s.read_rate === null || s.read_rate === undefined
+        ? "none sent on RCS or WhatsApp"
+        : `${A.pct(s.read_rate)} of ${A.num(Math.max(onReadChannels, s.read))} on RCS or WhatsApp`;
+    setKpi("read", s.read, A.num(s.read), sub);
+    root.querySelector('[data-kpi="read"]').dataset.rate = s.read_rate === null || s.read_rate === undefined ? "" : String(s.read_rate);
+  }
+
   function renderUnknowns(u) {
     checking = u.checking;
     const boxes = { unknown_checking: u.checking, needs_person: u.needs_person };
@@ -104,6 +119,9 @@
       box.querySelector("dd").textContent = A.num(value);
     }
     root.querySelector('[data-aside="needs_person"]').hidden = !u.needs_person;
+    if (u.replica_lag_seconds !== undefined) {
+      root.querySelector('[data-field="replica-lag-seconds"]').textContent = String(u.replica_lag_seconds);
+    }
   }
 
   function renderTimeseries(ts) {

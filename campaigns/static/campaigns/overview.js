@@ -36,6 +36,13 @@
     setKpi("delivery_rate", t.delivery_rate, A.pct(t.delivery_rate), "delivered of sent");
     setKpi("click_rate", t.click_rate, A.pct(t.click_rate), `clickers of ${A.num(t.reached)} reached`);
     setKpi("opt_out_rate", t.opt_out_rate, A.pct(t.opt_out_rate), `${A.num(t.opt_outs)} opted out`);
+    // Only RCS and WhatsApp report reads: no rate at all (not 0%) when nothing went out on them.
+    setKpi(
+      "read_rate",
+      t.read_rate === null || t.read_rate === undefined ? "" : t.read_rate,
+      A.pct(t.read_rate),
+      t.read_rate === null || t.read_rate === undefined ? "only RCS and WhatsApp report reads" : `${A.num(t.read)} read (RCS, WhatsApp)`
+    );
 
     const rows = data.campaigns || [];
     const body = root.querySelector('[data-table="campaigns"] tbody');
