@@ -11,6 +11,12 @@ PostgreSQL or Redis, so a case may kill, stop or restart any piece:
   the gateway's faults.
 - one ``celery worker`` (prefork) and a separate ``celery beat``, each in its own
   process group, so a SIGKILL takes the pool's children too and beat can stop alone.
+  Both run supervised, as in production (compose's ``restart: unless-stopped``): a
+  worker or beat that exits on its own is started again 1 s later and the case's
+  report says so. Celery 5.7's worker can die of a broker cut ("Unrecoverable
+  error", an AttributeError in kombu's close of the lost connection); a process
+  manager is part of any deployment, so the cases test the app under one. A piece
+  a case kills on purpose is the case's to restart.
 - ``python -m faults.agent`` for the database work that needs Django (seeding,
   ``campaign_send``): this process may be pytest, whose Django is bound to the
   test database. Polling reads the stack's database directly (psycopg2), to be quick.
@@ -25,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -135,6 +142,11 @@ class Stack:
         self.workers: list[Proc] = []
         self.beat: Proc | None = None
         self._db = None
+        #: What the supervisor restarted: one line each, for the case's report.
+        self.restarts: list[str] = []
+        self._pieces = threading.RLock()  # the supervisor and the case both start and kill workers and beat
+        self._stop_supervisor = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -173,12 +185,18 @@ class Stack:
             raise RuntimeError("migrate failed:\n" + migrate.stdout[-2000:] + migrate.stderr[-3000:])
         self.start_workers()
         self.start_beat()
+        self._supervisor = threading.Thread(target=self._supervise, name="faults-supervisor", daemon=True)
+        self._supervisor.start()
         return self
 
     def close(self) -> None:
-        for proc in [*self.workers, *([self.beat] if self.beat else [])]:
-            proc.kill()
-        self.workers, self.beat = [], None
+        self._stop_supervisor.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=70)
+        with self._pieces:
+            for proc in [*self.workers, *([self.beat] if self.beat else [])]:
+                proc.kill()
+            self.workers, self.beat = [], None
         if self._db is not None:
             try:
                 self._db.close()
@@ -202,30 +220,74 @@ class Stack:
 
     # --- the pieces, one at a time ------------------------------------------------------
 
-    def start_workers(self) -> None:
+    def _worker(self) -> Proc:
         name = f"faults-{uuid.uuid4().hex[:6]}@%h"
         cmd = [
             sys.executable, "-m", "celery", "-A", "smscampaigns", "worker", "--pool=prefork",
             f"--concurrency={self.concurrency}", "--loglevel=INFO", "-n", name, "--without-gossip", "--without-mingle",
         ]  # fmt: skip
-        self.workers.append(Proc("worker", cmd, self.env, self.workdir / "worker.log", ready="ready."))
+        return Proc("worker", cmd, self.env, self.workdir / "worker.log", ready="ready.")
 
-    def kill_workers(self) -> None:
-        for worker in self.workers:
-            worker.kill()
-        self.workers = []
-
-    def start_beat(self) -> None:
+    def _beat(self) -> Proc:
         cmd = [
             sys.executable, "-m", "celery", "-A", "smscampaigns", "beat", "--loglevel=INFO",
             "-s", str(self.workdir / "beat-schedule"),
         ]  # fmt: skip
-        self.beat = Proc("beat", cmd, self.env, self.workdir / "beat.log", ready="Starting...")
+        return Proc("beat", cmd, self.env, self.workdir / "beat.log", ready="Starting...")
+
+    def start_workers(self) -> None:
+        with self._pieces:
+            self.workers.append(self._worker())
+
+    def kill_workers(self) -> None:
+        with self._pieces:
+            for worker in self.workers:
+                worker.kill()
+            self.workers = []
+
+    def start_beat(self) -> None:
+        with self._pieces:
+            self.beat = self._beat()
 
     def stop_beat(self) -> None:
-        if self.beat:
-            self.beat.kill()
-        self.beat = None
+        with self._pieces:
+            if self.beat:
+                self.beat.kill()
+            self.beat = None
+
+    def _supervise(self) -> None:
+        """Start again, 1 s after it exited, a worker or beat that died on its own (not one a case killed: that
+        one has left ``workers``/``beat`` already), as compose's ``restart: unless-stopped`` does."""
+        while not self._stop_supervisor.wait(0.5):
+            with self._pieces:
+                dead = [w for w in self.workers if not w.alive()]
+                beat_dead = self.beat is not None and not self.beat.alive()
+            if not dead and not beat_dead:
+                continue
+            if self._stop_supervisor.wait(1.0):
+                return
+            with self._pieces:
+                for worker in dead:
+                    if worker in self.workers:
+                        self._restart(worker, self._worker, lambda new, old=worker: self._replace_worker(old, new))
+                if beat_dead and self.beat is not None and not self.beat.alive():
+                    self._restart(self.beat, self._beat, lambda new: setattr(self, "beat", new))
+
+    def _replace_worker(self, old: Proc, new: Proc) -> None:
+        self.workers[self.workers.index(old)] = new
+
+    def _restart(self, old: Proc, start: Callable[[], Proc], put: Callable[[Proc], None]) -> None:
+        code = old.proc.returncode
+        try:  # what the dead one left in its group (a prefork pool's children), as systemd's control group would
+            os.killpg(old.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            put(start())
+        except RuntimeError as exc:  # it would not start (the broker still down): the next round tries again
+            self.restarts.append(f"{old.name} exited (code {code}); restart failed, trying again: {str(exc)[:200]}")
+            return
+        self.restarts.append(f"{old.name} exited on its own (code {code}); restarted by the supervisor")
 
     def stop_redis(self) -> None:
         """Kill Redis; ``start_redis`` brings up an empty one on the same port (the queued tasks are gone)."""
@@ -251,11 +313,12 @@ class Stack:
             self.pg.start()
         if not self.redis.running():
             self.redis.start()
-        self.workers = [w for w in self.workers if w.alive()]
-        if not self.workers:
-            self.start_workers()
-        if self.beat is None or not self.beat.alive():
-            self.start_beat()
+        with self._pieces:
+            self.workers = [w for w in self.workers if w.alive()]
+            if not self.workers:
+                self.start_workers()
+            if self.beat is None or not self.beat.alive():
+                self.start_beat()
 
     def reset(self) -> None:
         """Between cases: faults off, every piece up, no periodic job's lock left by a worker an earlier case
