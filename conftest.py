@@ -28,6 +28,16 @@ def _media_root(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _whitenoise_looks_files_up_per_request():
+    """WhiteNoise indexes every static file (the finders' ~300) when its middleware starts: once per process in
+    production, but once per test ``Client`` here (each loads the middleware), 0.14 s a client, minutes a suite.
+    Looked up per request instead (its DEBUG mode, ``WHITENOISE_AUTOREFRESH``), the same files are served."""
+    from django.conf import settings
+
+    settings.WHITENOISE_AUTOREFRESH = True
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _guard_keys_of_this_run():
     """The fraud guard's Redis counters are per tenant id, and ids repeat between test databases: each run (and
     the workers it starts, through the environment) counts under its own prefix."""
