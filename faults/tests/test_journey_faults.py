@@ -96,7 +96,7 @@ class JourneyRun:
 def test_worker_killed_mid_step_then_restarted(stack):
     stack.reset()
     run = JourneyRun(stack, "j-kill")
-    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 30, interval=0.01), "sending never started"
+    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 60, interval=0.01), "sending never started"
     stack.kill_workers()
     at = run.ones()
     assert at < CONTACTS, "the step was over before the kill: nothing tested"
@@ -124,7 +124,7 @@ def test_gateway_connections_cut_mid_step(stack):
     stack.inject("cut_after", rate=0.15, seed=11)  # created, then the answer lost: unknown outcomes to resolve
     stack.inject("cut_before", rate=0.15, seed=12)  # nothing created, the connection dropped
     run = JourneyRun(stack, "j-cut")
-    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 30, interval=0.01), "sending never started"
+    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 60, interval=0.01), "sending never started"
     time.sleep(1.5)
     stack.clear_faults()
     run.check("connections cut for the first seconds")
@@ -133,7 +133,7 @@ def test_gateway_connections_cut_mid_step(stack):
 def test_redis_restarted_mid_step(stack):
     stack.reset()
     run = JourneyRun(stack, "j-redis")
-    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 30, interval=0.01), "sending never started"
+    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 60, interval=0.01), "sending never started"
     at = run.ones()
     stack.restart_redis()  # every queued send batch is lost; the stall sweep and the tick bring them back
     assert at < CONTACTS
@@ -143,7 +143,7 @@ def test_redis_restarted_mid_step(stack):
 def test_postgres_restarted_mid_step(stack):
     stack.reset()
     run = JourneyRun(stack, "j-pg")
-    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 30, interval=0.01), "sending never started"
+    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 60, interval=0.01), "sending never started"
     at = run.ones()
     stack.restart_postgres("fast")
     assert at < CONTACTS
