@@ -431,7 +431,16 @@ from kombu import Queue  # noqa: E402
 
 # Each queue its own routing key: with the default (one key for all), every task
 # published to the default exchange would be copied into both queues.
-CELERY_TASK_QUEUES = (Queue("celery", routing_key="celery"), Queue(WEBHOOKS_QUEUE, routing_key=WEBHOOKS_QUEUE))
+# The beat's periodic tasks (sending tick, unknown-outcome resolver, guard, journeys, …) go on a queue of their own:
+# on the default queue, a campaign's send batches (all queued at fan-out) would hold them back until the last batch
+# was taken, so no lost claim reaped, no anomaly paused, no journey advanced while a big campaign sends. A worker
+# takes from its queues in turn, so a tick waits for one batch at most. See docs/operations.md "Processes".
+CONTROL_QUEUE = env.str("CONTROL_QUEUE", default="control")
+CELERY_TASK_QUEUES = (
+    Queue("celery", routing_key="celery"),
+    Queue(WEBHOOKS_QUEUE, routing_key=WEBHOOKS_QUEUE),
+    Queue(CONTROL_QUEUE, routing_key=CONTROL_QUEUE),
+)
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Only public addresses are called unless this is on (development and tests only).
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
@@ -635,6 +644,8 @@ JOURNEY_ADVANCE_SECONDS = env.float("JOURNEY_ADVANCE_SECONDS", default=50.0)
 JOURNEY_ENROLL_BATCH = env.int("JOURNEY_ENROLL_BATCH", default=5000)
 JOURNEY_SETTLE_SECONDS = env.int("JOURNEY_SETTLE_SECONDS", default=10)
 CELERY_BEAT_SCHEDULE["journeys-tick"] = {"task": "journeys.tasks.journeys_tick", "schedule": JOURNEY_TICK_SECONDS}
+for _entry in CELERY_BEAT_SCHEDULE.values():  # every periodic task not routed elsewhere (webhooks) goes to control
+    _entry.setdefault("options", {}).setdefault("queue", CONTROL_QUEUE)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # How often a worker sweeps for tasks whose worker died (kombu's default is every ~100 s).
     CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10)

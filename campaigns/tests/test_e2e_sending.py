@@ -112,6 +112,11 @@ def workers(transactional_db, redis_url, fake, settings):
         "SENDING_BATCH_SIZE": "20",
         "SENDING_TICK_SECONDS": "1",
         "SENDING_CLAIM_TIMEOUT": "3",
+        # A claim the kill cut before its request reached the gateway is reaped to ``unknown``, and the resolver
+        # finds nothing until the grace period has passed (a request could still be in flight): 50 s by default
+        # (TWILIO_HTTP_TIMEOUT 10 s), longer than the waits below. Short timings, as in faults/harness.py.
+        "TWILIO_HTTP_TIMEOUT": "2",
+        "SENDING_UNKNOWN_GRACE_SECONDS": "8",
         # A task the kill took between the broker's pop and its unacked record is lost to the broker: the tick's
         # stall sweep kicks the campaign again after this long (60 s in production, past the waits below).
         "SENDING_STALL_SECONDS": "5",
@@ -149,8 +154,21 @@ def _wait(predicate, timeout: float, what: str, pool=None):
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{pool.tails() if pool else ''}")
+            raise AssertionError(f"timed out waiting for {what}\n{_state()}\n{pool.tails() if pool else ''}")
         time.sleep(0.1)
+
+
+def _state() -> str:
+    """What the campaigns and their messages are doing: the first thing to read when a wait times out."""
+    lines = []
+    for campaign in Campaign.objects.order_by("pk"):
+        counts = Counter(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
+        lines.append(
+            f"campaign {campaign.pk}: {campaign.status}, fanned out {campaign.fanned_out_at}, messages {dict(counts)}"
+        )
+    for m in Message.objects.filter(status__in=["pending", "sending", "unknown"]).order_by("pk")[:10]:
+        lines.append(f"  message {m.pk}: {m.status}, claimed {m.claimed_at}, check after {m.check_after}")
+    return "\n".join(lines)
 
 
 def _status(campaign) -> str:

@@ -33,6 +33,19 @@ def test_a_task_is_published_to_one_queue_only(redis_url):
                 queue(conn.default_channel).declare()
         app.send_task("campaigns.tasks.messages_send", kwargs={"message_ids": []})
         app.send_task("integrations.tasks.webhook_delivery_attempt", queue=settings.WEBHOOKS_QUEUE)
-        assert (client.llen("celery"), client.llen(settings.WEBHOOKS_QUEUE)) == (1, 1)
+        tick = settings.CELERY_BEAT_SCHEDULE["campaigns-sending-tick"]
+        app.send_task(tick["task"], **tick["options"])  # as beat sends it
+        lengths = [client.llen(q) for q in ("celery", settings.WEBHOOKS_QUEUE, settings.CONTROL_QUEUE)]
+        assert lengths == [1, 1, 1]
     finally:
         client.flushdb()
+
+
+def test_periodic_tasks_do_not_queue_behind_send_batches():
+    """Every beat task goes to the control queue (or webhooks, for the dispatcher): none to the queue a campaign's
+    batches fill at fan-out, where the tick would wait for the last batch to be taken."""
+    queues = {name: entry.get("options", {}).get("queue") for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+    assert queues["campaigns-sending-tick"] == settings.CONTROL_QUEUE
+    assert queues["webhooks-dispatch"] == settings.WEBHOOKS_QUEUE
+    assert {q for q in queues.values()} == {settings.CONTROL_QUEUE, settings.WEBHOOKS_QUEUE}, queues
+    assert settings.CONTROL_QUEUE in {q.name for q in settings.CELERY_TASK_QUEUES}
