@@ -17,6 +17,7 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import redis
 from django.conf import settings
@@ -49,25 +50,36 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def webhook_wait(request) -> int:
-    """Seconds until this request's address may call again (0: serve it). Counts the request."""
-    limit, period = parse_rate(settings.WEBHOOK_THROTTLE)
+def fixed_window_wait(
+    key: str, rate: str, client: Callable[[], redis.Redis], on_error: Callable[[Exception], None]
+) -> int:
+    """Count one hit of ``key`` in the current fixed window of ``rate``; seconds until that window is over when
+    the hit is past the limit (0: go on). One ``INCR`` and one ``EXPIRE`` in one round trip. Whatever Redis or
+    its client raises goes to ``on_error`` and lets the hit through (a lost count costs less than a lost request).
+    The sign-up throttle (``growth.throttle``) counts this way too."""
+    limit, period = parse_rate(rate)
     if not limit:
         return 0
     now = time.time()
     window = int(now // period)
-    key = f"{KEY_PREFIX}{BaseThrottle().get_ident(request)}:{window}"
+    full = f"{key}:{window}"
     try:
-        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, period)
-        count = pipe.execute()[0]
-    except Exception as exc:  # noqa: BLE001 - whatever the client raises (not only RedisError), the webhook is served
-        _warn(exc)
+        pipe = client().pipeline(transaction=False)
+        pipe.incr(full)
+        pipe.expire(full, period)
+        count = int(pipe.execute()[0])
+    except Exception as exc:  # noqa: BLE001 - not only RedisError: whatever the client raises, the hit goes through
+        on_error(exc)
         return 0
     if count <= limit:
         return 0
     return max(1, math.ceil((window + 1) * period - now))
+
+
+def webhook_wait(request) -> int:
+    """Seconds until this request's address may call again (0: serve it). Counts the request."""
+    key = f"{KEY_PREFIX}{BaseThrottle().get_ident(request)}"
+    return fixed_window_wait(key, settings.WEBHOOK_THROTTLE, lambda: _client(settings.REDIS_URL), _warn)
 
 
 def _warn(exc: Exception) -> None:

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import time
 
 from django.conf import settings
-from redis.exceptions import RedisError
 
-from common.webhook_throttle import parse_rate
+from common.webhook_throttle import fixed_window_wait
 from guard.store import key_prefix, redis_client
 
 logger = logging.getLogger(__name__)
@@ -30,23 +28,8 @@ _warned_at = 0.0
 
 
 def _wait(key: str, rate: str) -> int:
-    limit, period = parse_rate(rate)
-    if not limit:
-        return 0
-    now = time.time()
-    window = int(now // period)
-    full = f"{key_prefix()}signup:{key}:{window}"
-    try:
-        pipe = redis_client(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.incr(full)
-        pipe.expire(full, period)
-        count = int(pipe.execute()[0])
-    except (RedisError, OSError) as exc:
-        _warn(exc)
-        return 0
-    if count <= limit:
-        return 0
-    return max(1, math.ceil((window + 1) * period - now))
+    full = f"{key_prefix()}signup:{key}"
+    return fixed_window_wait(full, rate, lambda: redis_client(settings.REDIS_URL), _warn)
 
 
 def _warn(exc: Exception) -> None:
