@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from tenants.admin_scoping import TenantScopedAdmin, request_tenant
+from tenants.admin_scoping import TenantScopedAdmin, form_tenant, request_tenant
 from tenants.models import Tenant
 
 from .conditions import DefinitionError, definition_describe, definition_validate
@@ -293,12 +293,9 @@ class SegmentAdmin(TenantScopedAdmin):
         """The live count behind the editor: JSON for the posted rows (saved or not)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        tenant = request_tenant(request)
-        if tenant is None:  # a superuser: the form's tenant
-            tenant_id = request.POST.get("tenant", "")
-            tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id.isdigit() else None
-            if tenant is None:
-                return JsonResponse({"errors": ["Pick the tenant first."]}, status=400)
+        tenant = form_tenant(request)
+        if tenant is None:  # a superuser who has not picked one yet
+            return JsonResponse({"errors": ["Pick the tenant first."]}, status=400)
         form = self.get_form(request)(data=request.POST)
         form.is_valid()
         definition = getattr(form, "cleaned_definition", None)

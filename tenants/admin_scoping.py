@@ -24,6 +24,16 @@ def request_tenant(request) -> Tenant | None:
     return None if user.is_superuser else user.tenant
 
 
+def form_tenant(request) -> Tenant | None:
+    """The tenant a posted admin form is for: the user's own, or for a superuser the form's ``tenant`` field
+    (None when it names none). The live previews behind the campaign and segment forms answer with it."""
+    tenant = request_tenant(request)
+    if tenant is not None:
+        return tenant
+    tenant_id = request.POST.get("tenant", "")
+    return Tenant.objects.filter(pk=tenant_id).first() if tenant_id.isdigit() else None
+
+
 def scope_queryset(qs: models.QuerySet, request) -> models.QuerySet:
     """Limit ``qs`` to the request's tenant when its model is tenant-owned."""
     if request.user.is_superuser:

@@ -38,7 +38,7 @@ from contacts.models import Tag
 from media.models import MediaFile
 from media.widgets import MediaPicker, thumbnail
 from segments.models import Segment
-from tenants.admin_scoping import TenantReadOnlyInline, TenantScopedAdmin, request_tenant
+from tenants.admin_scoping import TenantReadOnlyInline, TenantScopedAdmin, form_tenant, request_tenant
 from tenants.models import Tenant
 
 from . import prices, templates  # noqa: F401 - registers the country prices' and message templates' admins
@@ -453,12 +453,9 @@ class CampaignAdmin(
         """The live calculator behind the form: JSON for the posted form's body, link, variants and audience."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        tenant = request_tenant(request)
-        if tenant is None:  # a superuser: the form's tenant
-            tenant_id = request.POST.get("tenant", "")
-            tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id.isdigit() else None
-            if tenant is None:
-                return JsonResponse({"errors": {"tenant": ["Pick the tenant first."]}}, status=400)
+        tenant = form_tenant(request)
+        if tenant is None:  # a superuser who has not picked one yet
+            return JsonResponse({"errors": {"tenant": ["Pick the tenant first."]}}, status=400)
         form = self.get_form(request)(data=request.POST)
         form.request_tenant = tenant
         form.is_valid()
