@@ -122,3 +122,23 @@ def test_the_campaign_form_offers_the_tenants_segments(alice, tenant_a, tenant_b
     assert campaign.audience == {"segment": mine.pk}
     html = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
     assert f'<option value="{mine.pk}" selected>Granted</option>' in html
+
+
+def test_the_live_count_is_for_the_users_own_tenant_whatever_tenant_is_posted(alice, tenant_a, tenant_b):
+    """``tenants.admin_scoping.form_tenant``: a tenant's user counts their own contacts even when the form posts
+    another tenant's id; a superuser counts the posted tenant's, and is asked to pick one when none is posted."""
+    ContactFactory(tenant=tenant_a, custom_fields={"city": "Boston"})
+    for _ in range(3):
+        ContactFactory(tenant=tenant_b, custom_fields={"city": "Boston"})
+    data = {"name": "Boston", **_rows((1, "field", "city", "equals", "boston", ""))}
+    url = reverse("admin:segments_segment_count")
+
+    mine = _login(alice).post(url, {**data, "tenant": tenant_b.pk}).json()
+    assert mine["errors"] == [] and mine["count"] == 1
+
+    root = UserFactory(email="root@example.com", tenant=None, is_superuser=True, is_staff=True)
+    theirs = _login(root).post(url, {**data, "tenant": tenant_b.pk}).json()
+    assert theirs["errors"] == [] and theirs["count"] == 3
+    unpicked = _login(root).post(url, data)
+    assert unpicked.status_code == 400 and unpicked.json() == {"errors": ["Pick the tenant first."]}
+    assert _login(root).post(url, {**data, "tenant": "x"}).status_code == 400
