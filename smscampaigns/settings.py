@@ -434,7 +434,7 @@ from kombu import Queue  # noqa: E402
 # The beat's periodic tasks (sending tick, unknown-outcome resolver, guard, journeys, …) go on a queue of their own:
 # on the default queue, a campaign's send batches (all queued at fan-out) would hold them back until the last batch
 # was taken, so no lost claim reaped, no anomaly paused, no journey advanced while a big campaign sends. A worker
-# takes from its queues in turn, so a tick waits for one batch at most. See docs/operations.md "Processes".
+# takes from its queues in turn, so a tick waits for one batch at most. See docs/operations.md "Queues".
 CONTROL_QUEUE = env.str("CONTROL_QUEUE", default="control")
 CELERY_TASK_QUEUES = (
     Queue("celery", routing_key="celery"),

@@ -47,5 +47,5 @@ def test_periodic_tasks_do_not_queue_behind_send_batches():
     queues = {name: entry.get("options", {}).get("queue") for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
     assert queues["campaigns-sending-tick"] == settings.CONTROL_QUEUE
     assert queues["webhooks-dispatch"] == settings.WEBHOOKS_QUEUE
-    assert {q for q in queues.values()} == {settings.CONTROL_QUEUE, settings.WEBHOOKS_QUEUE}, queues
+    assert set(queues.values()) == {settings.CONTROL_QUEUE, settings.WEBHOOKS_QUEUE}, queues
     assert settings.CONTROL_QUEUE in {q.name for q in settings.CELERY_TASK_QUEUES}
