@@ -1,5 +1,5 @@
 # ruff: noqa: S608 - DDL built from table and column names in code and month bounds from dates, never user input
-"""Monthly range partitions of append-only tables (PostgreSQL declarative partitioning): the DDL.
+"""Monthly range partitions of append-only tables (PostgreSQL declarative partitioning), each month split by tenant.
 
 A partitioned table ``T`` on a time column has one partition per calendar month (UTC), named
 ``T_pYYYYMM``, and a default partition ``T_pdefault`` that catches a row no month partition holds (a
@@ -7,11 +7,16 @@ clock far off, a month not created yet), so an insert never fails for want of a 
 months are created ahead by a periodic task (``retention``); creating a month whose rows already
 sit in the default moves them first. Whole months are dropped when they expire, never rows.
 
-PostgreSQL requires every unique index of a partitioned table to include the partition key: the
-primary key is ``(id, time)`` in the database (Django keeps ``id`` as the model's pk: ids come from
-one sequence, so ``id`` alone still names one row). A uniqueness that cannot include the time (the
-status callbacks' ``(tenant, sid, status)``) is kept per partition (``per_partition_unique``), so it
-holds within a month, not across a month's boundary.
+Each month is itself partitioned by list on ``tenant_id``: a leaf ``T_pYYYYMM_t<id>`` for each tenant
+with a retention of its own and a default leaf ``T_pYYYYMM_tdefault`` for every other tenant, so one
+tenant's month can be dropped whole while the others' stay (``retention``). A tenant's leaf created in
+a month that already holds its rows moves them out of the default leaf first.
+
+PostgreSQL requires every unique index of a partitioned table to include the partition keys: the
+primary key is ``(id, time, tenant_id)`` in the database (Django keeps ``id`` as the model's pk: ids
+come from one sequence, so ``id`` alone still names one row). A uniqueness that cannot include the
+time (the status callbacks' ``(tenant, sid, status)``) is kept per leaf (``per_partition_unique``), so
+it holds within a month, not across a month's boundary.
 
 Used by the migrations that partition a table and by ``retention.services``; no model imports here.
 """
@@ -22,6 +27,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 DEFAULT_SUFFIX = "_pdefault"
+DEFAULT_LEAF = "default"
 
 
 def month_start(moment: dt.datetime | dt.date) -> dt.date:
@@ -50,30 +56,111 @@ def _bound(month: dt.date) -> str:
     return f"'{month.isoformat()} 00:00:00+00'"
 
 
-def _unique_sql(partition: str, per_partition_unique: Sequence[Sequence[str]]) -> list[str]:
+def unique_sql(partition: str, per_partition_unique: Sequence[Sequence[str]]) -> list[str]:
     return [
         f'CREATE UNIQUE INDEX IF NOT EXISTS "{partition}_u{i}" ON "{partition}" ({", ".join(cols)})'
         for i, cols in enumerate(per_partition_unique)
     ]
 
 
+def leaf_name(table: str, month: dt.date, tenant_id: int | None) -> str:
+    """A month's leaf for one tenant, or (``None``) its default leaf."""
+    return f"{partition_name(table, month)}_t{DEFAULT_LEAF if tenant_id is None else int(tenant_id)}"
+
+
+def leaf_tenant(month_partition: str, name: str) -> int | None:
+    """The tenant a leaf of ``month_partition`` is for; None for its default leaf (or another name)."""
+    suffix = name[len(month_partition) + 2 :] if name.startswith(f"{month_partition}_t") else ""
+    return int(suffix) if suffix.isdigit() else None
+
+
 def month_partition_sql(
-    table: str, column: str, month: dt.date, *, per_partition_unique: Sequence[Sequence[str]] = ()
+    table: str,
+    column: str,
+    month: dt.date,
+    *,
+    tenant_ids: Iterable[int] = (),
+    per_partition_unique: Sequence[Sequence[str]] = (),
 ) -> list[str]:
-    """Create ``month``'s partition, moving into it the rows of that month the default partition holds.
+    """Create ``month``'s partition, split by tenant (a leaf per id in ``tenant_ids`` and the default leaf),
+    moving into it the rows of that month the default partition holds.
 
     Built detached and attached after the move (the default may not hold rows of an attached month);
-    ATTACH creates the parent's indexes on it. Run in one transaction: the default is locked meanwhile.
+    ATTACH creates the parent's indexes on every leaf. Run in one transaction: the default is locked meanwhile.
     """
     name, default = partition_name(table, month), f"{table}{DEFAULT_SUFFIX}"
     lo, hi = _bound(month), _bound(month_add(month, 1))
+    leaves = [(leaf_name(table, month, None), "DEFAULT")]
+    leaves += [(leaf_name(table, month, t), f"FOR VALUES IN ({int(t)})") for t in sorted(set(tenant_ids))]
     return [
-        f'CREATE TABLE IF NOT EXISTS "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+        f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS) '
+        "PARTITION BY LIST (tenant_id)",
+        *(f'CREATE TABLE "{leaf}" PARTITION OF "{name}" {bound}' for leaf, bound in leaves),
         f'WITH moved AS (DELETE FROM "{default}" WHERE "{column}" >= {lo} AND "{column}" < {hi} RETURNING *) '
         f'INSERT INTO "{name}" SELECT * FROM moved',
         f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" FOR VALUES FROM ({lo}) TO ({hi})',
-        *_unique_sql(name, per_partition_unique),
+        *(statement for leaf, _ in leaves for statement in unique_sql(leaf, per_partition_unique)),
     ]
+
+
+def tenant_leaf_sql(
+    table: str, month: dt.date, tenant_id: int, *, per_partition_unique: Sequence[Sequence[str]] = ()
+) -> list[str]:
+    """Give ``tenant_id`` a leaf of its own in ``month``'s partition, moving its rows out of the default leaf.
+
+    Built detached and attached after the move (the default leaf may not hold rows of an attached tenant).
+    """
+    parent, leaf, default = (
+        partition_name(table, month),
+        leaf_name(table, month, tenant_id),
+        leaf_name(table, month, None),
+    )
+    tenant = int(tenant_id)
+    return [
+        f'CREATE TABLE "{leaf}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+        f'WITH moved AS (DELETE FROM "{default}" WHERE tenant_id = {tenant} RETURNING *) '
+        f'INSERT INTO "{leaf}" SELECT * FROM moved',
+        f'ALTER TABLE "{parent}" ATTACH PARTITION "{leaf}" FOR VALUES IN ({tenant})',
+        *unique_sql(leaf, per_partition_unique),
+    ]
+
+
+def month_partitions(cursor, table: str) -> list[dt.date]:
+    """The months ``table`` has a partition for (a migration's view: from the catalogue, not the models)."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(%s)",
+        [table],
+    )
+    return sorted(m for (name,) in cursor.fetchall() if (m := partition_month(table, name)) is not None)
+
+
+def split_months_by_tenant_sql(
+    *, table: str, column: str, months: Iterable[dt.date], keys: Sequence[tuple[str, str, Sequence[str]]]
+) -> list[str]:
+    """Turn the plain month partitions ``months`` of ``table`` into months split by tenant, their rows kept.
+
+    ``keys`` (name, kind, columns) are the unique constraints to make again with ``tenant_id`` added, as
+    the split requires. Each month's table becomes, unchanged and uncopied, the default leaf of a new
+    month partition. For a migration (one transaction).
+    """
+    sql = [f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE']
+    for name, kind, columns in keys:
+        sql += [
+            f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"',
+            f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {kind} ({", ".join([*columns, "tenant_id"])})',
+        ]
+    for month in sorted(set(months)):
+        name, default_leaf = partition_name(table, month), leaf_name(table, month, None)
+        lo, hi = _bound(month), _bound(month_add(month, 1))
+        sql += [
+            f'ALTER TABLE "{table}" DETACH PARTITION "{name}"',
+            f'ALTER TABLE "{name}" RENAME TO "{default_leaf}"',
+            f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS) '
+            "PARTITION BY LIST (tenant_id)",
+            f'ALTER TABLE "{name}" ATTACH PARTITION "{default_leaf}" DEFAULT',
+            f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" FOR VALUES FROM ({lo}) TO ({hi})',
+        ]
+    return sql
 
 
 def partition_table_sql(
@@ -110,8 +197,8 @@ def partition_table_sql(
         *indexes,
     ]
     for month in sorted(set(months)):
-        sql += _unique_sql(partition_name(table, month), per_partition_unique)
-    sql += _unique_sql(f"{table}{DEFAULT_SUFFIX}", per_partition_unique)
+        sql += unique_sql(partition_name(table, month), per_partition_unique)
+    sql += unique_sql(f"{table}{DEFAULT_SUFFIX}", per_partition_unique)
     sql.append(
         f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
         f'COALESCE((SELECT max(id) FROM "{table}"), 0) + 1, false)'

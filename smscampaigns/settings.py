@@ -395,8 +395,11 @@ CELERY_BEAT_SCHEDULE["tracking-orphans-sweep"] = {"task": "tracking.tasks.status
 # takes ~0.1 s; bench/dashboard).
 CELERY_BEAT_SCHEDULE["campaigns-squash-counts"] = {"task": "campaigns.tasks.status_counts_squash", "schedule": 10.0}
 # Partitions of the status history and clicks (retention/, docs/operations.md#retention): months made ahead, months
-# ended more than RETENTION_MONTHS ago dropped whole (0: never). Global: partitions hold every tenant's rows.
+# ended more than RETENTION_MONTHS ago dropped whole (0: never); a tenant's own "Keep raw events (months)"
+# (Tenant.event_retention_months) overrides it for that tenant's rows (each month is split by tenant). With
+# RETENTION_ARCHIVE_DIR set, each partition is written there as gzipped CSV before it is dropped.
 RETENTION_MONTHS = env.int("RETENTION_MONTHS", default=13)
+RETENTION_ARCHIVE_DIR = env.str("RETENTION_ARCHIVE_DIR", default="")
 PARTITIONS_AHEAD_MONTHS = env.int("PARTITIONS_AHEAD_MONTHS", default=3)
 CELERY_BEAT_SCHEDULE["retention-partitions"] = {"task": "retention.tasks.partitions_maintain", "schedule": 3600.0}
 # Clicks queued in Redis are written in batches (see links/capture.py).

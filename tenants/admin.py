@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
@@ -10,6 +11,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
+
+from common.enqueue import task_enqueue
+from retention.services import retention_describe
 
 from . import services, signin
 from .admin_scoping import TenantScopedAdmin, scope_queryset
@@ -52,6 +56,7 @@ class TenantForm(forms.ModelForm):
             "legal_quiet_hours",
             "sending_paused_reason",
             "require_two_factor",
+            "event_retention_months",
         ]
 
     def clean_twilio_auth_token(self):
@@ -64,7 +69,7 @@ class TenantAdmin(admin.ModelAdmin):
     form = TenantForm
     list_display = ("name", "slug", "twilio_account_sid", "sender", "sender_type", "paused")
     search_fields = ("name", "slug", "twilio_account_sid")
-    readonly_fields = ("auth_token_on_file", "created_at")
+    readonly_fields = ("auth_token_on_file", "retention_in_force", "created_at")
     fieldsets = (
         (None, {"fields": ("name", "slug")}),
         (
@@ -85,6 +90,7 @@ class TenantAdmin(admin.ModelAdmin):
             {"fields": ("default_country", "help_text", "quiet_hours_start", "quiet_hours_end", "legal_quiet_hours")},
         ),
         ("Sign-in", {"fields": ("require_two_factor",)}),
+        ("Data", {"fields": ("event_retention_months", "retention_in_force")}),
         ("State", {"fields": ("sending_paused_reason", "created_at")}),
     )
 
@@ -95,6 +101,21 @@ class TenantAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="Paused")
     def paused(self, obj):
         return bool(obj.sending_paused_reason)
+
+    @admin.display(description="Raw events kept")
+    def retention_in_force(self, obj):
+        return retention_describe(obj.event_retention_months)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "event_retention_months" in form.changed_data:
+            task_enqueue("retention.tasks.partitions_maintain", queue=settings.CONTROL_QUEUE)
+            self.message_user(
+                request,
+                "The new retention is applied by the retention job, which has been started: months that have expired "
+                "for this tenant are dropped in the next minutes.",
+                messages.INFO,
+            )
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request)
@@ -119,7 +140,7 @@ class TenantAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
-            fields.append("slug")
+            fields += ["slug", "event_retention_months"]  # what the server stores, and for how long, is the operator's
         return fields
 
 
@@ -192,8 +213,10 @@ class UserAdmin(TenantScopedAdmin, BaseUserAdmin):
         )
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request).annotate(
-            has_two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+        qs = (
+            super()
+            .get_queryset(request)
+            .annotate(has_two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)))
         )
         return qs if request.user.is_superuser else qs.filter(is_superuser=False)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
@@ -70,6 +70,15 @@ class Tenant(models.Model):
         default=True,
         help_text="Also apply the US federal (8am-9pm) and stricter state windows. Turn off only for "
         "programs those rules do not cover (non-US audiences, demos).",
+    )
+    event_retention_months = models.PositiveSmallIntegerField(
+        "Keep raw events (months)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(120)],
+        help_text="How many months this tenant's raw status callbacks and clicks are kept (0: for ever); empty: the "
+        "server's setting (RETENTION_MONTHS). Expired months are dropped whole by the hourly retention job. Totals, "
+        "charts and counters are kept either way.",
     )
     sending_paused_reason = models.CharField(max_length=300, blank=True)
     require_two_factor = models.BooleanField(

@@ -42,8 +42,10 @@ def test_the_table_is_partitioned_with_months_ahead_and_a_default():
     names = partitions_of(TABLE)
     current = month_start(timezone.now())
     assert f"{TABLE}_pdefault" in names
-    for n in range(4):  # the migration made the current month and three ahead
-        assert f"{TABLE}_p{month_add(current, n):%Y%m}" in names
+    for n in range(4):  # the migration made the current month and three ahead, each split by tenant
+        month = f"{TABLE}_p{month_add(current, n):%Y%m}"
+        assert month in names
+        assert partitions_of(month) == [f"{month}_tdefault"]
 
 
 def test_months_are_created_ahead_once():
@@ -61,7 +63,7 @@ def test_rows_in_the_default_partition_move_into_their_month(tenant_a):
     event = StatusEvent.objects.get(sid=SID, status="delivered")
     assert _partition_of(event) == f"{TABLE}_pdefault"  # no month partition that far ahead yet
     partitions_maintain(now=_at(2032, 2), ahead=0, retention_months=0)
-    assert _partition_of(event) == f"{TABLE}_p203202"
+    assert _partition_of(event) == f"{TABLE}_p203202_tdefault"  # the month's leaf for tenants without a retention
     assert StatusEvent.objects.get(pk=event.pk).message_id == message.pk
     # The month's own dedup index: a repeat of the callback adds nothing.
     callback_apply(tenant_id=tenant_a.pk, callback=_callback("delivered"), received_at=_at(2032, 2, 20))
@@ -93,7 +95,7 @@ def test_an_expired_month_is_dropped_and_the_counters_stay(tenant_a, tenant_b):
 
 def test_the_task_runs_the_maintenance_under_a_lock():
     result = tasks.partitions_maintain()
-    assert set(result) == {"created", "dropped"}
+    assert set(result) == {"created", "dropped", "archived"}
     assert result["dropped"] == []  # nothing is older than RETENTION_MONTHS in a fresh database
 
 
@@ -119,7 +121,7 @@ def test_clicks_an_expired_month_is_dropped_a_replayed_event_written_once(tenant
     click = Click.objects.get()
     with connection.cursor() as cursor:
         cursor.execute("SELECT tableoid::regclass::text FROM links_click WHERE id = %s", [click.pk])
-        assert cursor.fetchone()[0] == "links_click_p202401"
+        assert cursor.fetchone()[0] == "links_click_p202401_tdefault"
     counters = CampaignClickCount.objects.get(campaign=campaign)
     stats = campaign_stats(campaign_id=campaign.pk)
     assert (counters.clicks, stats["clicks"]) == (1, 1)
@@ -132,3 +134,87 @@ def test_clicks_an_expired_month_is_dropped_a_replayed_event_written_once(tenant
     assert "links_click_p202401" in result.dropped and not Click.objects.exists()
     assert CampaignClickCount.objects.get(campaign=campaign).clicks == 1  # the counters stay
     assert campaign_stats(campaign_id=campaign.pk) == stats
+
+
+def _leaves(month: str) -> list[str]:
+    return partitions_of(month)
+
+
+def test_a_tenant_with_a_shorter_retention_loses_its_month_first_the_others_keep_theirs(tenant_a, tenant_b):
+    """Rows stored before the tenant chose a retention move into a leaf of its own, which is dropped whole when
+    the month has expired for it; the other tenant's rows stay until the server's retention, then the month goes."""
+    partitions_maintain(now=_at(2024, 1), ahead=0, retention_months=0)
+    month = f"{TABLE}_p202401"
+    sid_a, sid_b = SID, "SM" + "b" * 32
+    campaign_a = CampaignFactory(tenant=tenant_a)
+    MessageFactory(campaign=campaign_a, status=S.SENT, sid=sid_a)
+    MessageFactory(campaign=CampaignFactory(tenant=tenant_b), status=S.SENT, sid=sid_b)
+    callback_apply(tenant_id=tenant_a.pk, callback=_callback("delivered", sid_a), received_at=_at(2024, 1))
+    callback_apply(tenant_id=tenant_b.pk, callback=_callback("delivered", sid_b), received_at=_at(2024, 1))
+    counts = campaign_status_counts(campaign_a.pk)
+
+    tenant_a.event_retention_months = 6
+    tenant_a.save(update_fields=["event_retention_months"])
+    # September 2024: January ended 7 months ago, past tenant A's 6, within the server's 13.
+    result = partitions_maintain(now=_at(2024, 9), ahead=0, retention_months=13)
+    leaf_a = f"{month}_t{tenant_a.pk}"
+    assert leaf_a in result.created and leaf_a in result.dropped  # A's rows moved out of the default leaf, dropped
+    assert _leaves(month) == [f"{month}_tdefault"]
+    assert not StatusEvent.objects.filter(sid=sid_a).exists()
+    assert _partition_of(StatusEvent.objects.get(sid=sid_b)) == f"{month}_tdefault"  # B's month kept
+    assert campaign_status_counts(campaign_a.pk) == counts  # A's counters kept
+    # A month that has not expired for A holds a leaf for A, where its new rows go.
+    assert f"{TABLE}_p202409_t{tenant_a.pk}" in _leaves(f"{TABLE}_p202409")
+
+    # Nothing more to do an hour later: no leaf made only to be dropped.
+    again = partitions_maintain(now=_at(2024, 9), ahead=0, retention_months=13)
+    assert again.created == [] and again.dropped == []
+
+    # March 2025: past the server's 13 months too; nothing in January is kept, so the month goes whole.
+    result = partitions_maintain(now=_at(2025, 3), ahead=0, retention_months=13)
+    assert month in result.dropped and month not in partitions_of(TABLE)
+    assert not StatusEvent.objects.filter(sid=sid_b).exists()
+
+
+def test_a_tenant_that_keeps_longer_keeps_its_leaf_while_the_month_goes_for_the_others(tenant_a, tenant_b):
+    tenant_b.event_retention_months = 0  # for ever
+    tenant_b.save(update_fields=["event_retention_months"])
+    partitions_maintain(now=_at(2024, 1), ahead=0, retention_months=0)
+    month = f"{TABLE}_p202401"
+    assert _leaves(month) == [f"{month}_t{tenant_b.pk}", f"{month}_tdefault"]  # made with the month
+    sid_a, sid_b = SID, "SM" + "b" * 32
+    MessageFactory(campaign=CampaignFactory(tenant=tenant_a), status=S.SENT, sid=sid_a)
+    MessageFactory(campaign=CampaignFactory(tenant=tenant_b), status=S.SENT, sid=sid_b)
+    callback_apply(tenant_id=tenant_a.pk, callback=_callback("delivered", sid_a), received_at=_at(2024, 1))
+    callback_apply(tenant_id=tenant_b.pk, callback=_callback("delivered", sid_b), received_at=_at(2024, 1))
+    assert _partition_of(StatusEvent.objects.get(sid=sid_b)) == f"{month}_t{tenant_b.pk}"
+
+    result = partitions_maintain(now=_at(2025, 3), ahead=0, retention_months=13)
+    assert result.dropped == [f"{month}_tdefault"]  # the default leaf dropped whole, and made again, empty
+    assert _leaves(month) == [f"{month}_t{tenant_b.pk}", f"{month}_tdefault"]
+    assert not StatusEvent.objects.filter(sid=sid_a).exists()
+    assert StatusEvent.objects.filter(sid=sid_b).exists()
+    # A late row of another tenant for that month still has somewhere to go, and the per-leaf dedup holds there.
+    callback_apply(tenant_id=tenant_a.pk, callback=_callback("undelivered", sid_a), received_at=_at(2024, 1))
+    callback_apply(tenant_id=tenant_a.pk, callback=_callback("undelivered", sid_a), received_at=_at(2024, 1))
+    assert StatusEvent.objects.filter(sid=sid_a).count() == 1
+    # An empty expired default leaf is left alone.
+    assert partitions_maintain(now=_at(2025, 3), ahead=0, retention_months=13).dropped == [f"{month}_tdefault"]
+    assert partitions_maintain(now=_at(2025, 3), ahead=0, retention_months=13).dropped == []
+
+
+def test_with_an_archive_folder_each_dropped_partition_is_written_there_first(tenant_a, settings, tmp_path):
+    import csv
+    import gzip
+
+    settings.RETENTION_ARCHIVE_DIR = str(tmp_path / "archive")
+    partitions_maintain(now=_at(2024, 1), ahead=0, retention_months=0)
+    MessageFactory(campaign=CampaignFactory(tenant=tenant_a), status=S.SENT, sid=SID)
+    callback_apply(tenant_id=tenant_a.pk, callback=_callback("delivered"), received_at=_at(2024, 1))
+    result = partitions_maintain(now=_at(2025, 3), ahead=0, retention_months=13)
+    path = tmp_path / "archive" / f"{TABLE}_p202401.csv.gz"
+    assert str(path) in result.archived
+    with gzip.open(path, "rt", newline="") as archived:
+        rows = list(csv.DictReader(archived))
+    assert [(r["sid"], r["status"], r["tenant_id"]) for r in rows] == [(SID, "delivered", str(tenant_a.pk))]
+    assert not list((tmp_path / "archive").glob("*.partial"))
