@@ -66,18 +66,31 @@ class Click(TenantOwned):
     """
 
     # The FKs to tenant, link and campaign lead the composite indexes below: no single-column index of their own
-    # (every index is written once per click).
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
-    event_id = models.UUIDField(help_text="Unique with clicked_at (the table is partitioned on it)")
-    link = models.ForeignKey(ShortLink, on_delete=models.CASCADE, related_name="clicks", db_index=False)
+    # (every index is written once per click). No database FK constraints (as on the status history): their checks
+    # ran at every batch's commit, a third of the writer's database time, and took KEY SHARE locks on the tenant's,
+    # campaign's and message's rows the sender updates. Django still cascades deletes (CASCADE / SET_NULL) itself,
+    # and the writer holds the link rows locked while it writes their clicks.
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    event_id = models.UUIDField(help_text="Unique with clicked_at and tenant (the table is partitioned on them)")
+    link = models.ForeignKey(
+        ShortLink, on_delete=models.CASCADE, related_name="clicks", db_index=False, db_constraint=False
+    )
     campaign = models.ForeignKey(
-        "campaigns.Campaign", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     message = models.ForeignKey(
-        "campaigns.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="clicks"
+        "campaigns.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="clicks", db_constraint=False
     )
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="clicks"
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="clicks", db_constraint=False
     )
     clicked_at = models.DateTimeField()
     method = models.CharField(max_length=8, default="GET")

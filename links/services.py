@@ -377,7 +377,17 @@ def clicks_record(*, events: Sequence[dict]) -> int:
             .order_by("id")
             .only("id", "human_clicks", "bot_hits", "first_clicked_at", "last_clicked_at")
         }
-        done = set(Click.objects.filter(event_id__in=list(parsed)).values_list("event_id", flat=True))
+        # Narrowed to the batch's times and tenants, so the check probes the one or two leaves (month × tenant) the
+        # batch's clicks live in, not every partition's dedup index (an event's time and tenant come with it).
+        times = [_event_time(e.get("ts", 0)) for e in parsed.values()]
+        done = set(
+            Click.objects.filter(
+                event_id__in=list(parsed),
+                clicked_at__gte=min(times),
+                clicked_at__lte=max(times),
+                tenant_id__in={links[e["c"]]["tenant_id"] for e in parsed.values()},
+            ).values_list("event_id", flat=True)
+        )
         fresh = sorted(
             ((eid, e) for eid, e in parsed.items() if eid not in done), key=lambda item: float(item[1].get("ts", 0))
         )
