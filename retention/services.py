@@ -140,6 +140,10 @@ def _maintain_month(
     """One month of one table: leaves made for the tenants with their own retention, expired leaves dropped."""
     parent = partition_name(spec.table, month)
     leaves = {leaf_tenant(parent, name): name for name in partitions_of(parent)}
+    if None not in leaves:  # a month not split by tenant (made by hand, or by an older layout): the server's rule
+        if _expired(month, keep, current):
+            _drop(spec.table, parent, result)
+        return
     for tenant_id, months in sorted(own.items()):
         # A leaf where rows may still come (a month not expired for the tenant) or sit (its rows in the default
         # leaf, to be dropped with the leaf right after): an expired month gets none, so no leaf is made only to go.

@@ -218,3 +218,21 @@ def test_with_an_archive_folder_each_dropped_partition_is_written_there_first(te
         rows = list(csv.DictReader(archived))
     assert [(r["sid"], r["status"], r["tenant_id"]) for r in rows] == [(SID, "delivered", str(tenant_a.pk))]
     assert not list((tmp_path / "archive").glob("*.partial"))
+
+
+def test_a_month_not_split_by_tenant_follows_the_servers_retention(tenant_a):
+    """A month attached as a plain table (by hand, or an older layout) is neither split nor dropped early."""
+    month = f"{TABLE}_p202401"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE TABLE "{month}" (LIKE "{TABLE}" INCLUDING DEFAULTS)')
+        cursor.execute(
+            f'ALTER TABLE "{TABLE}" ATTACH PARTITION "{month}" '
+            "FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2024-02-01 00:00:00+00')"
+        )
+    tenant_a.event_retention_months = 1
+    tenant_a.save(update_fields=["event_retention_months"])
+    result = partitions_maintain(now=_at(2024, 6), ahead=0, retention_months=13)
+    assert month not in result.dropped and not [n for n in result.created if n.startswith(month)]
+    assert month in partitions_of(TABLE) and partitions_of(month) == []  # still plain
+    result = partitions_maintain(now=_at(2025, 3), ahead=0, retention_months=13)
+    assert month in result.dropped and month not in partitions_of(TABLE)
