@@ -140,8 +140,8 @@ class _TapScript:
 
     The client's way (``Script.__call__`` → ``evalsha`` → pool checkout, retry wrapper, observability hooks,
     checkin) costs ~95 µs of CPU a call on this machine, a connection's own send and read ~45 µs: on a cached
-    tap, whose one Redis round trip is most of its work, that is a third of the front's CPU
-    (bench/redirect/inprocess.py). Same library and settings as ``_client_for`` (the URL's host, TLS, password
+    tap, whose one Redis round trip is most of its work, that was a quarter of the front's CPU (130 → 100 µs,
+    bench/redirect/inprocess.py). Same library and settings as ``_client_for`` (the URL's host, TLS, password
     and db; timeouts). One connection per thread, made again in a forked child and after any failure but an
     error reply, so a reply that came too late is never read as the next call's. ``NOSCRIPT`` (a restarted or
     flushed Redis) is answered with ``EVAL``, which loads the script for the next calls.
