@@ -379,12 +379,12 @@ def clicks_record(*, events: Sequence[dict]) -> int:
         }
         # Narrowed to the batch's times and tenants, so the check probes the one or two leaves (month × tenant) the
         # batch's clicks live in, not every partition's dedup index (an event's time and tenant come with it).
-        times = [_event_time(e.get("ts", 0)) for e in parsed.values()]
+        when_of = {eid: _event_time(e.get("ts", 0)) for eid, e in parsed.items()}
         done = set(
             Click.objects.filter(
                 event_id__in=list(parsed),
-                clicked_at__gte=min(times),
-                clicked_at__lte=max(times),
+                clicked_at__gte=min(when_of.values()),
+                clicked_at__lte=max(when_of.values()),
                 tenant_id__in={links[e["c"]]["tenant_id"] for e in parsed.values()},
             ).values_list("event_id", flat=True)
         )
@@ -403,7 +403,7 @@ def clicks_record(*, events: Sequence[dict]) -> int:
             link = locked.get(row["id"])
             if link is None:  # deleted meanwhile
                 continue
-            when = _event_time(event.get("ts", 0))
+            when = when_of[eid]
             method = "HEAD" if event.get("m") == "HEAD" else "GET"
             ua = str(event.get("ua", ""))[:512]
             info = user_agent_info(ua, method)
