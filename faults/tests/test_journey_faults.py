@@ -80,6 +80,17 @@ class JourneyRun:
             and not any(state["messages"].get(s) for s in NOT_FINAL)
         )
 
+    def report(self) -> str:
+        """The journey's runs and messages, what the gateway made of it, and the logs' last errors and warnings."""
+        created = Counter(step for (_to, step), n in self.created().items() for _ in range(n))
+        logs = self.stack.log_lines("ERROR", "CRITICAL", "WARNING", limit=8)
+        return f"state {self.state()}; created {dict(created)}\n" + "\n".join(logs)
+
+    def wait_started(self) -> None:
+        """Until a third of the first step's messages are out (the fault strikes mid-step)."""
+        started = self.stack.wait_until(lambda: self.ones() >= CONTACTS * 0.3, 60, interval=0.01)
+        assert started, f"sending never started\n{self.report()}"
+
     def check(self, what: str) -> None:
         finished = self.stack.wait_until(self.done, TIMEOUT, interval=0.2)
         time.sleep(1.5)  # a late request (a resend, a stalled call) would show up now
@@ -96,7 +107,7 @@ class JourneyRun:
 def test_worker_killed_mid_step_then_restarted(stack):
     stack.reset()
     run = JourneyRun(stack, "j-kill")
-    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 60, interval=0.01), "sending never started"
+    run.wait_started()
     stack.kill_workers()
     at = run.ones()
     assert at < CONTACTS, "the step was over before the kill: nothing tested"
@@ -124,7 +135,7 @@ def test_gateway_connections_cut_mid_step(stack):
     stack.inject("cut_after", rate=0.15, seed=11)  # created, then the answer lost: unknown outcomes to resolve
     stack.inject("cut_before", rate=0.15, seed=12)  # nothing created, the connection dropped
     run = JourneyRun(stack, "j-cut")
-    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 60, interval=0.01), "sending never started"
+    run.wait_started()
     time.sleep(1.5)
     stack.clear_faults()
     run.check("connections cut for the first seconds")
@@ -133,7 +144,7 @@ def test_gateway_connections_cut_mid_step(stack):
 def test_redis_restarted_mid_step(stack):
     stack.reset()
     run = JourneyRun(stack, "j-redis")
-    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 60, interval=0.01), "sending never started"
+    run.wait_started()
     at = run.ones()
     stack.restart_redis()  # every queued send batch is lost; the stall sweep and the tick bring them back
     assert at < CONTACTS
@@ -143,7 +154,7 @@ def test_redis_restarted_mid_step(stack):
 def test_postgres_restarted_mid_step(stack):
     stack.reset()
     run = JourneyRun(stack, "j-pg")
-    assert stack.wait_until(lambda: run.ones() >= CONTACTS * 0.3, 60, interval=0.01), "sending never started"
+    run.wait_started()
     at = run.ones()
     stack.restart_postgres("fast")
     assert at < CONTACTS
